@@ -1,0 +1,22 @@
+//! # portal-state
+//!
+//! A node of the Ethereum execution **state network**: a Kademlia DHT on Discovery v5 speaking
+//! the Portal wire protocol, where every account, storage slot and bytecode is served with a
+//! Merkle-Patricia proof against a trusted block header.
+//!
+//! The crate is layered; data flows one way, from the socket up to the caller:
+//!
+//! | layer | owns |
+//! |---|---|
+//! | [`wire`] | Portal wire protocol v2 messages and ping extensions (SSZ) |
+//! | [`content`] | content keys, ids, values and the ring distance |
+//! | [`proof`] | verifying witnesses against a state root; building them from a full state |
+//! | [`store`] | the SQLite content store with its capacity and radius; headers; peers |
+//!
+//! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
+//! [`proof`].
+
+pub mod content;
+pub mod proof;
+pub mod store;
+pub mod wire;
