@@ -16,7 +16,10 @@
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
 
+#![deny(missing_docs)]
+
 pub mod content;
+pub mod overlay;
 pub mod proof;
 pub mod store;
 pub mod wire;

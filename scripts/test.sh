@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's one test command (README, "Test"). CI runs it through .ci/run on a fresh clone.
+# It installs what the tests need, then runs formatting, lints, docs and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+# rustfmt and clippy ship with the rustup toolchain on our machines; fail early and clearly if not.
+cargo fmt --version >/dev/null || { echo "rustfmt missing: rustup component add rustfmt"; exit 1; }
+cargo clippy --version >/dev/null || { echo "clippy missing: rustup component add clippy"; exit 1; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "docs (every public item documented, no broken links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
+
+step "tests"
+cargo test --locked --all-targets
+
+step "benchmarks compile and run once (smoke; numbers come from 'cargo bench')"
+PORTAL_STATE_BENCH_SMOKE=1 cargo bench --locked --quiet
