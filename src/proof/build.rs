@@ -148,7 +148,7 @@ pub fn build_witnesses(alloc: &GenesisAlloc) -> StateWitnesses {
         let storage_root = if slots.is_empty() {
             EMPTY_ROOT_HASH
         } else {
-            slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            slots.sort_unstable_by_key(|(key, _)| *key);
             let trie = BuiltTrie::from_sorted_leaves(slots.iter().map(|(k, v)| (k, v.as_slice())));
             let root = trie.root;
             storage_tries.insert(address, trie);
@@ -157,7 +157,7 @@ pub fn build_witnesses(alloc: &GenesisAlloc) -> StateWitnesses {
         let leaf = alloy_rlp::encode(account.trie_account(storage_root));
         account_leaves.push((keccak256(address), address, leaf));
     }
-    account_leaves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    account_leaves.sort_unstable_by_key(|(key, _, _)| *key);
     let account_trie = BuiltTrie::from_sorted_leaves(
         account_leaves
             .iter()
