@@ -242,15 +242,25 @@ fn ensure_last(trie: TrieKind, index: usize, len: usize) -> Result<(), ProofErro
     }
 }
 
-/// Decode one RLP trie node, rejecting trailing bytes (alloy's decoder leaves them unread).
+/// Decode one RLP trie node, rejecting trailing bytes (alloy's decoder leaves them unread) and
+/// non-canonical leaf and extension encodings.
+///
+/// alloy's decoder ignores the padding nibble of an even-length path (`0x21…` reads as `0x20…`),
+/// so two byte strings would decode to one node. That forges nothing (the bytes are bound by
+/// their hash), but a witness should have exactly one valid form, so a leaf or extension must
+/// re-encode to its own bytes. Both are small; branches have no such freedom.
 fn decode_node(encoded: &[u8]) -> Result<TrieNode, String> {
     let mut rest = encoded;
     let node = <TrieNode as alloy_rlp::Decodable>::decode(&mut rest).map_err(|e| e.to_string())?;
-    if rest.is_empty() {
-        Ok(node)
-    } else {
-        Err(format!("{} trailing byte(s) after the node", rest.len()))
+    if !rest.is_empty() {
+        return Err(format!("{} trailing byte(s) after the node", rest.len()));
     }
+    if matches!(node, TrieNode::Leaf(_) | TrieNode::Extension(_))
+        && alloy_rlp::encode(&node) != encoded
+    {
+        return Err("non-canonical path encoding".into());
+    }
+    Ok(node)
 }
 
 /// Follow one witness node (and any nodes embedded in it) along `path` from nibble `*depth`.
@@ -414,6 +424,26 @@ mod tests {
             walk_witness(TrieKind::Account, root, &B256::ZERO, &[node]),
             Err(ProofError::MalformedNode { index: 0, .. })
         ));
+    }
+
+    #[test]
+    fn non_canonical_path_padding_is_malformed() {
+        let (_, nodes, key) = two_leaf_trie();
+        let leaf = nodes.last().unwrap();
+        let node: TrieNode = alloy_rlp::decode_exact(leaf).unwrap();
+        let TrieNode::Leaf(_) = node else {
+            panic!("expected a leaf")
+        };
+        // The leaf sits at depth 2; its 62-nibble path is even, flag byte 0x20 at offset 2.
+        let flag_at = leaf.iter().position(|&b| b == 0x20).unwrap();
+        let mut padded = leaf.to_vec();
+        padded[flag_at] = 0x21;
+        let root = keccak256(&padded);
+        let err = walk_witness(TrieKind::Storage, root, &key, &[Bytes::from(padded)]);
+        assert!(
+            matches!(err, Err(ProofError::MalformedNode { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]
