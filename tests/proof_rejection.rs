@@ -258,16 +258,12 @@ fn rehashed_mutations_never_panic_and_never_prove_weth_unchanged_wrongly() {
                     Ok(account) if index == 8 => {
                         // Only a change of the leaf can change the answer: another account,
                         // or (a changed path) a leaf of another key, proving WETH absent.
-                        assert_ne!(
-                            account,
-                            Some(original.clone()),
-                            "leaf byte {pos} ^ {mask:#x}"
-                        );
+                        assert_ne!(account, Some(original), "leaf byte {pos} ^ {mask:#x}");
                         accepted += 1;
                     }
                     Ok(account) => {
                         // A change above the leaf, off WETH's path (a sibling's hash).
-                        assert_eq!(account, Some(original.clone()), "node {index} byte {pos}");
+                        assert_eq!(account, Some(original), "node {index} byte {pos}");
                         accepted += 1;
                     }
                 }
