@@ -21,8 +21,5 @@ cargo clippy --locked --all-targets -- -D warnings
 step "docs (every public item documented, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 
-step "tests"
+step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
 cargo test --locked --all-targets
-
-step "benchmarks compile and run once (smoke; numbers come from 'cargo bench')"
-PORTAL_STATE_BENCH_SMOKE=1 cargo bench --locked --quiet
