@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod content;
+pub mod network;
 pub mod overlay;
 pub mod proof;
 pub mod store;

@@ -1,9 +1,51 @@
 //! The overlay: the state network's Kademlia layer on top of the transport.
 //!
-//! It owns the routing table of overlay peers (with their radius), the handlers that answer
-//! each wire message, the lookups, and offer/accept gossip. It decodes messages with
-//! [`crate::wire`], checks values with [`crate::proof`] and keeps content in [`crate::store`].
+//! It owns the routing table of overlay peers with their radius ([`RoutingTable`]), the block
+//! headers whose state roots it accepts content for ([`TrustedHeaders`]), the handlers that
+//! answer each wire message, the node and content lookups, and offer/accept gossip
+//! ([`Overlay`]). It decodes messages with [`crate::wire`], checks every value with
+//! [`crate::proof`] and keeps content in [`crate::store`]; it reaches the network only through
+//! [`crate::net`].
 
+mod heads;
+mod service;
 mod table;
 
+pub use heads::{TrustedHeaders, MAX_TRUSTED_HEADERS};
+pub use service::{
+    FoundContent, LookupStats, Overlay, OverlayConfig, TrafficCounters, MAX_INLINE_CONTENT,
+};
 pub use table::{InsertOutcome, NodeId, PeerState, RoutingTable, TableEntry};
+
+use crate::content::{ContentError, ContentKey};
+use crate::net::NetError;
+use crate::proof::ProofError;
+use crate::store::StoreError;
+use alloy_primitives::B256;
+
+/// Why an overlay operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    /// The key names a state root that is not the root of any trusted header, so no answer
+    /// could be verified.
+    #[error("state root {0} is not the root of a trusted header")]
+    UntrustedRoot(B256),
+    /// A peer's value does not decode as the key's content type.
+    #[error("invalid content: {0}")]
+    InvalidContent(ContentError),
+    /// A peer's value does not verify against the key's root or hash.
+    #[error("invalid proof: {0}")]
+    InvalidProof(ProofError),
+    /// The lookup ran out of peers (or time) without a valid answer.
+    #[error("content not found: {0:?}")]
+    NotFound(ContentKey),
+    /// The transport failed (timeout, unreachable peer, wrong chain, uTP failure).
+    #[error("network: {0}")]
+    Net(NetError),
+    /// The local store failed.
+    #[error("store: {0}")]
+    Store(StoreError),
+    /// A peer answered with something that is not a valid answer to our request.
+    #[error("bad response: {0}")]
+    BadResponse(String),
+}

@@ -1,0 +1,163 @@
+//! Lookups on a loopback network of real nodes: round trips, latency, messages and bytes per
+//! verified account query, and the success rate (budgets in DESIGN.md).
+//!
+//! `cargo bench --bench network`: 64 storage nodes, the mainnet genesis pushed in by a bridge,
+//! 1,000 random account lookups from a light node. Under `cargo test` it runs a small smoke
+//! version (8 nodes, 50 lookups).
+
+use portal_state::content::ContentKey;
+use portal_state::network::{Network, NetworkConfig};
+use portal_state::proof::{self, build_witnesses, BlockHeader, GenesisAlloc, VerifiedContent};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn repo_file(relative: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn mainnet_header_rlp() -> Vec<u8> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&repo_file("data/genesis/genesis-headers.yaml")).unwrap();
+    let entry = &yaml["networks"][0];
+    assert_eq!(entry["network"].as_str(), Some("mainnet"));
+    alloy_primitives::hex::decode(entry["header_rlp"].as_str().unwrap()).unwrap()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn config(dir: &Path, capacity: u64) -> NetworkConfig {
+    let mut c = NetworkConfig::loopback(dir, 1);
+    c.capacity_bytes = capacity;
+    c
+}
+
+async fn run() {
+    let (n_nodes, n_items, n_lookups) = if full_run() { (64, usize::MAX, 1000) } else { (8, 200, 50) };
+    let dir = tempfile::tempdir().unwrap();
+    let alloc = GenesisAlloc::from_json(&repo_file("data/genesis/mainnet.json")).unwrap();
+    let state = build_witnesses(&alloc);
+    let header_rlp = mainnet_header_rlp();
+    let header = BlockHeader::decode(&header_rlp).unwrap();
+    let items: Vec<VerifiedContent> = state
+        .items
+        .iter()
+        .take(n_items)
+        .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
+        .collect();
+    let total_bytes: u64 = items.iter().map(|c| (c.key().encode().len() + c.value().encode().len()) as u64).sum();
+    // Room for about 8 copies of everything across the network: radii shrink, placement matters.
+    let capacity = total_bytes * 8 / n_nodes as u64;
+
+    let started = Instant::now();
+    let boot = Network::start(config(&dir.path().join("n0"), capacity)).await.unwrap();
+    let boot_enr = boot.enr();
+    let mut nodes = vec![boot];
+    for i in 1..n_nodes {
+        let mut c = config(&dir.path().join(format!("n{i}")), capacity);
+        c.bootnodes = vec![boot_enr.clone()];
+        nodes.push(Network::start(c).await.unwrap());
+    }
+    for node in &nodes {
+        node.overlay().bootstrap(&[boot_enr.clone()]).await;
+        node.add_trusted_header(&header_rlp).unwrap();
+    }
+    let avg_peers = nodes.iter().map(|n| n.status().peers).sum::<usize>() as f64 / n_nodes as f64;
+    println!("network/setup: {n_nodes} nodes in {:.1} s, {avg_peers:.1} peers each", started.elapsed().as_secs_f64());
+
+    let mut bc = config(&dir.path().join("bridge"), 0);
+    bc.bootnodes = vec![boot_enr.clone()];
+    let bridge = Network::start(bc).await.unwrap();
+    bridge.add_trusted_header(&header_rlp).unwrap();
+    let started = Instant::now();
+    for chunk in items.chunks(512) {
+        bridge.overlay().offer_to_closest(chunk.to_vec(), 4).await;
+    }
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stored: u64 = nodes.iter().map(|n| n.status().stored_items).sum();
+        if stored == last {
+            break;
+        }
+        last = stored;
+    }
+    println!(
+        "network/bridge_push: {} items ({:.1} MB) in {:.1} s, {last} copies stored ({:.1} per item)",
+        items.len(),
+        total_bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        last as f64 / items.len() as f64
+    );
+
+    let mut lc = config(&dir.path().join("light"), 0);
+    lc.bootnodes = vec![boot_enr.clone()];
+    let light = Network::start(lc).await.unwrap();
+    light.add_trusted_header(&header_rlp).unwrap();
+
+    let mut latencies = Vec::new();
+    let mut rounds = Vec::new();
+    let mut messages = Vec::new();
+    let mut bytes = Vec::new();
+    let mut ok = 0;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..n_lookups {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let key: ContentKey = *items[(seed % items.len() as u64) as usize].key();
+        let t = Instant::now();
+        if let Ok(found) = light.find_content(key).await {
+            latencies.push(t.elapsed().as_secs_f64() * 1e3);
+            rounds.push(found.stats.round_trips as f64);
+            messages.push(found.stats.messages as f64);
+            bytes.push((found.stats.bytes_sent + found.stats.bytes_received) as f64);
+            ok += 1;
+        }
+    }
+    for v in [&mut latencies, &mut rounds, &mut messages, &mut bytes] {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!("network/lookup_success: {ok}/{n_lookups} verified ({:.1}%)", 100.0 * ok as f64 / n_lookups as f64);
+    println!(
+        "network/lookup_round_trips: p50 {} p99 {} max {}",
+        percentile(&rounds, 0.5),
+        percentile(&rounds, 0.99),
+        rounds.last().copied().unwrap_or(0.0)
+    );
+    println!(
+        "network/lookup_latency_ms: p50 {:.2} p99 {:.2} max {:.2}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0)
+    );
+    println!(
+        "network/lookup_messages: mean {:.2} p99 {} (budget 2*log2({n_nodes}) = {:.0})",
+        mean(&messages),
+        percentile(&messages, 0.99),
+        2.0 * (n_nodes as f64).log2()
+    );
+    println!("network/lookup_bytes: mean {:.0} p99 {:.0}", mean(&bytes), percentile(&bytes, 0.99));
+    println!("network/state_root: {}", header.state_root);
+
+    light.stop().await;
+    bridge.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(run());
+}

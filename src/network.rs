@@ -1,0 +1,285 @@
+//! [`Network`]: a running state-network node — transport, overlay, store — on a tokio runtime.
+//!
+//! `Network::start` binds the socket, opens the store in the data directory, restores the
+//! trusted headers and known peers it kept there, joins through the bootnodes and starts the
+//! tasks that answer requests and keep the routing table alive. `stop` ends them all and frees
+//! the port and the database file.
+
+use crate::content::{ContentKey, Radius};
+use crate::net::{Enr, NetError, Transport, TransportConfig};
+use crate::overlay::{FoundContent, NodeId, Overlay, OverlayConfig, OverlayError};
+use crate::proof::{BlockHeader, HeaderError, VerifiedContent};
+use crate::store::{ContentStore, StoreConfig, StoreError};
+use alloy_primitives::B256;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The file in the data directory holding the node's secret key (hex), so a restarted node
+/// keeps its id and its place in the network.
+pub const KEY_FILE_NAME: &str = "node.key";
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Where the store and the node key live.
+    pub data_dir: PathBuf,
+    /// The UDP address to bind (port 0 picks one).
+    pub bind: SocketAddr,
+    /// The address to advertise, when it differs from `bind` (a public address behind NAT).
+    pub external: Option<SocketAddr>,
+    /// Nodes to join through.
+    pub bootnodes: Vec<Enr>,
+    /// The chain whose state we serve; peers on other chains are not talked to.
+    pub chain_id: u64,
+    /// Bytes of content to keep. The radius shrinks once the store is full.
+    pub capacity_bytes: u64,
+    /// How often peers not heard from are pinged.
+    pub ping_interval: Duration,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Overlay tunables.
+    pub overlay: OverlayConfig,
+}
+
+impl NetworkConfig {
+    /// A node on 127.0.0.1 with a free port, for local networks and tests.
+    pub fn loopback(data_dir: impl Into<PathBuf>, chain_id: u64) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            external: None,
+            bootnodes: Vec::new(),
+            chain_id,
+            capacity_bytes: 100 * 1024 * 1024,
+            ping_interval: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(2),
+            overlay: OverlayConfig::default(),
+        }
+    }
+}
+
+/// Why the network could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The data directory or the key file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The key file exists but does not hold a valid key.
+    #[error("{}: not a valid node key", path.display())]
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The store could not be opened or used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The transport could not start.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// A header handed to us does not decode.
+    #[error("invalid header: {0}")]
+    Header(#[from] HeaderError),
+    /// A lookup or an offer failed.
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
+}
+
+/// A snapshot of a node's state.
+#[derive(Clone, Debug)]
+pub struct NetworkStatus {
+    /// Our node id.
+    pub node_id: B256,
+    /// Our ENR, as peers see it.
+    pub enr: Enr,
+    /// Peers in the routing table.
+    pub peers: usize,
+    /// Our radius.
+    pub radius: Radius,
+    /// Bytes of content stored.
+    pub stored_bytes: u64,
+    /// Content items stored.
+    pub stored_items: u64,
+    /// The newest trusted header's number.
+    pub newest_header: Option<u64>,
+}
+
+/// A running node of the state network.
+pub struct Network {
+    overlay: Overlay,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], NetworkError> {
+    let path = data_dir.join(KEY_FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes = alloy_primitives::hex::decode(text.trim())
+                .map_err(|_| NetworkError::BadKeyFile { path: path.clone() })?;
+            bytes.try_into().map_err(|_| NetworkError::BadKeyFile { path })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = B256::random();
+            std::fs::write(&path, alloy_primitives::hex::encode(key))
+                .map_err(|source| NetworkError::Io { path, source })?;
+            Ok(key.0)
+        }
+        Err(source) => Err(NetworkError::Io { path, source }),
+    }
+}
+
+impl Network {
+    /// Start a node. Must be called within a tokio runtime; the node's tasks run on it.
+    pub async fn start(config: NetworkConfig) -> Result<Network, NetworkError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| NetworkError::Io { path: config.data_dir.clone(), source })?;
+        let secret_key = load_or_create_key(&config.data_dir)?;
+        let mut transport_config = TransportConfig::loopback(secret_key, config.chain_id);
+        transport_config.bind = config.bind;
+        transport_config.external = config.external;
+        transport_config.request_timeout = config.request_timeout;
+        let (transport, requests) = Transport::start(transport_config).await?;
+        let node_id = crate::content::ContentId::from(transport.local_node_id());
+        let store = match ContentStore::open_in_dir(
+            &config.data_dir,
+            StoreConfig { node_id, capacity_bytes: config.capacity_bytes },
+        ) {
+            Ok(store) => store,
+            Err(e) => {
+                transport.shutdown().await;
+                return Err(e.into());
+            }
+        };
+        let overlay = Overlay::new(transport, store, config.overlay.clone());
+
+        // What the last run knew: trusted headers and peers.
+        let (headers, peers) = overlay.with_store(|s| {
+            (s.headers_newest_first(crate::overlay::MAX_TRUSTED_HEADERS), s.peers(256))
+        });
+        overlay.update_heads(|heads| {
+            for stored in headers.into_iter().flatten() {
+                if let Ok(header) = BlockHeader::decode(&stored.rlp) {
+                    heads.insert(header);
+                }
+            }
+        });
+        let mut contacts: Vec<Enr> = peers
+            .into_iter()
+            .flatten()
+            .filter_map(|p| crate::net::enr_from_base64(&p.enr).ok())
+            .collect();
+        contacts.extend(config.bootnodes.iter().cloned());
+
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(overlay.clone().serve(requests)));
+        tasks.push(tokio::spawn(upkeep(overlay.clone(), config.ping_interval, shutdown.subscribe())));
+        overlay.bootstrap(&contacts).await;
+        Ok(Network { overlay, shutdown, tasks })
+    }
+
+    /// The overlay, for lookups and offers beyond the conveniences here.
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    /// Our ENR.
+    pub fn enr(&self) -> Enr {
+        self.overlay.transport().local_enr()
+    }
+
+    /// Our node id.
+    pub fn node_id(&self) -> NodeId {
+        self.overlay.local_id()
+    }
+
+    /// Trust a block header (RLP): content anchored to its state root becomes verifiable. It
+    /// is kept in the store, so it is trusted again after a restart.
+    pub fn add_trusted_header(&self, header_rlp: &[u8]) -> Result<BlockHeader, NetworkError> {
+        let header = BlockHeader::decode(header_rlp)?;
+        self.overlay.with_store(|s| s.put_header(header.number, header.hash, header_rlp))?;
+        self.overlay.update_heads(|h| h.insert(header.clone()));
+        Ok(header)
+    }
+
+    /// Find content in the network (or our store), verified against a trusted header.
+    pub async fn find_content(&self, key: ContentKey) -> Result<FoundContent, NetworkError> {
+        Ok(self.overlay.find_content(key).await?)
+    }
+
+    /// Store verified content within our radius and offer it to interested peers. Returns how
+    /// many offers of items peers accepted.
+    pub async fn offer_content(&self, items: Vec<VerifiedContent>) -> Result<usize, NetworkError> {
+        for item in &items {
+            self.overlay.store_verified(item)?;
+        }
+        Ok(self.overlay.gossip(items, None).await)
+    }
+
+    /// A snapshot of the node's state.
+    pub fn status(&self) -> NetworkStatus {
+        let (radius, stored_bytes, stored_items) =
+            self.overlay.with_store(|s| (s.radius(), s.stored_bytes(), s.len()));
+        NetworkStatus {
+            node_id: self.overlay.local_id().0,
+            enr: self.enr(),
+            peers: self.overlay.with_table(|t| t.len()),
+            radius,
+            stored_bytes,
+            stored_items,
+            newest_header: self.overlay.with_heads(|h| h.newest().map(|h| h.number)),
+        }
+    }
+
+    /// Stop every task, remember the peers for the next start, and free the port and the
+    /// database file.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        save_peers(&self.overlay);
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.overlay.transport().clone().shutdown().await;
+    }
+}
+
+fn save_peers(overlay: &Overlay) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let peers: Vec<(B256, String)> =
+        overlay.with_table(|t| t.connected().map(|e| (e.node_id.0, e.peer.to_base64())).collect());
+    overlay.with_store(|s| {
+        for (id, enr) in peers {
+            if let Err(e) = s.put_peer(&id.0, &enr, now) {
+                tracing::debug!(error = %e, "could not save a peer");
+            }
+        }
+    });
+}
+
+async fn upkeep(overlay: Overlay, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                overlay.refresh(interval).await;
+                save_peers(&overlay);
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The block headers a node trusts, and so the state roots it accepts content for.
+
+use crate::proof::BlockHeader;
+use alloy_primitives::B256;
+use std::collections::BTreeMap;
+
+/// How many recent headers are kept (DESIGN.md, "Heads").
+pub const MAX_TRUSTED_HEADERS: usize = 256;
+
+/// Recent trusted headers by number. Content keyed by any of their state roots can be verified;
+/// content keyed by any other root is "not verifiable" and is neither accepted nor returned.
+#[derive(Debug, Default, Clone)]
+pub struct TrustedHeaders {
+    by_number: BTreeMap<u64, BlockHeader>,
+}
+
+impl TrustedHeaders {
+    /// Trust `header`. A header at a number already held replaces it (a reorg the embedding
+    /// program told us about). Only the newest [`MAX_TRUSTED_HEADERS`] are kept.
+    pub fn insert(&mut self, header: BlockHeader) {
+        self.by_number.insert(header.number, header);
+        while self.by_number.len() > MAX_TRUSTED_HEADERS {
+            self.by_number.pop_first();
+        }
+    }
+
+    /// Whether `root` is the state root of a trusted header.
+    pub fn is_trusted_root(&self, root: B256) -> bool {
+        self.by_number.values().any(|h| h.state_root == root)
+    }
+
+    /// The newest trusted header.
+    pub fn newest(&self) -> Option<&BlockHeader> {
+        self.by_number.values().next_back()
+    }
+
+    /// The trusted header at `number`.
+    pub fn get(&self, number: u64) -> Option<&BlockHeader> {
+        self.by_number.get(&number)
+    }
+
+    /// Trusted headers, newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = &BlockHeader> {
+        self.by_number.values().rev()
+    }
+
+    /// How many headers are trusted.
+    pub fn len(&self) -> usize {
+        self.by_number.len()
+    }
+
+    /// Whether no header is trusted yet.
+    pub fn is_empty(&self) -> bool {
+        self.by_number.is_empty()
+    }
+}

@@ -1,0 +1,953 @@
+//! The overlay service: answers each wire message, runs lookups, and gossips offered content.
+//!
+//! Requests arrive from [`crate::net`] as bytes, are decoded by [`crate::wire`], and content is
+//! checked by [`crate::proof`] against the [`TrustedHeaders`] before it is stored in
+//! [`crate::store`], returned to a caller, or offered onward.
+
+use super::heads::TrustedHeaders;
+use super::table::{NodeId, RoutingTable};
+use super::OverlayError;
+use crate::content::{ContentId, ContentKey, ContentValue, Radius};
+use crate::net::{Enr, InboundRequest, NetError, Transport};
+use crate::proof::{self, VerifiedContent};
+use crate::store::ContentStore;
+use crate::wire::{
+    framing, Accept, AcceptCode, Content, FindContent, FindNodes, Message, Nodes, Offer, Ping,
+    PingError, PingExtension, PingPayload, Pong, ProtocolVersion, MAX_CONTENT_KEYS_PER_OFFER,
+};
+use alloy_primitives::{B256, U256};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Largest content sent inline in a Content message; larger values go over uTP. A TALKRESP
+/// must fit one discv5 packet (1280 bytes) with its headers; trin uses about the same cut.
+pub const MAX_INLINE_CONTENT: usize = 1100;
+/// Most ENR bytes put in one Nodes or Content(enrs) answer, for the same packet limit.
+const MAX_ENR_PAYLOAD: usize = 1000;
+/// Largest content value accepted from a peer: a storage value with two full witnesses.
+const MAX_VALUE_BYTES: usize = 2 * 32 * (4 + 1024) + 8;
+/// Capabilities we announce in ping extension type 0.
+const CAPABILITIES: [u16; 3] = [PingExtension::CAPABILITIES, PingExtension::BASIC_RADIUS, PingExtension::ERROR];
+
+/// Tunables of the overlay.
+#[derive(Clone, Debug)]
+pub struct OverlayConfig {
+    /// Peers per k-bucket, and the size of a lookup's result set.
+    pub k: usize,
+    /// Requests a lookup keeps in flight.
+    pub alpha: usize,
+    /// Deadline of a whole lookup.
+    pub lookup_timeout: Duration,
+    /// Peers each new piece of content is offered to: half the closest interested, half random
+    /// interested ones (trin: 4 + 4).
+    pub gossip_fanout: usize,
+    /// Concurrent inbound offer transfers; more are answered "rate limited".
+    pub max_inbound_transfers: usize,
+    /// Free-form name sent in ping extension type 0.
+    pub client_info: String,
+}
+
+impl Default for OverlayConfig {
+    fn default() -> Self {
+        Self {
+            k: 16,
+            alpha: 3,
+            lookup_timeout: Duration::from_secs(20),
+            gossip_fanout: 8,
+            max_inbound_transfers: 32,
+            client_info: format!("portal-state/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Counters of what a lookup cost, for benchmarks and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LookupStats {
+    /// Overlay requests sent (FindContent or FindNodes).
+    pub messages: u32,
+    /// Sequential rounds: the hop at which the answer came (1 = a peer from our own table).
+    pub round_trips: u32,
+    /// Bytes sent in requests.
+    pub bytes_sent: u64,
+    /// Bytes received in answers, uTP payloads included.
+    pub bytes_received: u64,
+    /// Peers that answered with content that failed verification.
+    pub invalid_responses: u32,
+    /// Whether the content was in our own store.
+    pub local: bool,
+}
+
+/// Content found by a lookup, verified.
+#[derive(Clone, Debug)]
+pub struct FoundContent {
+    /// The verified content.
+    pub content: VerifiedContent,
+    /// What finding it cost.
+    pub stats: LookupStats,
+}
+
+/// A bounded set remembering recent items, oldest forgotten first.
+#[derive(Debug)]
+struct RecentSet<T> {
+    order: VecDeque<T>,
+    set: HashSet<T>,
+    cap: usize,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> RecentSet<T> {
+    fn new(cap: usize) -> Self {
+        Self { order: VecDeque::new(), set: HashSet::new(), cap }
+    }
+
+    /// Adds `item`; false if it was already there.
+    fn insert(&mut self, item: T) -> bool {
+        if !self.set.insert(item.clone()) {
+            return false;
+        }
+        self.order.push_back(item);
+        if self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// Traffic counters of the whole overlay.
+#[derive(Debug, Default)]
+pub struct TrafficCounters {
+    /// Requests we sent.
+    pub requests_sent: AtomicU64,
+    /// Requests we answered.
+    pub requests_received: AtomicU64,
+    /// Offers we sent that the peer accepted at least in part.
+    pub offers_accepted: AtomicU64,
+    /// Content items we stored from offers.
+    pub items_stored_from_offers: AtomicU64,
+    /// Content items received that failed verification.
+    pub invalid_items: AtomicU64,
+}
+
+struct Inner {
+    transport: Transport,
+    local_id: NodeId,
+    config: OverlayConfig,
+    table: Mutex<RoutingTable<Enr>>,
+    store: Mutex<ContentStore>,
+    heads: RwLock<TrustedHeaders>,
+    /// Peers we have exchanged ping extension type 0 with.
+    capable: Mutex<HashSet<NodeId>>,
+    /// Content keys already offered onward: never gossip the same thing twice.
+    gossiped: Mutex<RecentSet<ContentKey>>,
+    /// Content ids arriving right now, to decline duplicates.
+    inbound: Mutex<HashSet<ContentId>>,
+    transfer_slots: Arc<Semaphore>,
+    counters: TrafficCounters,
+}
+
+/// The overlay of one node. Cheap to clone; every clone is the same overlay.
+#[derive(Clone)]
+pub struct Overlay {
+    inner: Arc<Inner>,
+}
+
+/// What a FindContent to one peer gave.
+enum PeerAnswer {
+    Value(Vec<u8>),
+    Closer(Vec<Enr>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves consistent data (every critical section
+    // is a single table or store call), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn node_id_of(enr: &Enr) -> NodeId {
+    NodeId(B256::from(enr.node_id().raw()))
+}
+
+fn encode_enr(enr: &Enr) -> alloy_primitives::Bytes {
+    alloy_rlp::encode(enr).into()
+}
+
+fn decode_enr(bytes: &[u8]) -> Option<Enr> {
+    let mut buf = bytes;
+    let enr = <Enr as alloy_rlp::Decodable>::decode(&mut buf).ok()?;
+    buf.is_empty().then_some(enr)
+}
+
+impl Overlay {
+    /// An overlay over `transport`, keeping content in `store`.
+    pub fn new(transport: Transport, store: ContentStore, config: OverlayConfig) -> Self {
+        let local_id = NodeId(B256::from(transport.local_node_id()));
+        let k = config.k;
+        let slots = config.max_inbound_transfers;
+        Self {
+            inner: Arc::new(Inner {
+                transport,
+                local_id,
+                config,
+                table: Mutex::new(RoutingTable::new(local_id, k)),
+                store: Mutex::new(store),
+                heads: RwLock::new(TrustedHeaders::default()),
+                capable: Mutex::new(HashSet::new()),
+                gossiped: Mutex::new(RecentSet::new(100_000)),
+                inbound: Mutex::new(HashSet::new()),
+                transfer_slots: Arc::new(Semaphore::new(slots)),
+                counters: TrafficCounters::default(),
+            }),
+        }
+    }
+
+    /// Our node id.
+    pub fn local_id(&self) -> NodeId {
+        self.inner.local_id
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// Our radius, from the store.
+    pub fn radius(&self) -> Radius {
+        lock(&self.inner.store).radius()
+    }
+
+    /// Run `f` with the store.
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut ContentStore) -> R) -> R {
+        f(&mut lock(&self.inner.store))
+    }
+
+    /// Run `f` with the routing table.
+    pub fn with_table<R>(&self, f: impl FnOnce(&mut RoutingTable<Enr>) -> R) -> R {
+        f(&mut lock(&self.inner.table))
+    }
+
+    /// Read the trusted headers.
+    pub fn with_heads<R>(&self, f: impl FnOnce(&TrustedHeaders) -> R) -> R {
+        f(&self.inner.heads.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Change the trusted headers.
+    pub fn update_heads<R>(&self, f: impl FnOnce(&mut TrustedHeaders) -> R) -> R {
+        f(&mut self.inner.heads.write().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Traffic counters.
+    pub fn counters(&self) -> &TrafficCounters {
+        &self.inner.counters
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Validation: the one place where bytes from a peer become content.
+    // ---------------------------------------------------------------------------------------
+
+    /// Decode and verify `bytes` as the value of `key`, anchored to a trusted root.
+    pub fn validate(&self, key: &ContentKey, bytes: &[u8]) -> Result<VerifiedContent, OverlayError> {
+        if let Some(root) = key.state_root() {
+            if !self.with_heads(|h| h.is_trusted_root(root)) {
+                return Err(OverlayError::UntrustedRoot(root));
+            }
+        }
+        let value = ContentValue::decode(key, bytes).map_err(OverlayError::InvalidContent)?;
+        proof::verify(*key, value).map_err(OverlayError::InvalidProof)
+    }
+
+    /// Whether we would take `key` if offered, as an accept code.
+    fn accept_code(&self, key_bytes: &[u8]) -> (AcceptCode, Option<ContentKey>) {
+        let Ok(key) = ContentKey::decode(key_bytes) else {
+            return (AcceptCode::NotVerifiable, None);
+        };
+        if let Some(root) = key.state_root() {
+            if !self.with_heads(|h| h.is_trusted_root(root)) {
+                return (AcceptCode::NotVerifiable, None);
+            }
+        }
+        let id = key.content_id();
+        let (stored, radius) = {
+            let store = lock(&self.inner.store);
+            (store.contains(&key).unwrap_or(false), store.radius())
+        };
+        if stored {
+            return (AcceptCode::AlreadyStored, None);
+        }
+        if !radius.covers(self.inner.local_id.ring(), id) {
+            return (AcceptCode::NotWithinRadius, None);
+        }
+        if !lock(&self.inner.inbound).insert(id) {
+            return (AcceptCode::InboundTransferInProgress, None);
+        }
+        (AcceptCode::Accepted, Some(key))
+    }
+
+    /// Store verified content if it is within our radius. Returns whether it is stored now.
+    pub fn store_verified(&self, content: &VerifiedContent) -> Result<bool, OverlayError> {
+        let outcome = lock(&self.inner.store).put(content).map_err(OverlayError::Store)?;
+        Ok(matches!(outcome, crate::store::PutOutcome::Stored { .. }))
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Inbound: one handler per message type.
+    // ---------------------------------------------------------------------------------------
+
+    /// Answer requests from `requests` until the channel closes (the transport stopped).
+    pub async fn serve(self, mut requests: tokio::sync::mpsc::Receiver<InboundRequest>) {
+        while let Some(request) = requests.recv().await {
+            let overlay = self.clone();
+            tokio::spawn(async move { overlay.handle(request).await });
+        }
+    }
+
+    async fn handle(&self, request: InboundRequest) {
+        self.inner.counters.requests_received.fetch_add(1, Ordering::Relaxed);
+        let enr = request.enr();
+        let version = enr
+            .as_ref()
+            .and_then(|e| self.inner.transport.peer_version(e).ok())
+            .unwrap_or(ProtocolVersion::V2);
+        let message = match Message::decode(request.body(), version) {
+            Ok(m) if m.is_request() => m,
+            Ok(other) => {
+                tracing::debug!(kind = other.name(), "response sent as a request; ignored");
+                return request.respond(Vec::new());
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable request");
+                return request.respond(Vec::new());
+            }
+        };
+        let requester = NodeId(B256::from(request.node_id()));
+        let response = match message {
+            Message::Ping(ping) => Some(Message::Pong(self.handle_ping(requester, enr.as_ref(), ping))),
+            Message::FindNodes(m) => Some(Message::Nodes(self.handle_find_nodes(requester, m))),
+            Message::FindContent(m) => self.handle_find_content(requester, enr, version, m).map(Message::Content),
+            Message::Offer(m) => Some(Message::Accept(self.handle_offer(requester, enr, m))),
+            _ => None,
+        };
+        request.respond(response.map(|m| m.encode(version)).unwrap_or_default());
+    }
+
+    fn our_ping_payload(&self, payload_type: u16) -> PingPayload {
+        let data_radius = self.radius().0;
+        let ext = match payload_type {
+            PingExtension::CAPABILITIES => PingExtension::Capabilities {
+                client_info: self.inner.config.client_info.as_bytes().to_vec().into(),
+                data_radius,
+                capabilities: CAPABILITIES.to_vec(),
+            },
+            _ => PingExtension::BasicRadius { data_radius },
+        };
+        PingPayload::Extension { payload_type: ext.payload_type(), payload: ext.encode().into() }
+    }
+
+    fn handle_ping(&self, requester: NodeId, enr: Option<&Enr>, ping: Ping) -> Pong {
+        let enr_seq = self.inner.transport.local_enr().seq();
+        let (radius, payload) = match &ping.payload {
+            PingPayload::Legacy(custom) => {
+                let radius = (custom.len() == 32).then(|| U256::from_le_slice(custom));
+                let ours = PingPayload::Legacy(self.radius().0.to_le_bytes::<32>().to_vec().into());
+                (radius, ours)
+            }
+            PingPayload::Extension { payload_type, payload } => {
+                match PingExtension::decode(*payload_type, payload) {
+                    Ok(ext @ (PingExtension::Capabilities { .. } | PingExtension::BasicRadius { .. })) => {
+                        if *payload_type == PingExtension::CAPABILITIES {
+                            lock(&self.inner.capable).insert(requester);
+                        }
+                        (ext.data_radius(), self.our_ping_payload(*payload_type))
+                    }
+                    Ok(_) | Err(_) => {
+                        let code = if matches!(
+                            *payload_type,
+                            PingExtension::CAPABILITIES | PingExtension::BASIC_RADIUS
+                        ) {
+                            PingError::FailedToDecodePayload
+                        } else {
+                            PingError::ExtensionNotSupported
+                        };
+                        let ext = PingExtension::error(code, "unsupported ping payload");
+                        (None, PingPayload::Extension { payload_type: ext.payload_type(), payload: ext.encode().into() })
+                    }
+                }
+            }
+        };
+        if let (Some(enr), Some(radius)) = (enr, radius) {
+            self.learn_peer(enr.clone(), Radius(radius));
+        }
+        Pong { enr_seq, payload }
+    }
+
+    /// Put a live peer with a known radius into the table (if it is on our chain).
+    fn learn_peer(&self, enr: Enr, radius: Radius) {
+        if self.inner.transport.peer_version(&enr).is_err() {
+            return;
+        }
+        let id = node_id_of(&enr);
+        lock(&self.inner.table).insert(id, enr, radius, Instant::now());
+    }
+
+    /// ENRs up to the packet budget.
+    fn fit_enrs<'a>(enrs: impl Iterator<Item = &'a Enr>) -> Vec<alloy_primitives::Bytes> {
+        let mut used = 0;
+        let mut out = Vec::new();
+        for enr in enrs {
+            let bytes = encode_enr(enr);
+            if used + bytes.len() + 4 > MAX_ENR_PAYLOAD {
+                break;
+            }
+            used += bytes.len() + 4;
+            out.push(bytes);
+        }
+        out
+    }
+
+    fn handle_find_nodes(&self, requester: NodeId, m: FindNodes) -> Nodes {
+        let own = self.inner.transport.local_enr();
+        let table = lock(&self.inner.table);
+        let found = table.at_distances(&m.distances, 32);
+        let mut candidates: Vec<&Enr> = Vec::new();
+        if m.distances.contains(&0) {
+            candidates.push(&own);
+        }
+        candidates.extend(found.iter().filter(|e| e.node_id != requester).map(|e| &e.peer));
+        Nodes { total: 1, enrs: Self::fit_enrs(candidates.into_iter()) }
+    }
+
+    fn handle_find_content(
+        &self,
+        requester: NodeId,
+        enr: Option<Enr>,
+        version: ProtocolVersion,
+        m: FindContent,
+    ) -> Option<Content> {
+        let key = ContentKey::decode(&m.content_key).ok()?;
+        let value = lock(&self.inner.store).get_encoded(&key).ok().flatten();
+        match value {
+            Some(value) if value.len() <= MAX_INLINE_CONTENT => Some(Content::Content(value.into())),
+            Some(value) => {
+                let enr = enr?;
+                let cid = self.inner.transport.new_connection_id(&enr);
+                // v1 added a length prefix to content sent over uTP.
+                let payload = if version >= ProtocolVersion::V1 { framing::encode_items(&[&value]) } else { value };
+                let transport = self.inner.transport.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = transport.utp_accept_send(enr, cid, payload).await {
+                        tracing::debug!(error = %e, "uTP content send failed");
+                    }
+                });
+                Some(Content::ConnectionId(cid))
+            }
+            None => {
+                let target = key.content_id();
+                let table = lock(&self.inner.table);
+                let closest = table.closest_on_ring(target, self.inner.config.k);
+                let enrs = Self::fit_enrs(closest.iter().filter(|e| e.node_id != requester).map(|e| &e.peer));
+                Some(Content::Enrs(enrs))
+            }
+        }
+    }
+
+    fn handle_offer(&self, requester: NodeId, enr: Option<Enr>, offer: Offer) -> Accept {
+        let Some(enr) = enr else {
+            // Without the ENR we cannot take a uTP stream from this peer.
+            return Accept { connection_id: 0, codes: vec![AcceptCode::Declined; offer.content_keys.len()] };
+        };
+        let mut codes = Vec::with_capacity(offer.content_keys.len());
+        let mut accepted = Vec::new();
+        for key in &offer.content_keys {
+            let (code, key) = self.accept_code(key);
+            codes.push(code);
+            accepted.extend(key);
+        }
+        if accepted.is_empty() {
+            return Accept { connection_id: 0, codes };
+        }
+        let Ok(permit) = self.inner.transfer_slots.clone().try_acquire_owned() else {
+            self.release_inbound(&accepted);
+            for c in codes.iter_mut().filter(|c| c.is_accepted()) {
+                *c = AcceptCode::RateLimited;
+            }
+            return Accept { connection_id: 0, codes };
+        };
+        let cid = self.inner.transport.new_connection_id(&enr);
+        let overlay = self.clone();
+        tokio::spawn(async move {
+            overlay.receive_offered(requester, enr, cid, &accepted).await;
+            overlay.release_inbound(&accepted);
+            drop(permit);
+        });
+        Accept { connection_id: cid, codes }
+    }
+
+    fn release_inbound(&self, keys: &[ContentKey]) {
+        let mut inbound = lock(&self.inner.inbound);
+        for key in keys {
+            inbound.remove(&key.content_id());
+        }
+    }
+
+    async fn receive_offered(&self, sender: NodeId, enr: Enr, cid: u16, keys: &[ContentKey]) {
+        let max = keys.len() * (MAX_VALUE_BYTES + 5);
+        let payload = match self.inner.transport.utp_accept_receive(enr, cid, max).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "offered content never arrived");
+                return;
+            }
+        };
+        let items = match framing::decode_items(&payload, keys.len(), MAX_VALUE_BYTES) {
+            Ok(items) if items.len() == keys.len() => items,
+            _ => {
+                tracing::debug!(peer = ?sender, "offer payload does not match the accepted keys");
+                self.penalise(sender);
+                return;
+            }
+        };
+        let mut fresh = Vec::new();
+        for (key, bytes) in keys.iter().zip(items) {
+            match self.validate(key, &bytes) {
+                Ok(content) => {
+                    if matches!(self.store_verified(&content), Ok(true)) {
+                        self.inner.counters.items_stored_from_offers.fetch_add(1, Ordering::Relaxed);
+                        fresh.push(content);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(peer = ?sender, error = %e, "invalid offered content");
+                    self.inner.counters.invalid_items.fetch_add(1, Ordering::Relaxed);
+                    self.penalise(sender);
+                    return;
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            self.gossip(fresh, Some(sender)).await;
+        }
+    }
+
+    /// A peer sent invalid data: it leaves the routing table.
+    fn penalise(&self, peer: NodeId) {
+        lock(&self.inner.table).remove(peer);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Outbound requests.
+    // ---------------------------------------------------------------------------------------
+
+    async fn request(&self, peer: &Enr, message: Message) -> Result<(Message, u64, u64), OverlayError> {
+        let version = self.inner.transport.peer_version(peer).map_err(OverlayError::Net)?;
+        let body = message.encode(version);
+        let sent = body.len() as u64;
+        self.inner.counters.requests_sent.fetch_add(1, Ordering::Relaxed);
+        let id = node_id_of(peer);
+        let response = match self.inner.transport.request(peer, body).await {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.inner.table).record_failure(id);
+                return Err(OverlayError::Net(e));
+            }
+        };
+        let received = response.len() as u64;
+        let decoded = Message::decode(&response, version).map_err(|e| {
+            self.penalise(id);
+            OverlayError::BadResponse(e.to_string())
+        })?;
+        lock(&self.inner.table).record_success(id, Instant::now());
+        Ok((decoded, sent, received))
+    }
+
+    /// Ping `peer`; on a Pong, the peer enters the table with its radius.
+    pub async fn ping(&self, peer: &Enr) -> Result<Radius, OverlayError> {
+        let id = node_id_of(peer);
+        let first = !lock(&self.inner.capable).contains(&id);
+        let payload_type = if first { PingExtension::CAPABILITIES } else { PingExtension::BASIC_RADIUS };
+        let enr_seq = self.inner.transport.local_enr().seq();
+        let ping = Message::Ping(Ping { enr_seq, payload: self.our_ping_payload(payload_type) });
+        let (response, _, _) = self.request(peer, ping).await?;
+        let Message::Pong(pong) = response else {
+            return Err(OverlayError::BadResponse(format!("{} to a Ping", response.name())));
+        };
+        let radius = match pong.payload {
+            PingPayload::Extension { payload_type, payload } => {
+                let ext = PingExtension::decode(payload_type, &payload)
+                    .map_err(|e| OverlayError::BadResponse(e.to_string()))?;
+                if payload_type == PingExtension::CAPABILITIES {
+                    lock(&self.inner.capable).insert(id);
+                }
+                ext.data_radius().ok_or_else(|| OverlayError::BadResponse("Pong without radius".into()))?
+            }
+            PingPayload::Legacy(custom) if custom.len() == 32 => U256::from_le_slice(&custom),
+            PingPayload::Legacy(_) => return Err(OverlayError::BadResponse("bad legacy Pong".into())),
+        };
+        self.learn_peer(peer.clone(), Radius(radius));
+        Ok(Radius(radius))
+    }
+
+    /// FindNodes to `peer`; returns valid ENRs at the asked distances from it.
+    pub async fn find_nodes(&self, peer: &Enr, distances: Vec<u16>) -> Result<Vec<Enr>, OverlayError> {
+        let (response, _, _) = self.request(peer, Message::FindNodes(FindNodes { distances: distances.clone() })).await?;
+        let Message::Nodes(nodes) = response else {
+            return Err(OverlayError::BadResponse(format!("{} to FindNodes", response.name())));
+        };
+        let peer_id = node_id_of(peer);
+        Ok(nodes
+            .enrs
+            .iter()
+            .filter_map(|b| decode_enr(b))
+            .filter(|e| distances.contains(&peer_id.log2_distance(node_id_of(e))))
+            .filter(|e| self.inner.transport.peer_version(e).is_ok())
+            .collect())
+    }
+
+    async fn find_content_from(&self, peer: &Enr, key: &ContentKey) -> Result<(PeerAnswer, u64, u64), OverlayError> {
+        let request = Message::FindContent(FindContent { content_key: key.encode().into() });
+        let (response, sent, received) = self.request(peer, request).await?;
+        let Message::Content(content) = response else {
+            return Err(OverlayError::BadResponse(format!("{} to FindContent", response.name())));
+        };
+        match content {
+            Content::Content(bytes) => Ok((PeerAnswer::Value(bytes.to_vec()), sent, received)),
+            Content::ConnectionId(cid) => {
+                let version = self.inner.transport.peer_version(peer).map_err(OverlayError::Net)?;
+                let max = MAX_VALUE_BYTES + 5;
+                let data = self
+                    .inner
+                    .transport
+                    .utp_connect_receive(peer.clone(), cid, max)
+                    .await
+                    .map_err(OverlayError::Net)?;
+                let received = received + data.len() as u64;
+                let value = if version >= ProtocolVersion::V1 {
+                    let mut items = framing::decode_items(&data, 1, MAX_VALUE_BYTES)
+                        .map_err(|e| OverlayError::BadResponse(e.to_string()))?;
+                    items.pop().ok_or_else(|| OverlayError::BadResponse("empty uTP payload".into()))?
+                } else {
+                    data
+                };
+                Ok((PeerAnswer::Value(value), sent, received))
+            }
+            Content::Enrs(enrs) => {
+                let enrs = enrs
+                    .iter()
+                    .filter_map(|b| decode_enr(b))
+                    .filter(|e| self.inner.transport.peer_version(e).is_ok())
+                    .collect();
+                Ok((PeerAnswer::Closer(enrs), sent, received))
+            }
+        }
+    }
+
+    /// Ask one peer for `key` and verify its answer; a peer that answers with invalid content
+    /// leaves the table. Returns `NotFound` when the peer points elsewhere.
+    pub async fn ask_peer(&self, peer: &Enr, key: ContentKey) -> Result<VerifiedContent, OverlayError> {
+        match self.find_content_from(peer, &key).await?.0 {
+            PeerAnswer::Value(bytes) => self.validate(&key, &bytes).inspect_err(|_| {
+                self.penalise(node_id_of(peer));
+            }),
+            PeerAnswer::Closer(_) => Err(OverlayError::NotFound(key)),
+        }
+    }
+
+    /// Offer `items` (verified content) to `peer`; sends what it accepts over uTP. Returns the
+    /// peer's accept codes.
+    pub async fn offer(&self, peer: &Enr, items: &[VerifiedContent]) -> Result<Vec<AcceptCode>, OverlayError> {
+        let items = &items[..items.len().min(MAX_CONTENT_KEYS_PER_OFFER)];
+        let keys = items.iter().map(|c| c.key().encode().into()).collect();
+        let (response, _, _) = self.request(peer, Message::Offer(Offer { content_keys: keys })).await?;
+        let Message::Accept(accept) = response else {
+            return Err(OverlayError::BadResponse(format!("{} to Offer", response.name())));
+        };
+        if accept.codes.len() != items.len() {
+            return Err(OverlayError::BadResponse("Accept with the wrong number of codes".into()));
+        }
+        let accepted: Vec<Vec<u8>> = items
+            .iter()
+            .zip(&accept.codes)
+            .filter(|(_, c)| c.is_accepted())
+            .map(|(item, _)| item.value().encode())
+            .collect();
+        if !accepted.is_empty() {
+            self.inner.counters.offers_accepted.fetch_add(1, Ordering::Relaxed);
+            let payload = framing::encode_items(&accepted);
+            self.inner
+                .transport
+                .utp_connect_send(peer.clone(), accept.connection_id, payload)
+                .await
+                .map_err(OverlayError::Net)?;
+        }
+        Ok(accept.codes)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Lookups.
+    // ---------------------------------------------------------------------------------------
+
+    /// Iterative node lookup: the `k` closest live nodes to `target` we can find (XOR metric).
+    pub async fn lookup_nodes(&self, target: NodeId) -> Vec<Enr> {
+        let k = self.inner.config.k;
+        let alpha = self.inner.config.alpha;
+        let mut known: HashMap<NodeId, Enr> = self
+            .with_table(|t| t.closest_by_xor(target, k).into_iter().map(|e| (e.node_id, e.peer.clone())).collect());
+        let mut queried: HashSet<NodeId> = HashSet::new();
+        let mut responded: HashSet<NodeId> = HashSet::new();
+        let mut in_flight = FuturesUnordered::new();
+        let deadline = Instant::now() + self.inner.config.lookup_timeout;
+        loop {
+            // The k closest known; query the unqueried ones among them, α at a time.
+            let mut closest: Vec<(NodeId, Enr)> = known.iter().map(|(id, e)| (*id, e.clone())).collect();
+            closest.sort_by_key(|(id, _)| id.xor_distance(target));
+            closest.truncate(k);
+            for (id, enr) in closest.iter().filter(|(id, _)| !queried.contains(id)) {
+                if in_flight.len() >= alpha {
+                    break;
+                }
+                queried.insert(*id);
+                let d = id.log2_distance(target);
+                let mut distances: Vec<u16> = [d.saturating_sub(1), d, d + 1]
+                    .into_iter()
+                    .filter(|d| (1..=256).contains(d))
+                    .collect();
+                distances.dedup();
+                let overlay = self.clone();
+                let enr = enr.clone();
+                let id = *id;
+                in_flight.push(async move { (id, overlay.find_nodes(&enr, distances).await) });
+            }
+            if in_flight.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            let Some((from, result)) = in_flight.next().await else { break };
+            if let Ok(enrs) = result {
+                responded.insert(from);
+                for enr in enrs {
+                    let id = node_id_of(&enr);
+                    if id != self.inner.local_id {
+                        known.entry(id).or_insert(enr);
+                    }
+                }
+            }
+        }
+        let mut found: Vec<(NodeId, Enr)> =
+            known.into_iter().filter(|(id, _)| responded.contains(id) || !queried.contains(id)).collect();
+        found.sort_by_key(|(id, _)| id.xor_distance(target));
+        found.truncate(k);
+        // Nodes we heard of but never talked to get a ping, so they can enter the table.
+        for (id, enr) in &found {
+            if !responded.contains(id) && self.with_table(|t| t.get(*id).is_none()) {
+                let _ = self.ping(enr).await;
+            }
+        }
+        found.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// Recursive content lookup: ask peers ever closer to the content id (ring distance), α at
+    /// a time, until one returns a value that verifies against a trusted root. Invalid values
+    /// cost the sender its place in the table; the lookup goes on.
+    pub async fn find_content(&self, key: ContentKey) -> Result<FoundContent, OverlayError> {
+        if let Some(root) = key.state_root() {
+            if !self.with_heads(|h| h.is_trusted_root(root)) {
+                return Err(OverlayError::UntrustedRoot(root));
+            }
+        }
+        let mut stats = LookupStats::default();
+        if let Ok(Some(value)) = lock(&self.inner.store).get(&key) {
+            if let Ok(content) = proof::verify(key, value) {
+                stats.local = true;
+                return Ok(FoundContent { content, stats });
+            }
+        }
+        let target = key.content_id();
+        let k = self.inner.config.k;
+        let alpha = self.inner.config.alpha;
+        // Candidates: id -> (enr, hop at which we learned of it).
+        let mut known: HashMap<NodeId, (Enr, u32)> = self.with_table(|t| {
+            t.closest_on_ring(target, k).into_iter().map(|e| (e.node_id, (e.peer.clone(), 1))).collect()
+        });
+        let mut queried: HashSet<NodeId> = HashSet::new();
+        let mut in_flight = FuturesUnordered::new();
+        let deadline = Instant::now() + self.inner.config.lookup_timeout;
+        loop {
+            let mut closest: Vec<(NodeId, Enr, u32)> =
+                known.iter().map(|(id, (e, hop))| (*id, e.clone(), *hop)).collect();
+            closest.sort_by_key(|(id, _, _)| id.ring().distance(target));
+            closest.truncate(k);
+            for (id, enr, hop) in closest.into_iter().filter(|(id, _, _)| !queried.contains(id)) {
+                if in_flight.len() >= alpha {
+                    break;
+                }
+                queried.insert(id);
+                stats.messages += 1;
+                let overlay = self.clone();
+                in_flight.push(async move { (id, hop, overlay.find_content_from(&enr, &key).await) });
+            }
+            if in_flight.is_empty() {
+                return Err(OverlayError::NotFound(key));
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let Ok(Some((from, hop, result))) = tokio::time::timeout(remaining, in_flight.next()).await else {
+                return Err(OverlayError::NotFound(key));
+            };
+            match result {
+                Ok((PeerAnswer::Value(bytes), sent, received)) => {
+                    stats.bytes_sent += sent;
+                    stats.bytes_received += received;
+                    match self.validate(&key, &bytes) {
+                        Ok(content) => {
+                            stats.round_trips = hop;
+                            // Cache it if it falls within our radius.
+                            let _ = self.store_verified(&content);
+                            return Ok(FoundContent { content, stats });
+                        }
+                        Err(e) => {
+                            tracing::debug!(peer = ?from, error = %e, "peer returned invalid content");
+                            stats.invalid_responses += 1;
+                            self.inner.counters.invalid_items.fetch_add(1, Ordering::Relaxed);
+                            self.penalise(from);
+                        }
+                    }
+                }
+                Ok((PeerAnswer::Closer(enrs), sent, received)) => {
+                    stats.bytes_sent += sent;
+                    stats.bytes_received += received;
+                    for enr in enrs {
+                        let id = node_id_of(&enr);
+                        if id != self.inner.local_id {
+                            known.entry(id).or_insert((enr, hop + 1));
+                        }
+                    }
+                }
+                Err(e) => tracing::trace!(peer = ?from, error = %e, "FindContent failed"),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Gossip.
+    // ---------------------------------------------------------------------------------------
+
+    /// Offer newly stored content to a bounded number of interested peers: never back to
+    /// `from`, and never the same key twice from this node.
+    pub async fn gossip(&self, items: Vec<VerifiedContent>, from: Option<NodeId>) -> usize {
+        let fanout = self.inner.config.gossip_fanout;
+        let mut per_peer: HashMap<NodeId, (Enr, Vec<VerifiedContent>)> = HashMap::new();
+        for item in items {
+            if !lock(&self.inner.gossiped).insert(*item.key()) {
+                continue;
+            }
+            let id = item.content_id();
+            let interested: Vec<(NodeId, Enr)> = self.with_table(|t| {
+                t.interested(id).into_iter().filter(|e| Some(e.node_id) != from).map(|e| (e.node_id, e.peer.clone())).collect()
+            });
+            for (peer, enr) in choose_gossip_targets(interested, fanout) {
+                per_peer.entry(peer).or_insert_with(|| (enr, Vec::new())).1.push(item.clone());
+            }
+        }
+        let mut offers = FuturesUnordered::new();
+        for (_, (enr, items)) in per_peer {
+            for chunk in items.chunks(MAX_CONTENT_KEYS_PER_OFFER) {
+                let overlay = self.clone();
+                let enr = enr.clone();
+                let chunk = chunk.to_vec();
+                offers.push(async move { overlay.offer(&enr, &chunk).await });
+            }
+        }
+        let mut sent = 0;
+        while let Some(result) = offers.next().await {
+            match result {
+                Ok(codes) => sent += codes.iter().filter(|c| c.is_accepted()).count(),
+                Err(e) => tracing::debug!(error = %e, "gossip offer failed"),
+            }
+        }
+        sent
+    }
+
+    /// Offer `items` to the peers closest to each (found by a lookup) that are interested:
+    /// how a bridge injects content. Returns how many items were accepted in all.
+    pub async fn offer_to_closest(&self, items: Vec<VerifiedContent>, per_item: usize) -> usize {
+        let mut per_peer: HashMap<NodeId, (Enr, Vec<VerifiedContent>)> = HashMap::new();
+        for item in items {
+            let id = item.content_id();
+            let interested: Vec<(NodeId, Enr)> = self.with_table(|t| {
+                t.interested(id).into_iter().take(per_item).map(|e| (e.node_id, e.peer.clone())).collect()
+            });
+            for (peer, enr) in interested {
+                per_peer.entry(peer).or_insert_with(|| (enr, Vec::new())).1.push(item.clone());
+            }
+        }
+        let mut offers = FuturesUnordered::new();
+        for (_, (enr, items)) in per_peer {
+            for chunk in items.chunks(MAX_CONTENT_KEYS_PER_OFFER) {
+                let overlay = self.clone();
+                let enr = enr.clone();
+                let chunk = chunk.to_vec();
+                offers.push(async move { overlay.offer(&enr, &chunk).await });
+            }
+        }
+        let mut accepted = 0;
+        while let Some(result) = offers.next().await {
+            match result {
+                Ok(codes) => accepted += codes.iter().filter(|c| c.is_accepted()).count(),
+                Err(e) => tracing::debug!(error = %e, "offer failed"),
+            }
+        }
+        accepted
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Joining and upkeep.
+    // ---------------------------------------------------------------------------------------
+
+    /// Join through `bootnodes`: ping each, then look up our own id and a few random ids to
+    /// fill the table.
+    pub async fn bootstrap(&self, bootnodes: &[Enr]) {
+        for enr in bootnodes {
+            if let Err(e) = self.ping(enr).await {
+                tracing::debug!(error = %e, "bootnode did not answer");
+            }
+        }
+        self.lookup_nodes(self.inner.local_id).await;
+        for _ in 0..3 {
+            self.lookup_nodes(NodeId(B256::random())).await;
+        }
+    }
+
+    /// One round of upkeep: ping peers not heard from within `interval` (liveness, and their
+    /// current radius).
+    pub async fn refresh(&self, interval: Duration) {
+        let Some(before) = Instant::now().checked_sub(interval) else { return };
+        let due: Vec<Enr> = self.with_table(|t| t.due_for_ping(before).into_iter().map(|e| e.peer.clone()).collect());
+        let mut pings: FuturesUnordered<_> = due
+            .iter()
+            .map(|enr| self.ping(enr))
+            .collect();
+        while pings.next().await.is_some() {}
+    }
+}
+
+/// Half the fanout from the closest interested peers, the rest at random among the others
+/// (random picks spread content past a cluster of close but unresponsive peers).
+fn choose_gossip_targets(mut interested: Vec<(NodeId, Enr)>, fanout: usize) -> Vec<(NodeId, Enr)> {
+    if interested.len() <= fanout {
+        return interested;
+    }
+    let closest = fanout / 2;
+    let mut rest = interested.split_off(closest);
+    use rand::seq::SliceRandom;
+    rest.shuffle(&mut rand::thread_rng());
+    rest.truncate(fanout - closest);
+    interested.extend(rest);
+    interested
+}
+
+impl From<NetError> for OverlayError {
+    fn from(e: NetError) -> Self {
+        OverlayError::Net(e)
+    }
+}
