@@ -164,7 +164,7 @@ pub enum StoreError {
         expected: i64,
     },
     /// Another connection (usually another process running a node) holds the store.
-    #[error("store {} is in use by another process", path.display())]
+    #[error("store {} is already open elsewhere (another node process or store handle)", path.display())]
     Locked {
         /// The file.
         path: PathBuf,
