@@ -19,7 +19,7 @@
 //! * **What is counted.** The capacity bounds the sum over stored items of the encoded key
 //!   (selector byte + SSZ) plus the encoded value (SSZ) — the bytes the network would send. Not
 //!   counted: SQLite's own overhead (page headers, the id and distance columns and their
-//!   indexes, roughly 150 bytes per item plus free space within pages), the WAL file (bounded by
+//!   indexes, a few hundred bytes per item, plus free space within pages), the WAL file (bounded by
 //!   the auto-checkpoint at ~4 MB and truncated to 8 MB after checkpoints), headers and peers
 //!   (bounded by count: 256 headers, 1,024 peers). Expect the file to be about 10-20 % larger
 //!   than the capacity once full.
