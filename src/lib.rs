@@ -8,6 +8,7 @@
 //!
 //! | layer | owns |
 //! |---|---|
+//! | [`net`] | Discovery v5 transport: TALKREQ on `0x500A`, ENRs, uTP streams |
 //! | [`wire`] | Portal wire protocol v2 messages and ping extensions (SSZ) |
 //! | [`content`] | content keys, ids, values and the ring distance |
 //! | [`proof`] | verifying witnesses against a state root; building them from a full state |
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod content;
+pub mod net;
 pub mod overlay;
 pub mod proof;
 pub mod store;
