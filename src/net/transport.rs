@@ -18,7 +18,7 @@ use utp_rs::socket::UtpSocket;
 use utp_rs::stream::UtpStream;
 
 use super::record::{build_local_enr, enr_chain_id, negotiate_version};
-use super::utp::{connection_config, Budgets, Discv5UtpSocket, UtpPeer};
+use super::utp::{connection_config, reset_packet, BudgetGuard, Discv5UtpSocket, Gates, UtpPeer};
 use super::{NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
 use crate::wire::ProtocolVersion;
 
@@ -33,7 +33,7 @@ const ENR_CACHE_CAPACITY: usize = 2000;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Extra receive budget over twice the caller's limit, for retransmitted packets (see
-/// [`Budgets`]).
+/// [`Gates`]).
 const BUDGET_SLACK: usize = 64 * 1024;
 
 /// ENRs we have seen, newest record per node, oldest node evicted first.
@@ -108,7 +108,7 @@ impl Shared {
 struct Inner {
     shared: Arc<Shared>,
     utp: UtpSocket<UtpPeer>,
-    budgets: Arc<Budgets>,
+    gates: Arc<Gates>,
     streams: Semaphore,
     max_streams: usize,
     chain_id: u64,
@@ -277,18 +277,18 @@ impl Transport {
             inbound_tx,
             config.chain_id,
         ));
-        let budgets = Arc::new(Budgets::default());
+        let gates = Arc::new(Gates::default());
         let utp = UtpSocket::with_socket(Discv5UtpSocket {
             shared: Arc::downgrade(&shared),
             incoming: utp_rx,
-            budgets: budgets.clone(),
+            gates: gates.clone(),
         });
         let max_streams = config.max_utp_streams.min(Semaphore::MAX_PERMITS);
         let transport = Transport {
             inner: Arc::new(Inner {
                 shared,
                 utp,
-                budgets,
+                gates,
                 streams: Semaphore::new(max_streams),
                 max_streams,
                 chain_id: config.chain_id,
@@ -392,8 +392,11 @@ impl Transport {
     ) -> Result<(), NetError> {
         let id = accept_id(&peer, cid);
         self.utp_transfer(async move {
-            let mut stream = self.accept(id, peer).await?;
-            send_all(&mut stream, &data).await
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.accept(id, peer).await?);
+            send_all(stream, &data).await?;
+            transfer.finish();
+            Ok(())
         })
         .await
     }
@@ -409,12 +412,12 @@ impl Transport {
     ) -> Result<Vec<u8>, NetError> {
         let id = accept_id(&peer, cid);
         self.utp_transfer(async move {
-            let budget =
-                self.inner
-                    .budgets
-                    .register(id.peer_id, id.recv, receive_budget(max_bytes));
-            let mut stream = self.accept(id, peer).await?;
-            receive_all(&mut stream, &budget, max_bytes).await
+            let budget = self.budget(&id, max_bytes);
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.accept(id, peer).await?);
+            let data = receive_all(stream, &budget, max_bytes).await?;
+            transfer.finish();
+            Ok(data)
         })
         .await
     }
@@ -429,12 +432,12 @@ impl Transport {
     ) -> Result<Vec<u8>, NetError> {
         let id = connect_id(&peer, cid);
         self.utp_transfer(async move {
-            let budget =
-                self.inner
-                    .budgets
-                    .register(id.peer_id, id.recv, receive_budget(max_bytes));
-            let mut stream = self.connect(id, peer).await?;
-            receive_all(&mut stream, &budget, max_bytes).await
+            let budget = self.budget(&id, max_bytes);
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.connect(id, peer).await?);
+            let data = receive_all(stream, &budget, max_bytes).await?;
+            transfer.finish();
+            Ok(data)
         })
         .await
     }
@@ -449,8 +452,11 @@ impl Transport {
     ) -> Result<(), NetError> {
         let id = connect_id(&peer, cid);
         self.utp_transfer(async move {
-            let mut stream = self.connect(id, peer).await?;
-            send_all(&mut stream, &data).await
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.connect(id, peer).await?);
+            send_all(stream, &data).await?;
+            transfer.finish();
+            Ok(())
         })
         .await
     }
@@ -477,6 +483,14 @@ impl Transport {
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         self.inner.streams.close();
+        // Let in-flight transfers see the signal and reset their peers while discv5 can still
+        // send; they return at once, so the wait is short.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while self.inner.streams.available_permits() < self.inner.max_streams
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let discv5 = self
             .inner
             .shared
@@ -556,6 +570,39 @@ impl Transport {
         }
     }
 
+    fn transfer(&self, peer: &Enr, id: &ConnectionId<NodeId>) -> Transfer<'_> {
+        Transfer {
+            transport: self,
+            peer: peer.clone(),
+            id: *id,
+            stream: None,
+            finished: false,
+        }
+    }
+
+    /// A receive budget for the stream's inbound DATA, registered before the stream exists so
+    /// that no packet slips past it.
+    fn budget(&self, id: &ConnectionId<NodeId>, max_bytes: usize) -> BudgetGuard {
+        let limit = max_bytes.saturating_mul(2).saturating_add(BUDGET_SLACK);
+        self.inner.gates.budget(id.peer_id, id.recv, limit)
+    }
+
+    /// Gives up a connection: silences it (see [`Gates`]) and sends the peer a RESET, so that
+    /// it fails at once instead of taking what it got for the whole.
+    fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
+        self.inner.gates.silence(id.peer_id, [id.send, id.recv]);
+        let reset = self.inner.shared.with_discv5(|d| {
+            NodeContact::try_from_enr(peer.clone(), d.ip_mode())
+                .ok()
+                .map(|contact| d.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), reset_packet(id.send)))
+        });
+        if let (Some(Some(reset)), Ok(runtime)) = (reset, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move {
+                let _ = reset.await;
+            });
+        }
+    }
+
     async fn accept(
         &self,
         id: ConnectionId<NodeId>,
@@ -601,8 +648,34 @@ fn connect_id(peer: &Enr, cid: u16) -> ConnectionId<NodeId> {
     }
 }
 
-fn receive_budget(max_bytes: usize) -> usize {
-    max_bytes.saturating_mul(2).saturating_add(BUDGET_SLACK)
+/// One uTP transfer in progress. Unless finished, dropping it abandons the connection (see
+/// [`Transport::abandon`]) *before* the stream itself is dropped, because dropping a utp-rs
+/// stream sends a FIN, and a FIN says "that was everything".
+struct Transfer<'a> {
+    transport: &'a Transport,
+    peer: Enr,
+    id: ConnectionId<NodeId>,
+    stream: Option<UtpStream<UtpPeer>>,
+    finished: bool,
+}
+
+impl Transfer<'_> {
+    fn attach(&mut self, stream: UtpStream<UtpPeer>) -> &mut UtpStream<UtpPeer> {
+        self.stream.insert(stream)
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Transfer<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.transport.abandon(&self.peer, &self.id);
+        }
+        // `stream` is dropped after this body: its FIN meets a silenced connection.
+    }
 }
 
 fn utp_error(error: std::io::Error) -> NetError {
@@ -634,7 +707,7 @@ async fn send_all(stream: &mut UtpStream<UtpPeer>, data: &[u8]) -> Result<(), Ne
 /// enough. A close from here would wait for an acknowledgement the finished sender never sends.
 async fn receive_all(
     stream: &mut UtpStream<UtpPeer>,
-    budget: &super::utp::BudgetGuard,
+    budget: &BudgetGuard,
     max_bytes: usize,
 ) -> Result<Vec<u8>, NetError> {
     let mut data = Vec::new();
@@ -664,9 +737,8 @@ async fn route(
         match event {
             Event::TalkRequest(request) if request.protocol() == UTP_PROTOCOL_ID => {
                 // Unbounded: a dropped uTP packet costs a retransmission round.
-                if utp.send(request).is_err() {
-                    tracing::trace!("uTP socket gone; packet dropped");
-                }
+                utp.send(request)
+                    .unwrap_or_else(|_| tracing::trace!("uTP socket gone; packet dropped"));
             }
             Event::TalkRequest(request) if request.protocol() == STATE_PROTOCOL_ID => {
                 let Some(shared) = shared.upgrade() else {

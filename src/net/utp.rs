@@ -8,13 +8,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use discv5::{Enr, NodeContact, TalkRequest};
 use enr::NodeId;
 use tokio::sync::{mpsc, Notify};
 use utp_rs::conn::ConnectionConfig;
+use utp_rs::packet::{PacketBuilder, PacketType};
 use utp_rs::peer::{ConnectionPeer, Peer};
 use utp_rs::udp::AsyncUdpSocket;
 
@@ -65,14 +66,20 @@ const ST_DATA: u8 = 0;
 /// Size of the fixed uTP header.
 const HEADER_LEN: usize = 20;
 
-/// The connection id and data length of a uTP DATA packet; `None` for other packets or
-/// garbage (which utp-rs then rejects itself).
-fn data_packet(packet: &[u8]) -> Option<(u16, usize)> {
+/// How long an abandoned connection's packets are dropped: past the idle timeout, by when
+/// utp-rs has reaped the connection on both sides.
+const SILENCE_FOR: Duration = Duration::from_secs(MAX_IDLE_TIMEOUT.as_secs() + 1);
+
+/// The packet type and connection id of a uTP packet; `None` for garbage (which utp-rs then
+/// rejects itself).
+fn packet_kind(packet: &[u8]) -> Option<(u8, u16)> {
     let header = packet.get(..HEADER_LEN)?;
-    if header[0] >> 4 != ST_DATA {
-        return None;
-    }
-    let conn_id = u16::from_be_bytes([header[2], header[3]]);
+    Some((header[0] >> 4, u16::from_be_bytes([header[2], header[3]])))
+}
+
+/// The data length of a uTP DATA packet, past its extensions.
+fn data_len(packet: &[u8]) -> Option<usize> {
+    let header = packet.get(..HEADER_LEN)?;
     // Walk the extension chain: each is [next type, length, data...].
     let mut offset = HEADER_LEN;
     let mut next = header[1];
@@ -81,7 +88,22 @@ fn data_packet(packet: &[u8]) -> Option<(u16, usize)> {
         next = ext[0];
         offset += 2 + usize::from(ext[1]);
     }
-    Some((conn_id, packet.len().saturating_sub(offset)))
+    Some(packet.len().saturating_sub(offset))
+}
+
+/// A RESET for the connection the peer knows by `conn_id` (its receive id, our send id).
+pub(crate) fn reset_packet(conn_id: u16) -> Vec<u8> {
+    PacketBuilder::new(
+        PacketType::Reset,
+        conn_id,
+        utp_rs::time::now_micros(),
+        0,
+        // Receivers do not check a RESET's sequence number; any value will do.
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), conn_id)
+            as u16,
+    )
+    .build()
+    .encode()
 }
 
 /// A receive budget: how much DATA a stream we read from may still bring in.
@@ -92,32 +114,59 @@ fn data_packet(packet: &[u8]) -> Option<(u16, usize)> {
 /// caller's limit happens on the bytes read.
 struct Budget {
     remaining: usize,
-    /// Once spent, every further DATA packet of the stream is dropped, also after the reader
-    /// has given up: the abandoned connection then idles out instead of buffering the rest.
+    /// Once spent, every further DATA packet of the stream is dropped.
     spent: bool,
     exceeded: Arc<Notify>,
 }
 
-/// Receive budgets of open streams, by (peer, the connection id the peer's packets carry).
 #[derive(Default)]
-pub(crate) struct Budgets(Mutex<HashMap<(NodeId, u16), Budget>>);
+struct GateState {
+    /// Receive budgets, by (peer, the connection id the peer's DATA packets carry).
+    budgets: HashMap<(NodeId, u16), Budget>,
+    /// Abandoned connections, by (peer, connection id), until when their packets are dropped.
+    silenced: HashMap<(NodeId, u16), Instant>,
+}
 
-impl Budgets {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(NodeId, u16), Budget>> {
-        // A poisoned map is still consistent (each operation is a single insert/update/remove).
+impl GateState {
+    fn is_silenced(&mut self, key: &(NodeId, u16)) -> bool {
+        match self.silenced.get(key) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                self.silenced.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// What may pass between utp-rs and discv5, per connection: receive budgets of the streams we
+/// read, and connections we abandoned.
+///
+/// An abandoned connection is silenced both ways. utp-rs can only close a dropped stream
+/// gracefully, with a FIN, and a FIN tells the peer that everything was sent: a sender that
+/// gave up halfway would pass truncated data off as complete. Silencing swallows that FIN (the
+/// caller sends a RESET instead), and drops whatever the peer still sends until utp-rs has
+/// reaped the connection.
+#[derive(Default)]
+pub(crate) struct Gates(Mutex<GateState>);
+
+impl Gates {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        // Still consistent if poisoned: every operation is a single insert, update or remove.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Registers a budget of `limit` data bytes for packets from `peer` on `conn_id`; the
     /// returned guard removes it when dropped and tells when it was exceeded.
-    pub(crate) fn register(
+    pub(crate) fn budget(
         self: &Arc<Self>,
         peer: NodeId,
         conn_id: u16,
         limit: usize,
     ) -> BudgetGuard {
         let exceeded = Arc::new(Notify::new());
-        self.lock().insert(
+        self.lock().budgets.insert(
             (peer, conn_id),
             Budget {
                 remaining: limit,
@@ -126,26 +175,49 @@ impl Budgets {
             },
         );
         BudgetGuard {
-            budgets: Arc::downgrade(self),
+            gates: Arc::downgrade(self),
             key: (peer, conn_id),
             exceeded,
         }
     }
 
-    /// Charges a packet to its stream's budget. Returns false if the packet must be dropped
-    /// because the budget is spent.
-    fn charge(&self, peer: NodeId, packet: &[u8]) -> bool {
-        let Some((conn_id, len)) = data_packet(packet) else {
+    /// Drops every packet to and from `peer` on these connection ids for a while.
+    pub(crate) fn silence(&self, peer: NodeId, conn_ids: [u16; 2]) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.silenced.retain(|_, until| *until > now);
+        for id in conn_ids {
+            state.silenced.insert((peer, id), now + SILENCE_FOR);
+        }
+    }
+
+    /// Whether an outbound packet to `peer` may go out.
+    fn outbound(&self, peer: NodeId, packet: &[u8]) -> bool {
+        match packet_kind(packet) {
+            Some((_, conn_id)) => !self.lock().is_silenced(&(peer, conn_id)),
+            None => true,
+        }
+    }
+
+    /// Whether an inbound packet from `peer` may reach utp-rs; charges DATA to its budget.
+    fn inbound(&self, peer: NodeId, packet: &[u8]) -> bool {
+        let Some((kind, conn_id)) = packet_kind(packet) else {
             return true;
         };
-        let mut budgets = self.lock();
-        let Some(budget) = budgets.get_mut(&(peer, conn_id)) else {
+        let mut state = self.lock();
+        if state.is_silenced(&(peer, conn_id)) {
+            return false;
+        }
+        if kind != ST_DATA {
+            return true;
+        }
+        let Some(budget) = state.budgets.get_mut(&(peer, conn_id)) else {
             return true;
         };
         if budget.spent {
             return false;
         }
-        match budget.remaining.checked_sub(len) {
+        match data_len(packet).and_then(|len| budget.remaining.checked_sub(len)) {
             Some(left) => {
                 budget.remaining = left;
                 true
@@ -162,7 +234,7 @@ impl Budgets {
 
 /// Keeps a receive budget registered while a stream is read.
 pub(crate) struct BudgetGuard {
-    budgets: Weak<Budgets>,
+    gates: Weak<Gates>,
     key: (NodeId, u16),
     exceeded: Arc<Notify>,
 }
@@ -176,30 +248,17 @@ impl BudgetGuard {
 
 impl Drop for BudgetGuard {
     fn drop(&mut self) {
-        let Some(budgets) = self.budgets.upgrade() else {
+        let Some(gates) = self.gates.upgrade() else {
             return;
         };
-        let spent = budgets.lock().get(&self.key).is_some_and(|b| b.spent);
-        let (key, ours) = (self.key, self.exceeded.clone());
+        let mut state = gates.lock();
         // Remove our own registration only, never a later stream's on the same ids.
-        let remove = move |budgets: &Budgets| {
-            let mut map = budgets.lock();
-            if map
-                .get(&key)
-                .is_some_and(|b| Arc::ptr_eq(&b.exceeded, &ours))
-            {
-                map.remove(&key);
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            // Keep dropping the flood until utp-rs has reaped the abandoned connection.
-            Ok(runtime) if spent => {
-                runtime.spawn(async move {
-                    tokio::time::sleep(MAX_IDLE_TIMEOUT + Duration::from_secs(1)).await;
-                    remove(&budgets);
-                });
-            }
-            _ => remove(&budgets),
+        if state
+            .budgets
+            .get(&self.key)
+            .is_some_and(|b| Arc::ptr_eq(&b.exceeded, &self.exceeded))
+        {
+            state.budgets.remove(&self.key);
         }
     }
 }
@@ -211,7 +270,7 @@ impl Drop for BudgetGuard {
 pub(crate) struct Discv5UtpSocket {
     pub(crate) shared: Weak<Shared>,
     pub(crate) incoming: mpsc::UnboundedReceiver<TalkRequest>,
-    pub(crate) budgets: Arc<Budgets>,
+    pub(crate) gates: Arc<Gates>,
 }
 
 #[async_trait]
@@ -220,6 +279,9 @@ impl AsyncUdpSocket<UtpPeer> for Discv5UtpSocket {
         let Some(shared) = self.shared.upgrade() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
+        if !self.gates.outbound(*peer.id(), buf) {
+            return Ok(buf.len()); // an abandoned connection: swallowed, see `Gates`
+        }
         // The stream was opened with the peer's ENR; a stream opened by a peer's SYN only
         // carries its id, so look the record up.
         let enr = match peer.peer() {
@@ -252,7 +314,7 @@ impl AsyncUdpSocket<UtpPeer> for Discv5UtpSocket {
             };
             let node_id = *request.node_id();
             let body = request.body();
-            let accepted = self.budgets.charge(node_id, body);
+            let accepted = self.gates.inbound(node_id, body);
             let n = body.len().min(buf.len());
             buf[..n].copy_from_slice(&body[..n]);
             if let Err(e) = request.respond(Vec::new()) {
@@ -277,43 +339,66 @@ mod tests {
         h
     }
 
+    fn data(conn_id: u16, len: usize) -> Vec<u8> {
+        let mut p = header(ST_DATA, 0, conn_id);
+        p.resize(HEADER_LEN + len, 0xab);
+        p
+    }
+
     #[test]
-    fn data_packets_are_measured_past_their_extensions() {
-        let mut p = header(ST_DATA, 0, 7);
-        p.extend_from_slice(&[1; 100]);
-        assert_eq!(data_packet(&p), Some((7, 100)));
+    fn packets_are_measured_past_their_extensions() {
+        assert_eq!(packet_kind(&data(7, 100)), Some((ST_DATA, 7)));
+        assert_eq!(data_len(&data(7, 100)), Some(100));
 
         // Selective-ack extension (type 1, 4 bytes), then 10 bytes of data.
         let mut p = header(ST_DATA, 1, 9);
         p.extend_from_slice(&[0, 4, 0xff, 0xff, 0xff, 0xff]);
         p.extend_from_slice(&[2; 10]);
-        assert_eq!(data_packet(&p), Some((9, 10)));
-    }
+        assert_eq!(data_len(&p), Some(10));
 
-    #[test]
-    fn other_packets_and_garbage_are_not_charged() {
-        assert_eq!(data_packet(&header(2, 0, 7)), None); // STATE
-        assert_eq!(data_packet(&header(4, 0, 7)), None); // SYN
-        assert_eq!(data_packet(&[0; 5]), None);
+        assert_eq!(packet_kind(&[0; 5]), None);
         // Extension chain running off the end.
         let mut p = header(ST_DATA, 1, 9);
         p.push(0);
-        assert_eq!(data_packet(&p), None);
+        assert_eq!(data_len(&p), None);
     }
 
     #[test]
-    fn budget_drops_packets_once_spent_and_is_removed_with_its_guard() {
-        let budgets = Arc::new(Budgets::default());
+    fn reset_packet_is_a_reset_for_the_given_id() {
+        assert_eq!(packet_kind(&reset_packet(0x1234)), Some((3, 0x1234)));
+    }
+
+    #[test]
+    fn budget_drops_data_once_spent_and_is_removed_with_its_guard() {
+        let gates = Arc::new(Gates::default());
         let peer = NodeId::new(&[1; 32]);
-        let mut packet = header(ST_DATA, 0, 5);
-        packet.extend_from_slice(&[0; 600]);
-        let guard = budgets.register(peer, 5, 1000);
-        assert!(budgets.charge(peer, &packet));
-        assert!(!budgets.charge(peer, &packet));
-        // Another stream (other id) is not affected.
-        assert!(budgets.charge(NodeId::new(&[2; 32]), &packet));
+        let other = NodeId::new(&[2; 32]);
+        let guard = gates.budget(peer, 5, 1000);
+        assert!(gates.inbound(peer, &data(5, 600)));
+        assert!(
+            gates.inbound(peer, &header(2, 0, 5)),
+            "STATE is not charged"
+        );
+        assert!(!gates.inbound(peer, &data(5, 600)));
+        assert!(!gates.inbound(peer, &data(5, 1)), "spent stays spent");
+        // Other streams are not affected.
+        assert!(gates.inbound(other, &data(5, 600)));
+        assert!(gates.inbound(peer, &data(6, 600)));
         drop(guard);
-        assert!(budgets.lock().is_empty());
-        assert!(budgets.charge(peer, &packet));
+        assert!(gates.lock().budgets.is_empty());
+        assert!(gates.inbound(peer, &data(5, 600)));
+    }
+
+    #[test]
+    fn silenced_connections_pass_nothing_either_way() {
+        let gates = Gates::default();
+        let peer = NodeId::new(&[1; 32]);
+        gates.silence(peer, [10, 11]);
+        for id in [10, 11] {
+            assert!(!gates.outbound(peer, &header(1, 0, id)), "FIN swallowed");
+            assert!(!gates.inbound(peer, &data(id, 10)));
+        }
+        assert!(gates.outbound(peer, &header(1, 0, 12)));
+        assert!(gates.outbound(NodeId::new(&[2; 32]), &header(1, 0, 10)));
     }
 }
