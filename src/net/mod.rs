@@ -30,6 +30,39 @@
 //!   ([`PortalEnrField`]); [`Transport::peer_version`] negotiates with a peer from its ENR, also
 //!   understanding the older `pv` field.
 //!
+//! # Example
+//!
+//! A node answering requests, and another one asking it and fetching content over uTP:
+//!
+//! ```no_run
+//! use portal_state::net::{enr_from_base64, Transport, TransportConfig};
+//!
+//! # async fn demo(secret_key: [u8; 32], bootnode: &str) -> Result<(), portal_state::net::NetError> {
+//! let (transport, mut inbound) = Transport::start(TransportConfig::loopback(secret_key, 1)).await?;
+//!
+//! // Answer what peers ask (the overlay decodes `body()` as a Portal message).
+//! tokio::spawn(async move {
+//!     while let Some(request) = inbound.recv().await {
+//!         let answer = request.body().to_vec();
+//!         request.respond(answer);
+//!     }
+//! });
+//!
+//! // Ask a peer known from its ENR text, then read the content it streams to us.
+//! let peer = enr_from_base64(bootnode)?;
+//! let version = transport.peer_version(&peer)?; // how to encode messages for it
+//! let response = transport.request(&peer, vec![0x04 /* FindContent ... */]).await?;
+//! # let _ = (version, response);
+//! let connection_id: u16 = 0x1234; // decoded from `response`, a Content message, by the overlay
+//! let content = transport
+//!     .utp_connect_receive(peer, connection_id, 1 << 20)
+//!     .await?;
+//! # let _ = content;
+//! transport.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Robustness rules
 //!
 //! * discv5 has one event stream and drops events when its consumer lags, so the router task that

@@ -127,7 +127,7 @@ struct Inner {
 /// network's protocol id, and uTP streams.
 ///
 /// Cheap to clone; all clones drive the same node. [`Transport::shutdown`] stops it for all of
-/// them.
+/// them. Dropping the last clone stops it too, but without waiting for the port to be released.
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
