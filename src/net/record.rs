@@ -21,7 +21,9 @@ pub const SUPPORTED_VERSIONS: (ProtocolVersion, ProtocolVersion) =
 /// The ENR field `p`: the range of wire protocol versions a node speaks and the chain it serves,
 /// encoded as the RLP list `[pv_min, pv_max, chain_id]`.
 ///
-/// Decoding ignores items after the third, because later versions may append fields.
+/// Decoding ignores items after the third, because later versions may append fields. Read it
+/// with [`PortalEnrField::from_enr`]; write it into a record with
+/// `builder.add_value(ENR_KEY_P, &field)` (it is [`Encodable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortalEnrField {
     /// Lowest protocol version the node speaks.
