@@ -21,7 +21,8 @@ fn repo_file(relative: &str) -> String {
 }
 
 fn mainnet_header_rlp() -> Vec<u8> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&repo_file("data/genesis/genesis-headers.yaml")).unwrap();
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&repo_file("data/genesis/genesis-headers.yaml")).unwrap();
     let entry = &yaml["networks"][0];
     assert_eq!(entry["network"].as_str(), Some("mainnet"));
     alloy_primitives::hex::decode(entry["header_rlp"].as_str().unwrap()).unwrap()
@@ -42,7 +43,11 @@ fn config(dir: &Path, capacity: u64) -> NetworkConfig {
 }
 
 async fn run() {
-    let (n_nodes, n_items, n_lookups) = if full_run() { (64, usize::MAX, 1000) } else { (8, 200, 50) };
+    let (n_nodes, n_items, n_lookups) = if full_run() {
+        (64, usize::MAX, 1000)
+    } else {
+        (8, 200, 50)
+    };
     let dir = tempfile::tempdir().unwrap();
     let alloc = GenesisAlloc::from_json(&repo_file("data/genesis/mainnet.json")).unwrap();
     let state = build_witnesses(&alloc);
@@ -54,12 +59,17 @@ async fn run() {
         .take(n_items)
         .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
         .collect();
-    let total_bytes: u64 = items.iter().map(|c| (c.key().encode().len() + c.value().encode().len()) as u64).sum();
+    let total_bytes: u64 = items
+        .iter()
+        .map(|c| (c.key().encode().len() + c.value().encode().len()) as u64)
+        .sum();
     // Room for about 8 copies of everything across the network: radii shrink, placement matters.
     let capacity = total_bytes * 8 / n_nodes as u64;
 
     let started = Instant::now();
-    let boot = Network::start(config(&dir.path().join("n0"), capacity)).await.unwrap();
+    let boot = Network::start(config(&dir.path().join("n0"), capacity))
+        .await
+        .unwrap();
     let boot_enr = boot.enr();
     let mut nodes = vec![boot];
     for i in 1..n_nodes {
@@ -72,7 +82,10 @@ async fn run() {
         node.add_trusted_header(&header_rlp).unwrap();
     }
     let avg_peers = nodes.iter().map(|n| n.status().peers).sum::<usize>() as f64 / n_nodes as f64;
-    println!("network/setup: {n_nodes} nodes in {:.1} s, {avg_peers:.1} peers each", started.elapsed().as_secs_f64());
+    println!(
+        "network/setup: {n_nodes} nodes in {:.1} s, {avg_peers:.1} peers each",
+        started.elapsed().as_secs_f64()
+    );
 
     let mut bc = config(&dir.path().join("bridge"), 0);
     bc.bootnodes = vec![boot_enr.clone()];
@@ -128,7 +141,10 @@ async fn run() {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    println!("network/lookup_success: {ok}/{n_lookups} verified ({:.1}%)", 100.0 * ok as f64 / n_lookups as f64);
+    println!(
+        "network/lookup_success: {ok}/{n_lookups} verified ({:.1}%)",
+        100.0 * ok as f64 / n_lookups as f64
+    );
     println!(
         "network/lookup_round_trips: p50 {} p99 {} max {}",
         percentile(&rounds, 0.5),
@@ -147,7 +163,11 @@ async fn run() {
         percentile(&messages, 0.99),
         2.0 * (n_nodes as f64).log2()
     );
-    println!("network/lookup_bytes: mean {:.0} p99 {:.0}", mean(&bytes), percentile(&bytes, 0.99));
+    println!(
+        "network/lookup_bytes: mean {:.0} p99 {:.0}",
+        mean(&bytes),
+        percentile(&bytes, 0.99)
+    );
     println!("network/state_root: {}", header.state_root);
 
     light.stop().await;
@@ -158,6 +178,10 @@ async fn run() {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }

@@ -8,10 +8,13 @@
 //!
 //! | layer | owns |
 //! |---|---|
+//! | [`net`] | Discovery v5 transport: TALKREQ on `0x500A`, ENRs, uTP streams |
 //! | [`wire`] | Portal wire protocol v2 messages and ping extensions (SSZ) |
 //! | [`content`] | content keys, ids, values and the ring distance |
 //! | [`proof`] | verifying witnesses against a state root; building them from a full state |
 //! | [`store`] | the SQLite content store with its capacity and radius; headers; peers |
+//! | [`overlay`] | routing table, message handlers, lookups, offer/accept gossip |
+//! | [`network`] | [`network::Network`]: transport + overlay + store running on tokio |
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
@@ -19,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod content;
+pub mod net;
 pub mod network;
 pub mod overlay;
 pub mod proof;

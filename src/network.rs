@@ -124,7 +124,9 @@ fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], NetworkError> {
         Ok(text) => {
             let bytes = alloy_primitives::hex::decode(text.trim())
                 .map_err(|_| NetworkError::BadKeyFile { path: path.clone() })?;
-            bytes.try_into().map_err(|_| NetworkError::BadKeyFile { path })
+            bytes
+                .try_into()
+                .map_err(|_| NetworkError::BadKeyFile { path })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = B256::random();
@@ -139,8 +141,10 @@ fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], NetworkError> {
 impl Network {
     /// Start a node. Must be called within a tokio runtime; the node's tasks run on it.
     pub async fn start(config: NetworkConfig) -> Result<Network, NetworkError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| NetworkError::Io { path: config.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| NetworkError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
         let secret_key = load_or_create_key(&config.data_dir)?;
         let mut transport_config = TransportConfig::loopback(secret_key, config.chain_id);
         transport_config.bind = config.bind;
@@ -150,7 +154,10 @@ impl Network {
         let node_id = crate::content::ContentId::from(transport.local_node_id());
         let store = match ContentStore::open_in_dir(
             &config.data_dir,
-            StoreConfig { node_id, capacity_bytes: config.capacity_bytes },
+            StoreConfig {
+                node_id,
+                capacity_bytes: config.capacity_bytes,
+            },
         ) {
             Ok(store) => store,
             Err(e) => {
@@ -162,11 +169,14 @@ impl Network {
 
         // What the last run knew: trusted headers and peers.
         let (headers, peers) = overlay.with_store(|s| {
-            (s.headers_newest_first(crate::overlay::MAX_TRUSTED_HEADERS), s.peers(256))
+            (
+                s.headers_newest_first(crate::overlay::MAX_TRUSTED_HEADERS),
+                s.peers(256),
+            )
         });
         overlay.update_heads(|heads| {
             for stored in headers.into_iter().flatten() {
-                if let Ok(header) = BlockHeader::decode(&stored.rlp) {
+                if let Ok(header) = BlockHeader::decode(&stored.header_rlp) {
                     heads.insert(header);
                 }
             }
@@ -181,9 +191,17 @@ impl Network {
         let (shutdown, _) = watch::channel(false);
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(overlay.clone().serve(requests)));
-        tasks.push(tokio::spawn(upkeep(overlay.clone(), config.ping_interval, shutdown.subscribe())));
+        tasks.push(tokio::spawn(upkeep(
+            overlay.clone(),
+            config.ping_interval,
+            shutdown.subscribe(),
+        )));
         overlay.bootstrap(&contacts).await;
-        Ok(Network { overlay, shutdown, tasks })
+        Ok(Network {
+            overlay,
+            shutdown,
+            tasks,
+        })
     }
 
     /// The overlay, for lookups and offers beyond the conveniences here.
@@ -205,7 +223,8 @@ impl Network {
     /// is kept in the store, so it is trusted again after a restart.
     pub fn add_trusted_header(&self, header_rlp: &[u8]) -> Result<BlockHeader, NetworkError> {
         let header = BlockHeader::decode(header_rlp)?;
-        self.overlay.with_store(|s| s.put_header(header.number, header.hash, header_rlp))?;
+        self.overlay
+            .with_store(|s| s.put_header(header.number, header.hash, header_rlp))?;
         self.overlay.update_heads(|h| h.insert(header.clone()));
         Ok(header)
     }
@@ -226,8 +245,9 @@ impl Network {
 
     /// A snapshot of the node's state.
     pub fn status(&self) -> NetworkStatus {
-        let (radius, stored_bytes, stored_items) =
-            self.overlay.with_store(|s| (s.radius(), s.stored_bytes(), s.len()));
+        let (radius, stored_bytes, stored_items) = self
+            .overlay
+            .with_store(|s| (s.radius(), s.stored_bytes(), s.len()));
         NetworkStatus {
             node_id: self.overlay.local_id().0,
             enr: self.enr(),
@@ -259,11 +279,14 @@ fn save_peers(overlay: &Overlay) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let peers: Vec<(B256, String)> =
-        overlay.with_table(|t| t.connected().map(|e| (e.node_id.0, e.peer.to_base64())).collect());
+    let peers: Vec<(B256, String)> = overlay.with_table(|t| {
+        t.connected()
+            .map(|e| (e.node_id.0, e.peer.to_base64()))
+            .collect()
+    });
     overlay.with_store(|s| {
         for (id, enr) in peers {
-            if let Err(e) = s.put_peer(&id.0, &enr, now) {
+            if let Err(e) = s.put_peer(id.0, &enr, now) {
                 tracing::debug!(error = %e, "could not save a peer");
             }
         }

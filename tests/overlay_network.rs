@@ -9,7 +9,7 @@ use portal_state::net::{Transport, TransportConfig};
 use portal_state::network::Network;
 use portal_state::overlay::NodeId;
 use portal_state::proof::{self, VerifiedContent, VerifiedValue};
-use portal_state::wire::{Content, Message, Ping, PingExtension, PingPayload, Pong, ProtocolVersion};
+use portal_state::wire::{Content, Message, PingExtension, PingPayload, Pong, ProtocolVersion};
 use std::time::Duration;
 
 async fn stop_all(nodes: Vec<Network>) {
@@ -25,7 +25,11 @@ async fn sixteen_nodes_fill_tables_and_node_lookup_finds_the_closest() {
     let ids: Vec<NodeId> = nodes.iter().map(|n| n.node_id()).collect();
     for node in &nodes {
         let peers = node.status().peers;
-        assert!(peers >= 12, "node {:?} knows only {peers} of 15 peers", node.node_id());
+        assert!(
+            peers >= 12,
+            "node {:?} knows only {peers} of 15 peers",
+            node.node_id()
+        );
     }
     // From every node, a lookup of a random id finds the true closest other node first.
     for (i, node) in nodes.iter().enumerate() {
@@ -59,13 +63,17 @@ async fn offered_content_spreads_and_is_found_from_a_light_node() {
         .take(500)
         .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
         .collect();
-    let total: u64 = accounts.iter().map(|c| (c.key().encode().len() + c.value().encode().len()) as u64).sum();
+    let total: u64 = accounts
+        .iter()
+        .map(|c| (c.key().encode().len() + c.value().encode().len()) as u64)
+        .sum();
     // Each node can hold about a third of the data, so radii shrink and placement matters.
     let capacity = total / 3;
     let mut nodes = start_network(dir.path(), 16, capacity).await;
     trust_everywhere(&nodes, &genesis_header_rlp("mainnet"));
     trust_everywhere(&nodes, &genesis_header_rlp("holesky"));
 
+    let t0 = std::time::Instant::now();
     // Seed everything into node 0, which gossips it onward.
     let seeded = nodes[0].offer_content(accounts.clone()).await.unwrap();
     assert!(seeded > 0, "peers accepted the seeded content");
@@ -79,6 +87,7 @@ async fn offered_content_spreads_and_is_found_from_a_light_node() {
         }
         last = now;
     }
+    eprintln!("gossip settled after {:?}", t0.elapsed());
     let holders: usize = nodes.iter().filter(|n| n.status().stored_items > 0).count();
     assert!(holders >= 12, "content spread to {holders} of 16 nodes");
     for node in &nodes {
@@ -98,17 +107,30 @@ async fn offered_content_spreads_and_is_found_from_a_light_node() {
     let mut config = test_config(&dir.path().join("light"), 0);
     config.bootnodes = vec![nodes[0].enr(), nodes[5].enr(), nodes[10].enr()];
     let light = Network::start(config).await.unwrap();
-    light.add_trusted_header(&genesis_header_rlp("mainnet")).unwrap();
-    light.add_trusted_header(&genesis_header_rlp("holesky")).unwrap();
+    light
+        .add_trusted_header(&genesis_header_rlp("mainnet"))
+        .unwrap();
+    light
+        .add_trusted_header(&genesis_header_rlp("holesky"))
+        .unwrap();
     let mut found = 0;
+    let t1 = std::time::Instant::now();
     for item in &accounts {
-        let result = light.find_content(*item.key()).await.unwrap_or_else(|e| panic!("{:?}: {e}", item.key()));
+        let result = light
+            .find_content(*item.key())
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: {e}", item.key()));
         assert!(!result.stats.local);
         assert_eq!(result.content.proven(), item.proven());
         found += 1;
     }
     assert_eq!(found, 500);
-    assert_eq!(light.status().stored_items, 0, "a light node stores nothing");
+    eprintln!("500 lookups took {:?}", t1.elapsed());
+    assert_eq!(
+        light.status().stored_items,
+        0,
+        "a light node stores nothing"
+    );
 
     // The holesky deposit contract: 6,358 bytes, larger than one packet.
     let (code_key, code_value) = holesky
@@ -117,12 +139,17 @@ async fn offered_content_spreads_and_is_found_from_a_light_node() {
         .find(|(k, _)| matches!(k, ContentKey::Bytecode(_)))
         .cloned()
         .unwrap();
-    let ContentValue::Bytecode(code) = &code_value else { unreachable!() };
+    let ContentValue::Bytecode(code) = &code_value else {
+        unreachable!()
+    };
     assert_eq!(code.len(), 6358);
     let code_item = proof::verify(code_key, code_value.clone()).unwrap();
     nodes[3].offer_content(vec![code_item]).await.unwrap();
     let result = light.find_content(code_key).await.unwrap();
-    assert_eq!(result.content.proven(), &VerifiedValue::Bytecode(code.clone()));
+    assert_eq!(
+        result.content.proven(),
+        &VerifiedValue::Bytecode(code.clone())
+    );
     assert!(result.stats.bytes_received > 6358, "the code came over uTP");
 
     light.stop().await;
@@ -133,18 +160,27 @@ async fn offered_content_spreads_and_is_found_from_a_light_node() {
 /// A real node on its own socket that answers every FindContent with a tampered witness.
 async fn start_liar(tampered: Vec<u8>) -> (Transport, tokio::task::JoinHandle<()>) {
     let (transport, mut requests) =
-        Transport::start(TransportConfig::loopback(B256::random().0, 1)).await.unwrap();
+        Transport::start(TransportConfig::loopback(B256::random().0, 1))
+            .await
+            .unwrap();
     let task = tokio::spawn(async move {
         while let Some(request) = requests.recv().await {
             let response = match Message::decode(request.body(), ProtocolVersion::V2) {
                 Ok(Message::Ping(_)) => {
-                    let ext = PingExtension::BasicRadius { data_radius: U256::MAX };
+                    let ext = PingExtension::BasicRadius {
+                        data_radius: U256::MAX,
+                    };
                     Message::Pong(Pong {
                         enr_seq: 1,
-                        payload: PingPayload::Extension { payload_type: 1, payload: ext.encode().into() },
+                        payload: PingPayload::Extension {
+                            payload_type: 1,
+                            payload: ext.encode().into(),
+                        },
                     })
                 }
-                Ok(Message::FindContent(_)) => Message::Content(Content::Content(tampered.clone().into())),
+                Ok(Message::FindContent(_)) => {
+                    Message::Content(Content::Content(tampered.clone().into()))
+                }
                 _ => {
                     request.respond(Vec::new());
                     continue;
@@ -159,11 +195,12 @@ async fn start_liar(tampered: Vec<u8>) -> (Transport, tokio::task::JoinHandle<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_peer_neither_fails_the_lookup_nor_gets_its_data_through() {
     let dir = tempfile::tempdir().unwrap();
-    let mainnet = genesis_witnesses("mainnet");
     let nodes = start_network(dir.path(), 4, 10_000_000).await;
-    trust_everywhere(&nodes, &genesis_header_rlp("mainnet"));
-    // A small genesis account witness that fits inline, so the liar can answer in one packet.
-    let (key, value) = mainnet
+    trust_everywhere(&nodes, &genesis_header_rlp("sepolia"));
+    // A small (sepolia) genesis account witness that fits inline, so the liar can answer in one
+    // packet.
+    let sepolia = genesis_witnesses("sepolia");
+    let (key, value) = sepolia
         .items
         .iter()
         .find(|(_, v)| v.encode().len() < 1000)
@@ -181,7 +218,9 @@ async fn a_lying_peer_neither_fails_the_lookup_nor_gets_its_data_through() {
     let mut config = test_config(&dir.path().join("light"), 0);
     config.bootnodes = vec![nodes[0].enr()];
     let light = Network::start(config).await.unwrap();
-    light.add_trusted_header(&genesis_header_rlp("mainnet")).unwrap();
+    light
+        .add_trusted_header(&genesis_header_rlp("sepolia"))
+        .unwrap();
     // The liar is in the light node's table, as close as anyone.
     light.overlay().ping(&liar.local_enr()).await.unwrap();
     let liar_id = NodeId(B256::from(liar.local_node_id()));
@@ -192,7 +231,10 @@ async fn a_lying_peer_neither_fails_the_lookup_nor_gets_its_data_through() {
     assert_eq!(light.status().stored_items, 0);
     // If the liar was asked, it was caught and dropped.
     if found.stats.invalid_responses > 0 {
-        assert!(light.overlay().with_table(|t| t.get(liar_id).is_none()), "the liar left the table");
+        assert!(
+            light.overlay().with_table(|t| t.get(liar_id).is_none()),
+            "the liar left the table"
+        );
     }
     // Ask the liar directly: its answer is refused.
     let direct = light.overlay().ask_peer(&liar.local_enr(), key).await;
@@ -226,7 +268,10 @@ async fn a_stopped_node_frees_its_port_and_file_and_rejoins_on_restart() {
     {
         let store = portal_state::store::ContentStore::open_in_dir(
             &node_dir,
-            portal_state::store::StoreConfig { node_id: id.ring(), capacity_bytes: 10_000_000 },
+            portal_state::store::StoreConfig {
+                node_id: id.ring(),
+                capacity_bytes: 10_000_000,
+            },
         )
         .unwrap();
         assert!(store.contains(item.key()).unwrap());

@@ -283,7 +283,7 @@ fn random_bytes_anchored_by_their_own_hash_are_errors_not_panics() {
         for _ in 0..20 {
             let mut node = rng.bytes(len);
             // Half of them get a plausible RLP list header so that decoding goes deeper.
-            if len > 3 && rng.next_u64() % 2 == 0 {
+            if len > 3 && rng.next_u64().is_multiple_of(2) {
                 node[0] = 0xf9;
                 node[1] = ((len - 3) >> 8) as u8;
                 node[2] = (len - 3) as u8;

@@ -93,7 +93,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
             Command::Devnet(args) => devnet(args).await,
@@ -141,7 +144,10 @@ async fn devnet(args: DevnetArgs) -> CliResult {
         )
         .into());
     }
-    println!("state root matches genesis block {} ({})", header.number, header.hash);
+    println!(
+        "state root matches genesis block {} ({})",
+        header.number, header.hash
+    );
     let items: Vec<VerifiedContent> = state
         .items
         .iter()
@@ -188,7 +194,10 @@ async fn devnet(args: DevnetArgs) -> CliResult {
     for (i, chunk) in items.chunks(batch).enumerate() {
         accepted += bridge.overlay().offer_to_closest(chunk.to_vec(), 4).await;
         let done = (i * batch + chunk.len()).min(items.len());
-        eprint!("\rbridge: pushed {done}/{} items, {accepted} accepted", items.len());
+        eprint!(
+            "\rbridge: pushed {done}/{} items, {accepted} accepted",
+            items.len()
+        );
     }
     eprintln!();
     // Let gossip settle.
@@ -216,7 +225,10 @@ async fn devnet(args: DevnetArgs) -> CliResult {
     let accounts: Vec<Address> = alloc.iter().map(|(a, _)| *a).collect();
     for i in 0..args.spot_checks.min(accounts.len()) {
         let address = accounts[(i * 7919 + 13) % accounts.len()];
-        let key = ContentKey::Account(AccountKey { address, state_root: header.state_root });
+        let key = ContentKey::Account(AccountKey {
+            address,
+            state_root: header.state_root,
+        });
         let started = Instant::now();
         let found = light.find_content(key).await?;
         let elapsed = started.elapsed();
@@ -225,7 +237,11 @@ async fn devnet(args: DevnetArgs) -> CliResult {
         };
         let balance = account.map(|a| a.balance).unwrap_or_default();
         let expected = alloc.get(&address).map(|a| a.balance).unwrap_or_default();
-        let verdict = if balance == expected { "ok" } else { "MISMATCH" };
+        let verdict = if balance == expected {
+            "ok"
+        } else {
+            "MISMATCH"
+        };
         println!(
             "spot check {address}: balance {balance} wei, verified at block {} in {:.1} ms, {} round trips, {} messages [{verdict}]",
             header.number,
@@ -239,9 +255,15 @@ async fn devnet(args: DevnetArgs) -> CliResult {
     }
     // An address that is not in the genesis: a verified absence.
     let absent = Address::from(B256::random().0[..20].try_into().unwrap_or([0u8; 20]));
-    let key = ContentKey::Account(AccountKey { address: absent, state_root: header.state_root });
+    let key = ContentKey::Account(AccountKey {
+        address: absent,
+        state_root: header.state_root,
+    });
     if let Ok(found) = light.find_content(key).await {
-        println!("spot check {absent}: {:?} (proven absent)", found.content.proven());
+        println!(
+            "spot check {absent}: {:?} (proven absent)",
+            found.content.proven()
+        );
     } else {
         println!("spot check {absent}: no exclusion proof stored for it (the bridge pushes only existing accounts)");
     }

@@ -9,16 +9,18 @@ pub const MAX_TRUSTED_HEADERS: usize = 256;
 
 /// Recent trusted headers by number. Content keyed by any of their state roots can be verified;
 /// content keyed by any other root is "not verifiable" and is neither accepted nor returned.
+///
+/// Two headers at one number (a reorg) are both kept: each root names a real state, and a proof
+/// against either is still a true statement about that block.
 #[derive(Debug, Default, Clone)]
 pub struct TrustedHeaders {
-    by_number: BTreeMap<u64, BlockHeader>,
+    by_number: BTreeMap<(u64, B256), BlockHeader>,
 }
 
 impl TrustedHeaders {
-    /// Trust `header`. A header at a number already held replaces it (a reorg the embedding
-    /// program told us about). Only the newest [`MAX_TRUSTED_HEADERS`] are kept.
+    /// Trust `header`. Only the newest [`MAX_TRUSTED_HEADERS`] are kept.
     pub fn insert(&mut self, header: BlockHeader) {
-        self.by_number.insert(header.number, header);
+        self.by_number.insert((header.number, header.hash), header);
         while self.by_number.len() > MAX_TRUSTED_HEADERS {
             self.by_number.pop_first();
         }
@@ -34,9 +36,12 @@ impl TrustedHeaders {
         self.by_number.values().next_back()
     }
 
-    /// The trusted header at `number`.
+    /// A trusted header at `number` (one of them, if a reorg gave two).
     pub fn get(&self, number: u64) -> Option<&BlockHeader> {
-        self.by_number.get(&number)
+        self.by_number
+            .range((number, B256::ZERO)..=(number, B256::repeat_byte(0xff)))
+            .map(|(_, h)| h)
+            .next_back()
     }
 
     /// Trusted headers, newest first.

@@ -28,10 +28,16 @@ use tokio::sync::Semaphore;
 pub const MAX_INLINE_CONTENT: usize = 1100;
 /// Most ENR bytes put in one Nodes or Content(enrs) answer, for the same packet limit.
 const MAX_ENR_PAYLOAD: usize = 1000;
+/// Most content-key bytes in one Offer, for the same packet limit (about 17 account keys).
+const MAX_OFFER_KEY_BYTES: usize = 1000;
 /// Largest content value accepted from a peer: a storage value with two full witnesses.
 const MAX_VALUE_BYTES: usize = 2 * 32 * (4 + 1024) + 8;
 /// Capabilities we announce in ping extension type 0.
-const CAPABILITIES: [u16; 3] = [PingExtension::CAPABILITIES, PingExtension::BASIC_RADIUS, PingExtension::ERROR];
+const CAPABILITIES: [u16; 3] = [
+    PingExtension::CAPABILITIES,
+    PingExtension::BASIC_RADIUS,
+    PingExtension::ERROR,
+];
 
 /// Tunables of the overlay.
 #[derive(Clone, Debug)]
@@ -100,7 +106,11 @@ struct RecentSet<T> {
 
 impl<T: std::hash::Hash + Eq + Clone> RecentSet<T> {
     fn new(cap: usize) -> Self {
-        Self { order: VecDeque::new(), set: HashSet::new(), cap }
+        Self {
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            cap,
+        }
     }
 
     /// Adds `item`; false if it was already there.
@@ -250,7 +260,11 @@ impl Overlay {
     // ---------------------------------------------------------------------------------------
 
     /// Decode and verify `bytes` as the value of `key`, anchored to a trusted root.
-    pub fn validate(&self, key: &ContentKey, bytes: &[u8]) -> Result<VerifiedContent, OverlayError> {
+    pub fn validate(
+        &self,
+        key: &ContentKey,
+        bytes: &[u8],
+    ) -> Result<VerifiedContent, OverlayError> {
         if let Some(root) = key.state_root() {
             if !self.with_heads(|h| h.is_trusted_root(root)) {
                 return Err(OverlayError::UntrustedRoot(root));
@@ -289,7 +303,9 @@ impl Overlay {
 
     /// Store verified content if it is within our radius. Returns whether it is stored now.
     pub fn store_verified(&self, content: &VerifiedContent) -> Result<bool, OverlayError> {
-        let outcome = lock(&self.inner.store).put(content).map_err(OverlayError::Store)?;
+        let outcome = lock(&self.inner.store)
+            .put(content)
+            .map_err(OverlayError::Store)?;
         Ok(matches!(outcome, crate::store::PutOutcome::Stored { .. }))
     }
 
@@ -306,7 +322,10 @@ impl Overlay {
     }
 
     async fn handle(&self, request: InboundRequest) {
-        self.inner.counters.requests_received.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .requests_received
+            .fetch_add(1, Ordering::Relaxed);
         let enr = request.enr();
         let version = enr
             .as_ref()
@@ -325,9 +344,15 @@ impl Overlay {
         };
         let requester = NodeId(B256::from(request.node_id()));
         let response = match message {
-            Message::Ping(ping) => Some(Message::Pong(self.handle_ping(requester, enr.as_ref(), ping))),
+            Message::Ping(ping) => Some(Message::Pong(self.handle_ping(
+                requester,
+                enr.as_ref(),
+                ping,
+            ))),
             Message::FindNodes(m) => Some(Message::Nodes(self.handle_find_nodes(requester, m))),
-            Message::FindContent(m) => self.handle_find_content(requester, enr, version, m).map(Message::Content),
+            Message::FindContent(m) => self
+                .handle_find_content(requester, enr, version, m)
+                .map(Message::Content),
             Message::Offer(m) => Some(Message::Accept(self.handle_offer(requester, enr, m))),
             _ => None,
         };
@@ -344,7 +369,10 @@ impl Overlay {
             },
             _ => PingExtension::BasicRadius { data_radius },
         };
-        PingPayload::Extension { payload_type: ext.payload_type(), payload: ext.encode().into() }
+        PingPayload::Extension {
+            payload_type: ext.payload_type(),
+            payload: ext.encode().into(),
+        }
     }
 
     fn handle_ping(&self, requester: NodeId, enr: Option<&Enr>, ping: Ping) -> Pong {
@@ -355,28 +383,37 @@ impl Overlay {
                 let ours = PingPayload::Legacy(self.radius().0.to_le_bytes::<32>().to_vec().into());
                 (radius, ours)
             }
-            PingPayload::Extension { payload_type, payload } => {
-                match PingExtension::decode(*payload_type, payload) {
-                    Ok(ext @ (PingExtension::Capabilities { .. } | PingExtension::BasicRadius { .. })) => {
-                        if *payload_type == PingExtension::CAPABILITIES {
-                            lock(&self.inner.capable).insert(requester);
-                        }
-                        (ext.data_radius(), self.our_ping_payload(*payload_type))
+            PingPayload::Extension {
+                payload_type,
+                payload,
+            } => match PingExtension::decode(*payload_type, payload) {
+                Ok(
+                    ext @ (PingExtension::Capabilities { .. } | PingExtension::BasicRadius { .. }),
+                ) => {
+                    if *payload_type == PingExtension::CAPABILITIES {
+                        lock(&self.inner.capable).insert(requester);
                     }
-                    Ok(_) | Err(_) => {
-                        let code = if matches!(
-                            *payload_type,
-                            PingExtension::CAPABILITIES | PingExtension::BASIC_RADIUS
-                        ) {
-                            PingError::FailedToDecodePayload
-                        } else {
-                            PingError::ExtensionNotSupported
-                        };
-                        let ext = PingExtension::error(code, "unsupported ping payload");
-                        (None, PingPayload::Extension { payload_type: ext.payload_type(), payload: ext.encode().into() })
-                    }
+                    (ext.data_radius(), self.our_ping_payload(*payload_type))
                 }
-            }
+                Ok(_) | Err(_) => {
+                    let code = if matches!(
+                        *payload_type,
+                        PingExtension::CAPABILITIES | PingExtension::BASIC_RADIUS
+                    ) {
+                        PingError::FailedToDecodePayload
+                    } else {
+                        PingError::ExtensionNotSupported
+                    };
+                    let ext = PingExtension::error(code, "unsupported ping payload");
+                    (
+                        None,
+                        PingPayload::Extension {
+                            payload_type: ext.payload_type(),
+                            payload: ext.encode().into(),
+                        },
+                    )
+                }
+            },
         };
         if let (Some(enr), Some(radius)) = (enr, radius) {
             self.learn_peer(enr.clone(), Radius(radius));
@@ -416,8 +453,16 @@ impl Overlay {
         if m.distances.contains(&0) {
             candidates.push(&own);
         }
-        candidates.extend(found.iter().filter(|e| e.node_id != requester).map(|e| &e.peer));
-        Nodes { total: 1, enrs: Self::fit_enrs(candidates.into_iter()) }
+        candidates.extend(
+            found
+                .iter()
+                .filter(|e| e.node_id != requester)
+                .map(|e| &e.peer),
+        );
+        Nodes {
+            total: 1,
+            enrs: Self::fit_enrs(candidates.into_iter()),
+        }
     }
 
     fn handle_find_content(
@@ -430,12 +475,18 @@ impl Overlay {
         let key = ContentKey::decode(&m.content_key).ok()?;
         let value = lock(&self.inner.store).get_encoded(&key).ok().flatten();
         match value {
-            Some(value) if value.len() <= MAX_INLINE_CONTENT => Some(Content::Content(value.into())),
+            Some(value) if value.len() <= MAX_INLINE_CONTENT => {
+                Some(Content::Content(value.into()))
+            }
             Some(value) => {
                 let enr = enr?;
                 let cid = self.inner.transport.new_connection_id(&enr);
                 // v1 added a length prefix to content sent over uTP.
-                let payload = if version >= ProtocolVersion::V1 { framing::encode_items(&[&value]) } else { value };
+                let payload = if version >= ProtocolVersion::V1 {
+                    framing::encode_items(&[&value])
+                } else {
+                    value
+                };
                 let transport = self.inner.transport.clone();
                 tokio::spawn(async move {
                     if let Err(e) = transport.utp_accept_send(enr, cid, payload).await {
@@ -448,7 +499,12 @@ impl Overlay {
                 let target = key.content_id();
                 let table = lock(&self.inner.table);
                 let closest = table.closest_on_ring(target, self.inner.config.k);
-                let enrs = Self::fit_enrs(closest.iter().filter(|e| e.node_id != requester).map(|e| &e.peer));
+                let enrs = Self::fit_enrs(
+                    closest
+                        .iter()
+                        .filter(|e| e.node_id != requester)
+                        .map(|e| &e.peer),
+                );
                 Some(Content::Enrs(enrs))
             }
         }
@@ -457,7 +513,10 @@ impl Overlay {
     fn handle_offer(&self, requester: NodeId, enr: Option<Enr>, offer: Offer) -> Accept {
         let Some(enr) = enr else {
             // Without the ENR we cannot take a uTP stream from this peer.
-            return Accept { connection_id: 0, codes: vec![AcceptCode::Declined; offer.content_keys.len()] };
+            return Accept {
+                connection_id: 0,
+                codes: vec![AcceptCode::Declined; offer.content_keys.len()],
+            };
         };
         let mut codes = Vec::with_capacity(offer.content_keys.len());
         let mut accepted = Vec::new();
@@ -467,23 +526,34 @@ impl Overlay {
             accepted.extend(key);
         }
         if accepted.is_empty() {
-            return Accept { connection_id: 0, codes };
+            return Accept {
+                connection_id: 0,
+                codes,
+            };
         }
         let Ok(permit) = self.inner.transfer_slots.clone().try_acquire_owned() else {
             self.release_inbound(&accepted);
             for c in codes.iter_mut().filter(|c| c.is_accepted()) {
                 *c = AcceptCode::RateLimited;
             }
-            return Accept { connection_id: 0, codes };
+            return Accept {
+                connection_id: 0,
+                codes,
+            };
         };
         let cid = self.inner.transport.new_connection_id(&enr);
         let overlay = self.clone();
         tokio::spawn(async move {
-            overlay.receive_offered(requester, enr, cid, &accepted).await;
+            overlay
+                .receive_offered(requester, enr, cid, &accepted)
+                .await;
             overlay.release_inbound(&accepted);
             drop(permit);
         });
-        Accept { connection_id: cid, codes }
+        Accept {
+            connection_id: cid,
+            codes,
+        }
     }
 
     fn release_inbound(&self, keys: &[ContentKey]) {
@@ -515,13 +585,19 @@ impl Overlay {
             match self.validate(key, &bytes) {
                 Ok(content) => {
                     if matches!(self.store_verified(&content), Ok(true)) {
-                        self.inner.counters.items_stored_from_offers.fetch_add(1, Ordering::Relaxed);
+                        self.inner
+                            .counters
+                            .items_stored_from_offers
+                            .fetch_add(1, Ordering::Relaxed);
                         fresh.push(content);
                     }
                 }
                 Err(e) => {
                     tracing::debug!(peer = ?sender, error = %e, "invalid offered content");
-                    self.inner.counters.invalid_items.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .counters
+                        .invalid_items
+                        .fetch_add(1, Ordering::Relaxed);
                     self.penalise(sender);
                     return;
                 }
@@ -541,11 +617,22 @@ impl Overlay {
     // Outbound requests.
     // ---------------------------------------------------------------------------------------
 
-    async fn request(&self, peer: &Enr, message: Message) -> Result<(Message, u64, u64), OverlayError> {
-        let version = self.inner.transport.peer_version(peer).map_err(OverlayError::Net)?;
+    async fn request(
+        &self,
+        peer: &Enr,
+        message: Message,
+    ) -> Result<(Message, u64, u64), OverlayError> {
+        let version = self
+            .inner
+            .transport
+            .peer_version(peer)
+            .map_err(OverlayError::Net)?;
         let body = message.encode(version);
         let sent = body.len() as u64;
-        self.inner.counters.requests_sent.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .requests_sent
+            .fetch_add(1, Ordering::Relaxed);
         let id = node_id_of(peer);
         let response = match self.inner.transport.request(peer, body).await {
             Ok(r) => r,
@@ -567,34 +654,64 @@ impl Overlay {
     pub async fn ping(&self, peer: &Enr) -> Result<Radius, OverlayError> {
         let id = node_id_of(peer);
         let first = !lock(&self.inner.capable).contains(&id);
-        let payload_type = if first { PingExtension::CAPABILITIES } else { PingExtension::BASIC_RADIUS };
+        let payload_type = if first {
+            PingExtension::CAPABILITIES
+        } else {
+            PingExtension::BASIC_RADIUS
+        };
         let enr_seq = self.inner.transport.local_enr().seq();
-        let ping = Message::Ping(Ping { enr_seq, payload: self.our_ping_payload(payload_type) });
+        let ping = Message::Ping(Ping {
+            enr_seq,
+            payload: self.our_ping_payload(payload_type),
+        });
         let (response, _, _) = self.request(peer, ping).await?;
         let Message::Pong(pong) = response else {
-            return Err(OverlayError::BadResponse(format!("{} to a Ping", response.name())));
+            return Err(OverlayError::BadResponse(format!(
+                "{} to a Ping",
+                response.name()
+            )));
         };
         let radius = match pong.payload {
-            PingPayload::Extension { payload_type, payload } => {
+            PingPayload::Extension {
+                payload_type,
+                payload,
+            } => {
                 let ext = PingExtension::decode(payload_type, &payload)
                     .map_err(|e| OverlayError::BadResponse(e.to_string()))?;
                 if payload_type == PingExtension::CAPABILITIES {
                     lock(&self.inner.capable).insert(id);
                 }
-                ext.data_radius().ok_or_else(|| OverlayError::BadResponse("Pong without radius".into()))?
+                ext.data_radius()
+                    .ok_or_else(|| OverlayError::BadResponse("Pong without radius".into()))?
             }
             PingPayload::Legacy(custom) if custom.len() == 32 => U256::from_le_slice(&custom),
-            PingPayload::Legacy(_) => return Err(OverlayError::BadResponse("bad legacy Pong".into())),
+            PingPayload::Legacy(_) => {
+                return Err(OverlayError::BadResponse("bad legacy Pong".into()))
+            }
         };
         self.learn_peer(peer.clone(), Radius(radius));
         Ok(Radius(radius))
     }
 
     /// FindNodes to `peer`; returns valid ENRs at the asked distances from it.
-    pub async fn find_nodes(&self, peer: &Enr, distances: Vec<u16>) -> Result<Vec<Enr>, OverlayError> {
-        let (response, _, _) = self.request(peer, Message::FindNodes(FindNodes { distances: distances.clone() })).await?;
+    pub async fn find_nodes(
+        &self,
+        peer: &Enr,
+        distances: Vec<u16>,
+    ) -> Result<Vec<Enr>, OverlayError> {
+        let (response, _, _) = self
+            .request(
+                peer,
+                Message::FindNodes(FindNodes {
+                    distances: distances.clone(),
+                }),
+            )
+            .await?;
         let Message::Nodes(nodes) = response else {
-            return Err(OverlayError::BadResponse(format!("{} to FindNodes", response.name())));
+            return Err(OverlayError::BadResponse(format!(
+                "{} to FindNodes",
+                response.name()
+            )));
         };
         let peer_id = node_id_of(peer);
         Ok(nodes
@@ -606,16 +723,29 @@ impl Overlay {
             .collect())
     }
 
-    async fn find_content_from(&self, peer: &Enr, key: &ContentKey) -> Result<(PeerAnswer, u64, u64), OverlayError> {
-        let request = Message::FindContent(FindContent { content_key: key.encode().into() });
+    async fn find_content_from(
+        &self,
+        peer: &Enr,
+        key: &ContentKey,
+    ) -> Result<(PeerAnswer, u64, u64), OverlayError> {
+        let request = Message::FindContent(FindContent {
+            content_key: key.encode().into(),
+        });
         let (response, sent, received) = self.request(peer, request).await?;
         let Message::Content(content) = response else {
-            return Err(OverlayError::BadResponse(format!("{} to FindContent", response.name())));
+            return Err(OverlayError::BadResponse(format!(
+                "{} to FindContent",
+                response.name()
+            )));
         };
         match content {
             Content::Content(bytes) => Ok((PeerAnswer::Value(bytes.to_vec()), sent, received)),
             Content::ConnectionId(cid) => {
-                let version = self.inner.transport.peer_version(peer).map_err(OverlayError::Net)?;
+                let version = self
+                    .inner
+                    .transport
+                    .peer_version(peer)
+                    .map_err(OverlayError::Net)?;
                 let max = MAX_VALUE_BYTES + 5;
                 let data = self
                     .inner
@@ -627,7 +757,9 @@ impl Overlay {
                 let value = if version >= ProtocolVersion::V1 {
                     let mut items = framing::decode_items(&data, 1, MAX_VALUE_BYTES)
                         .map_err(|e| OverlayError::BadResponse(e.to_string()))?;
-                    items.pop().ok_or_else(|| OverlayError::BadResponse("empty uTP payload".into()))?
+                    items
+                        .pop()
+                        .ok_or_else(|| OverlayError::BadResponse("empty uTP payload".into()))?
                 } else {
                     data
                 };
@@ -646,7 +778,11 @@ impl Overlay {
 
     /// Ask one peer for `key` and verify its answer; a peer that answers with invalid content
     /// leaves the table. Returns `NotFound` when the peer points elsewhere.
-    pub async fn ask_peer(&self, peer: &Enr, key: ContentKey) -> Result<VerifiedContent, OverlayError> {
+    pub async fn ask_peer(
+        &self,
+        peer: &Enr,
+        key: ContentKey,
+    ) -> Result<VerifiedContent, OverlayError> {
         match self.find_content_from(peer, &key).await?.0 {
             PeerAnswer::Value(bytes) => self.validate(&key, &bytes).inspect_err(|_| {
                 self.penalise(node_id_of(peer));
@@ -655,17 +791,44 @@ impl Overlay {
         }
     }
 
-    /// Offer `items` (verified content) to `peer`; sends what it accepts over uTP. Returns the
-    /// peer's accept codes.
-    pub async fn offer(&self, peer: &Enr, items: &[VerifiedContent]) -> Result<Vec<AcceptCode>, OverlayError> {
-        let items = &items[..items.len().min(MAX_CONTENT_KEYS_PER_OFFER)];
+    /// Offer `items` (verified content) to `peer`, sending what it accepts over uTP. Items
+    /// are split into as many Offer messages as the packet size and the 64-key limit require.
+    /// Returns one accept code per item, in order.
+    pub async fn offer(
+        &self,
+        peer: &Enr,
+        items: &[VerifiedContent],
+    ) -> Result<Vec<AcceptCode>, OverlayError> {
+        let mut codes = Vec::with_capacity(items.len());
+        let mut rest = items;
+        while !rest.is_empty() {
+            let n = offer_chunk_len(rest);
+            codes.extend(self.offer_chunk(peer, &rest[..n]).await?);
+            rest = &rest[n..];
+        }
+        Ok(codes)
+    }
+
+    /// One Offer → Accept → uTP exchange.
+    async fn offer_chunk(
+        &self,
+        peer: &Enr,
+        items: &[VerifiedContent],
+    ) -> Result<Vec<AcceptCode>, OverlayError> {
         let keys = items.iter().map(|c| c.key().encode().into()).collect();
-        let (response, _, _) = self.request(peer, Message::Offer(Offer { content_keys: keys })).await?;
+        let (response, _, _) = self
+            .request(peer, Message::Offer(Offer { content_keys: keys }))
+            .await?;
         let Message::Accept(accept) = response else {
-            return Err(OverlayError::BadResponse(format!("{} to Offer", response.name())));
+            return Err(OverlayError::BadResponse(format!(
+                "{} to Offer",
+                response.name()
+            )));
         };
         if accept.codes.len() != items.len() {
-            return Err(OverlayError::BadResponse("Accept with the wrong number of codes".into()));
+            return Err(OverlayError::BadResponse(
+                "Accept with the wrong number of codes".into(),
+            ));
         }
         let accepted: Vec<Vec<u8>> = items
             .iter()
@@ -674,7 +837,10 @@ impl Overlay {
             .map(|(item, _)| item.value().encode())
             .collect();
         if !accepted.is_empty() {
-            self.inner.counters.offers_accepted.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .offers_accepted
+                .fetch_add(1, Ordering::Relaxed);
             let payload = framing::encode_items(&accepted);
             self.inner
                 .transport
@@ -693,18 +859,27 @@ impl Overlay {
     pub async fn lookup_nodes(&self, target: NodeId) -> Vec<Enr> {
         let k = self.inner.config.k;
         let alpha = self.inner.config.alpha;
-        let mut known: HashMap<NodeId, Enr> = self
-            .with_table(|t| t.closest_by_xor(target, k).into_iter().map(|e| (e.node_id, e.peer.clone())).collect());
+        let mut known: HashMap<NodeId, Enr> = self.with_table(|t| {
+            t.closest_by_xor(target, k)
+                .into_iter()
+                .map(|e| (e.node_id, e.peer.clone()))
+                .collect()
+        });
         let mut queried: HashSet<NodeId> = HashSet::new();
         let mut responded: HashSet<NodeId> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
         let deadline = Instant::now() + self.inner.config.lookup_timeout;
         loop {
             // The k closest known; query the unqueried ones among them, α at a time.
-            let mut closest: Vec<(NodeId, Enr)> = known.iter().map(|(id, e)| (*id, e.clone())).collect();
+            let mut closest: Vec<(NodeId, Enr)> =
+                known.iter().map(|(id, e)| (*id, e.clone())).collect();
             closest.sort_by_key(|(id, _)| id.xor_distance(target));
             closest.truncate(k);
-            for (id, enr) in closest.iter().filter(|(id, _)| !queried.contains(id)) {
+            let next: Vec<(NodeId, Enr)> = closest
+                .into_iter()
+                .filter(|(id, _)| !queried.contains(id))
+                .collect();
+            for (id, enr) in next.iter() {
                 if in_flight.len() >= alpha {
                     break;
                 }
@@ -723,7 +898,9 @@ impl Overlay {
             if in_flight.is_empty() || Instant::now() > deadline {
                 break;
             }
-            let Some((from, result)) = in_flight.next().await else { break };
+            let Some((from, result)) = in_flight.next().await else {
+                break;
+            };
             if let Ok(enrs) = result {
                 responded.insert(from);
                 for enr in enrs {
@@ -734,16 +911,23 @@ impl Overlay {
                 }
             }
         }
-        let mut found: Vec<(NodeId, Enr)> =
-            known.into_iter().filter(|(id, _)| responded.contains(id) || !queried.contains(id)).collect();
+        let mut found: Vec<(NodeId, Enr)> = known
+            .into_iter()
+            .filter(|(id, _)| responded.contains(id) || !queried.contains(id))
+            .collect();
         found.sort_by_key(|(id, _)| id.xor_distance(target));
         found.truncate(k);
-        // Nodes we heard of but never talked to get a ping, so they can enter the table.
-        for (id, enr) in &found {
-            if !responded.contains(id) && self.with_table(|t| t.get(*id).is_none()) {
-                let _ = self.ping(enr).await;
-            }
-        }
+        // Nodes not yet in the table get a ping: it tells us their radius, and a Pong puts them
+        // in the table.
+        let newcomers: Vec<&Enr> = found
+            .iter()
+            .filter(|(id, _)| self.with_table(|t| t.get(*id).is_none()))
+            .map(|(_, e)| e)
+            .collect();
+        let mut pings: FuturesUnordered<_> =
+            newcomers.into_iter().map(|enr| self.ping(enr)).collect();
+        while pings.next().await.is_some() {}
+        drop(pings);
         found.into_iter().map(|(_, e)| e).collect()
     }
 
@@ -768,30 +952,42 @@ impl Overlay {
         let alpha = self.inner.config.alpha;
         // Candidates: id -> (enr, hop at which we learned of it).
         let mut known: HashMap<NodeId, (Enr, u32)> = self.with_table(|t| {
-            t.closest_on_ring(target, k).into_iter().map(|e| (e.node_id, (e.peer.clone(), 1))).collect()
+            t.closest_on_ring(target, k)
+                .into_iter()
+                .map(|e| (e.node_id, (e.peer.clone(), 1)))
+                .collect()
         });
         let mut queried: HashSet<NodeId> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
         let deadline = Instant::now() + self.inner.config.lookup_timeout;
         loop {
-            let mut closest: Vec<(NodeId, Enr, u32)> =
-                known.iter().map(|(id, (e, hop))| (*id, e.clone(), *hop)).collect();
+            let mut closest: Vec<(NodeId, Enr, u32)> = known
+                .iter()
+                .map(|(id, (e, hop))| (*id, e.clone(), *hop))
+                .collect();
             closest.sort_by_key(|(id, _, _)| id.ring().distance(target));
             closest.truncate(k);
-            for (id, enr, hop) in closest.into_iter().filter(|(id, _, _)| !queried.contains(id)) {
+            let next: Vec<(NodeId, Enr, u32)> = closest
+                .into_iter()
+                .filter(|(id, _, _)| !queried.contains(id))
+                .collect();
+            for (id, enr, hop) in next {
                 if in_flight.len() >= alpha {
                     break;
                 }
                 queried.insert(id);
                 stats.messages += 1;
                 let overlay = self.clone();
-                in_flight.push(async move { (id, hop, overlay.find_content_from(&enr, &key).await) });
+                in_flight
+                    .push(async move { (id, hop, overlay.find_content_from(&enr, &key).await) });
             }
             if in_flight.is_empty() {
                 return Err(OverlayError::NotFound(key));
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let Ok(Some((from, hop, result))) = tokio::time::timeout(remaining, in_flight.next()).await else {
+            let Ok(Some((from, hop, result))) =
+                tokio::time::timeout(remaining, in_flight.next()).await
+            else {
                 return Err(OverlayError::NotFound(key));
             };
             match result {
@@ -808,7 +1004,10 @@ impl Overlay {
                         Err(e) => {
                             tracing::debug!(peer = ?from, error = %e, "peer returned invalid content");
                             stats.invalid_responses += 1;
-                            self.inner.counters.invalid_items.fetch_add(1, Ordering::Relaxed);
+                            self.inner
+                                .counters
+                                .invalid_items
+                                .fetch_add(1, Ordering::Relaxed);
                             self.penalise(from);
                         }
                     }
@@ -843,29 +1042,21 @@ impl Overlay {
             }
             let id = item.content_id();
             let interested: Vec<(NodeId, Enr)> = self.with_table(|t| {
-                t.interested(id).into_iter().filter(|e| Some(e.node_id) != from).map(|e| (e.node_id, e.peer.clone())).collect()
+                t.interested(id)
+                    .into_iter()
+                    .filter(|e| Some(e.node_id) != from)
+                    .map(|e| (e.node_id, e.peer.clone()))
+                    .collect()
             });
             for (peer, enr) in choose_gossip_targets(interested, fanout) {
-                per_peer.entry(peer).or_insert_with(|| (enr, Vec::new())).1.push(item.clone());
+                per_peer
+                    .entry(peer)
+                    .or_insert_with(|| (enr, Vec::new()))
+                    .1
+                    .push(item.clone());
             }
         }
-        let mut offers = FuturesUnordered::new();
-        for (_, (enr, items)) in per_peer {
-            for chunk in items.chunks(MAX_CONTENT_KEYS_PER_OFFER) {
-                let overlay = self.clone();
-                let enr = enr.clone();
-                let chunk = chunk.to_vec();
-                offers.push(async move { overlay.offer(&enr, &chunk).await });
-            }
-        }
-        let mut sent = 0;
-        while let Some(result) = offers.next().await {
-            match result {
-                Ok(codes) => sent += codes.iter().filter(|c| c.is_accepted()).count(),
-                Err(e) => tracing::debug!(error = %e, "gossip offer failed"),
-            }
-        }
-        sent
+        self.offer_all(per_peer).await
     }
 
     /// Offer `items` to the peers closest to each (found by a lookup) that are interested:
@@ -875,21 +1066,30 @@ impl Overlay {
         for item in items {
             let id = item.content_id();
             let interested: Vec<(NodeId, Enr)> = self.with_table(|t| {
-                t.interested(id).into_iter().take(per_item).map(|e| (e.node_id, e.peer.clone())).collect()
+                t.interested(id)
+                    .into_iter()
+                    .take(per_item)
+                    .map(|e| (e.node_id, e.peer.clone()))
+                    .collect()
             });
             for (peer, enr) in interested {
-                per_peer.entry(peer).or_insert_with(|| (enr, Vec::new())).1.push(item.clone());
+                per_peer
+                    .entry(peer)
+                    .or_insert_with(|| (enr, Vec::new()))
+                    .1
+                    .push(item.clone());
             }
         }
-        let mut offers = FuturesUnordered::new();
-        for (_, (enr, items)) in per_peer {
-            for chunk in items.chunks(MAX_CONTENT_KEYS_PER_OFFER) {
-                let overlay = self.clone();
-                let enr = enr.clone();
-                let chunk = chunk.to_vec();
-                offers.push(async move { overlay.offer(&enr, &chunk).await });
-            }
-        }
+        self.offer_all(per_peer).await
+    }
+
+    /// Run the offers of `per_peer` concurrently (one peer's items in sequence); how many
+    /// items were accepted in all.
+    async fn offer_all(&self, per_peer: HashMap<NodeId, (Enr, Vec<VerifiedContent>)>) -> usize {
+        let mut offers: FuturesUnordered<_> = per_peer
+            .into_values()
+            .map(|(enr, items)| async move { self.offer(&enr, &items).await })
+            .collect();
         let mut accepted = 0;
         while let Some(result) = offers.next().await {
             match result {
@@ -921,14 +1121,35 @@ impl Overlay {
     /// One round of upkeep: ping peers not heard from within `interval` (liveness, and their
     /// current radius).
     pub async fn refresh(&self, interval: Duration) {
-        let Some(before) = Instant::now().checked_sub(interval) else { return };
-        let due: Vec<Enr> = self.with_table(|t| t.due_for_ping(before).into_iter().map(|e| e.peer.clone()).collect());
-        let mut pings: FuturesUnordered<_> = due
-            .iter()
-            .map(|enr| self.ping(enr))
-            .collect();
+        let Some(before) = Instant::now().checked_sub(interval) else {
+            return;
+        };
+        let due: Vec<Enr> = self.with_table(|t| {
+            t.due_for_ping(before)
+                .into_iter()
+                .map(|e| e.peer.clone())
+                .collect()
+        });
+        let mut pings: FuturesUnordered<_> = due.iter().map(|enr| self.ping(enr)).collect();
         while pings.next().await.is_some() {}
     }
+}
+
+/// How many of `items` (at least one) fit one Offer: at most 64 keys, and keys small enough
+/// for the TALKREQ to fit a discv5 packet.
+fn offer_chunk_len(items: &[VerifiedContent]) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for item in items.iter().take(MAX_CONTENT_KEYS_PER_OFFER) {
+        // Each key costs its bytes plus a 4-byte SSZ offset.
+        let cost = item.key().encode().len() + 4;
+        if n > 0 && bytes + cost > MAX_OFFER_KEY_BYTES {
+            break;
+        }
+        bytes += cost;
+        n += 1;
+    }
+    n.max(1)
 }
 
 /// Half the fanout from the closest interested peers, the rest at random among the others

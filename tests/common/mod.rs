@@ -31,6 +31,14 @@ pub fn genesis_witnesses(network: &str) -> StateWitnesses {
     build_witnesses(&GenesisAlloc::from_json(&text).unwrap())
 }
 
+/// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=portal_state=debug`).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// A node config on 127.0.0.1 with test-friendly timings.
 pub fn test_config(dir: &Path, capacity_bytes: u64) -> NetworkConfig {
     let mut config = NetworkConfig::loopback(dir, 1);
@@ -43,8 +51,11 @@ pub fn test_config(dir: &Path, capacity_bytes: u64) -> NetworkConfig {
 /// own socket and SQLite file under `root`. After all have joined, every node bootstraps once
 /// more, so the early joiners learn of the later ones.
 pub async fn start_network(root: &Path, n: usize, capacity_bytes: u64) -> Vec<Network> {
+    init_logs();
     let mut nodes = Vec::with_capacity(n);
-    let boot = Network::start(test_config(&root.join("node-0"), capacity_bytes)).await.unwrap();
+    let boot = Network::start(test_config(&root.join("node-0"), capacity_bytes))
+        .await
+        .unwrap();
     let boot_enr = boot.enr();
     nodes.push(boot);
     for i in 1..n {

@@ -1,0 +1,786 @@
+//! The [`Transport`]: discv5 started on our own socket, the event router, TALKREQ requests and
+//! uTP transfers.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use discv5::{ConfigBuilder, Discv5, Enr, Event, ListenConfig, NodeContact, RequestError};
+use enr::{CombinedKey, NodeId};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch, Semaphore, TryAcquireError};
+use tokio::task::JoinHandle;
+use utp_rs::cid::ConnectionId;
+use utp_rs::peer::Peer;
+use utp_rs::socket::UtpSocket;
+use utp_rs::stream::UtpStream;
+
+use super::record::{build_local_enr, enr_chain_id, negotiate_version};
+use super::utp::{connection_config, reset_packet, BudgetGuard, Discv5UtpSocket, Gates, UtpPeer};
+use super::{NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
+use crate::wire::ProtocolVersion;
+
+/// Inbound requests waiting for the overlay. Beyond this the overlay is not keeping up, and a
+/// request is better answered empty at once than late.
+const INBOUND_QUEUE: usize = 256;
+
+/// ENRs remembered from sessions: twice discv5's default session cache (1000), as trin does.
+const ENR_CACHE_CAPACITY: usize = 2000;
+
+/// How long [`Transport::shutdown`] waits for discv5's tasks to let go of the socket.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Extra receive budget over twice the caller's limit, for retransmitted packets (see
+/// [`Gates`]).
+const BUDGET_SLACK: usize = 64 * 1024;
+
+/// ENRs we have seen, newest record per node, oldest node evicted first.
+struct EnrCache {
+    enrs: HashMap<NodeId, Enr>,
+    order: VecDeque<NodeId>,
+}
+
+impl EnrCache {
+    fn new() -> Self {
+        EnrCache {
+            enrs: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn insert(&mut self, enr: Enr) {
+        let id = enr.node_id();
+        match self.enrs.get_mut(&id) {
+            Some(known) => {
+                if enr.seq() > known.seq() {
+                    *known = enr;
+                }
+            }
+            None => {
+                self.enrs.insert(id, enr);
+                self.order.push_back(id);
+                if self.order.len() > ENR_CACHE_CAPACITY {
+                    if let Some(old) = self.order.pop_front() {
+                        self.enrs.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// State shared with the uTP socket adapter and the router (both hold it weakly).
+pub(crate) struct Shared {
+    /// `None` once shut down: taking discv5 out and dropping it is what stops its tasks.
+    discv5: RwLock<Option<Discv5>>,
+    enrs: Mutex<EnrCache>,
+}
+
+impl Shared {
+    /// Runs `f` on discv5 if it is still running. Never held across an await.
+    pub(crate) fn with_discv5<T>(&self, f: impl FnOnce(&Discv5) -> T) -> Option<T> {
+        let guard = self.discv5.read().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(f)
+    }
+
+    fn enrs(&self) -> std::sync::MutexGuard<'_, EnrCache> {
+        self.enrs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, enr: Enr) {
+        self.enrs().insert(enr);
+    }
+
+    /// The newest ENR we know for `id`: discv5's routing table only holds some peers (full
+    /// buckets), so sessions seen are remembered too.
+    pub(crate) fn known_enr(&self, id: &NodeId) -> Option<Enr> {
+        let table = self.with_discv5(|d| d.find_enr(id)).flatten();
+        let cached = self.enrs().enrs.get(id).cloned();
+        match (table, cached) {
+            (Some(a), Some(b)) => Some(if a.seq() >= b.seq() { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    utp: UtpSocket<UtpPeer>,
+    gates: Arc<Gates>,
+    streams: Semaphore,
+    max_streams: usize,
+    chain_id: u64,
+    request_timeout: Duration,
+    utp_timeout: Duration,
+    initial_enr: Enr,
+    node_id: NodeId,
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    router: Mutex<Option<JoinHandle<()>>>,
+    /// Watched to know when discv5 has released the UDP socket.
+    socket: Weak<UdpSocket>,
+}
+
+/// A running node's network transport: discv5 on one UDP socket, TALKREQ on the state
+/// network's protocol id, and uTP streams.
+///
+/// Cheap to clone; all clones drive the same node. [`Transport::shutdown`] stops it for all of
+/// them. Dropping the last clone stops it too, but without waiting for the port to be released.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("node_id", &self.inner.node_id)
+            .field("local_addr", &self.inner.local_addr)
+            .field("chain_id", &self.inner.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A TALKREQ on the state network's protocol id, received from a peer; answer it with
+/// [`InboundRequest::respond`]. Dropping it unanswered sends an empty TALKRESP.
+pub struct InboundRequest {
+    request: discv5::TalkRequest,
+    node_id: [u8; 32],
+    enr: Option<Enr>,
+}
+
+impl std::fmt::Debug for InboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundRequest")
+            .field("node_id", &NodeId::new(&self.node_id))
+            .field("body_len", &self.request.body().len())
+            .field("enr_known", &self.enr.is_some())
+            .finish()
+    }
+}
+
+impl InboundRequest {
+    /// The sender's node id (authenticated by the discv5 session).
+    pub fn node_id(&self) -> [u8; 32] {
+        self.node_id
+    }
+
+    /// The sender's ENR, if we know it (from the handshake or discv5's routing table).
+    pub fn enr(&self) -> Option<Enr> {
+        self.enr.clone()
+    }
+
+    /// The request bytes (a Portal wire message).
+    pub fn body(&self) -> &[u8] {
+        self.request.body()
+    }
+
+    /// Sends `response` as the TALKRESP. A failure (the transport is shutting down) is only
+    /// logged: the peer then sees a timeout, as it would for a lost packet.
+    pub fn respond(self, response: Vec<u8>) {
+        if let Err(e) = self.request.respond(response) {
+            tracing::debug!(%e, "cannot send TALKRESP");
+        }
+    }
+}
+
+impl Transport {
+    /// Binds the socket, starts discv5 and the router, and returns the transport with the queue
+    /// of inbound requests on [`STATE_PROTOCOL_ID`].
+    ///
+    /// Must be called from within a tokio runtime, which then runs the node's tasks.
+    pub async fn start(
+        config: TransportConfig,
+    ) -> Result<(Transport, mpsc::Receiver<InboundRequest>), NetError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(NetError::Discv5("must run inside a tokio runtime".into()));
+        }
+        let key = CombinedKey::secp256k1_from_bytes(&mut config.secret_key.clone())
+            .map_err(|e| NetError::InvalidEnr(format!("secret key: {e}")))?;
+
+        // Bind ourselves: with port 0 only the bound socket knows the real port, and the ENR
+        // must carry it.
+        let bind_error = |reason: String| NetError::Bind {
+            addr: config.bind,
+            reason,
+        };
+        let socket = UdpSocket::bind(config.bind)
+            .await
+            .map_err(|e| bind_error(e.to_string()))?;
+        let local_addr = socket.local_addr().map_err(|e| bind_error(e.to_string()))?;
+        let advertised = match config.external {
+            Some(mut external) => {
+                if external.is_ipv4() != local_addr.is_ipv4() {
+                    return Err(bind_error(format!(
+                        "external address {external} is not of the bound address' IP version"
+                    )));
+                }
+                if external.port() == 0 {
+                    external.set_port(local_addr.port());
+                }
+                external
+            }
+            None if local_addr.ip().is_unspecified() => {
+                return Err(bind_error(
+                    "bound to an unspecified IP; set an external address to advertise".into(),
+                ))
+            }
+            None => local_addr,
+        };
+        let local_enr = build_local_enr(&key, advertised, config.chain_id)?;
+
+        let socket = Arc::new(socket);
+        let socket_watch = Arc::downgrade(&socket);
+        let listen = if local_addr.is_ipv4() {
+            ListenConfig::FromSockets {
+                ipv4: Some(socket),
+                ipv6: None,
+            }
+        } else {
+            ListenConfig::FromSockets {
+                ipv4: None,
+                ipv6: Some(socket),
+            }
+        };
+        let mut builder = ConfigBuilder::new(listen);
+        builder.request_timeout(config.request_timeout);
+        // Left at their defaults on purpose: the packet filter is off (its rate limiter stalls
+        // uTP, where every packet is a TALKREQ) and the table accepts loopback addresses.
+        if config.external.is_some() {
+            // The operator said where we are: don't let peers' observations rewrite it.
+            builder.disable_enr_update();
+        }
+        let mut discv5 = Discv5::new(local_enr.clone(), key, builder.build())
+            .map_err(|e| NetError::Discv5(e.to_string()))?;
+        discv5
+            .start()
+            .await
+            .map_err(|e| NetError::Discv5(e.to_string()))?;
+        // discv5 has a single event stream: this is the one, read by the router alone.
+        let events = discv5
+            .event_stream()
+            .await
+            .map_err(|e| NetError::Discv5(e.to_string()))?;
+
+        let shared = Arc::new(Shared {
+            discv5: RwLock::new(Some(discv5)),
+            enrs: Mutex::new(EnrCache::new()),
+        });
+        let (utp_tx, utp_rx) = mpsc::unbounded_channel();
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let router = tokio::spawn(route(
+            events,
+            Arc::downgrade(&shared),
+            utp_tx,
+            inbound_tx,
+            config.chain_id,
+        ));
+        let gates = Arc::new(Gates::default());
+        let utp = UtpSocket::with_socket(Discv5UtpSocket {
+            shared: Arc::downgrade(&shared),
+            incoming: utp_rx,
+            gates: gates.clone(),
+        });
+        let max_streams = config.max_utp_streams.min(Semaphore::MAX_PERMITS);
+        let transport = Transport {
+            inner: Arc::new(Inner {
+                shared,
+                utp,
+                gates,
+                streams: Semaphore::new(max_streams),
+                max_streams,
+                chain_id: config.chain_id,
+                request_timeout: config.request_timeout,
+                utp_timeout: config.utp_timeout,
+                node_id: local_enr.node_id(),
+                initial_enr: local_enr,
+                local_addr,
+                shutdown: watch::channel(false).0,
+                router: Mutex::new(Some(router)),
+                socket: socket_watch,
+            }),
+        };
+        tracing::info!(
+            node_id = %transport.inner.node_id,
+            %local_addr,
+            %advertised,
+            chain_id = config.chain_id,
+            "transport started"
+        );
+        Ok((transport, inbound_rx))
+    }
+
+    /// Our current ENR (its address may be updated by discv5 when no external address was
+    /// configured).
+    pub fn local_enr(&self) -> Enr {
+        self.inner
+            .shared
+            .with_discv5(|d| d.local_enr())
+            .unwrap_or_else(|| self.inner.initial_enr.clone())
+    }
+
+    /// Our node id.
+    pub fn local_node_id(&self) -> [u8; 32] {
+        self.inner.node_id.raw()
+    }
+
+    /// The address the UDP socket is bound to, with the actual port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Sends `body` as a TALKREQ on [`STATE_PROTOCOL_ID`] and returns the TALKRESP bytes (empty
+    /// if the peer answered empty, which is how discv5 nodes answer what they don't serve).
+    ///
+    /// Refuses, without sending anything, a peer whose ENR names another chain. Fails with
+    /// [`NetError::Timeout`] after `request_timeout`.
+    pub async fn request(&self, peer: &Enr, body: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        let mut shutdown = self.running()?;
+        if let Err(e @ NetError::WrongChain { .. }) = self.peer_version(peer) {
+            return Err(e);
+        }
+        self.inner.shared.remember(peer.clone());
+        let request = self
+            .inner
+            .shared
+            .with_discv5(|d| {
+                let contact = NodeContact::try_from_enr(peer.clone(), d.ip_mode())
+                    .map_err(|e| NetError::Unreachable(format!("{e:?}")))?;
+                Ok(d.talk_req(contact, STATE_PROTOCOL_ID.to_vec(), body))
+            })
+            .ok_or(NetError::Shutdown)??;
+        tokio::select! {
+            result = tokio::time::timeout(self.inner.request_timeout, request) => match result {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(e)) => Err(self.request_error(e)),
+                Err(_) => Err(NetError::Timeout),
+            },
+            _ = shutdown.wait_for(|stopped| *stopped) => Err(NetError::Shutdown),
+        }
+    }
+
+    /// The protocol version to speak with `peer`, from its ENR: `p` = `[pv_min, pv_max,
+    /// chain_id]` if present, else the older `pv` list, else v0. The highest version both sides
+    /// speak wins; we speak v0 to v2. See [`super::negotiate_version`].
+    pub fn peer_version(&self, peer: &Enr) -> Result<ProtocolVersion, NetError> {
+        negotiate_version(peer, self.inner.chain_id)
+    }
+
+    /// The newest ENR we know for this node id: from discv5's routing table or from the
+    /// sessions and requests we have seen.
+    pub fn known_enr(&self, node_id: &[u8; 32]) -> Option<Enr> {
+        self.inner.shared.known_enr(&NodeId::new(node_id))
+    }
+
+    /// A fresh connection id for a uTP stream with `peer` that *we* will accept: it goes into
+    /// our Content or Accept message, and then into `utp_accept_send` or `utp_accept_receive`.
+    pub fn new_connection_id(&self, peer: &Enr) -> u16 {
+        // utp-rs picks a random id not used by an open connection with that peer; an acceptor's
+        // id pair is (recv = r, send = r - 1) and the peer is told `send`.
+        self.inner.utp.cid(peer.node_id(), false).send
+    }
+
+    /// The FindContent holder's side: waits for `peer` to open the stream on `cid` (which we
+    /// sent it), writes `data`, and closes; returns once the peer has acknowledged everything.
+    pub async fn utp_accept_send(
+        &self,
+        peer: Enr,
+        cid: u16,
+        data: Vec<u8>,
+    ) -> Result<(), NetError> {
+        let id = accept_id(&peer, cid);
+        self.utp_transfer(async move {
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.accept(id, peer).await?);
+            send_all(stream, &data).await?;
+            transfer.finish();
+            Ok(())
+        })
+        .await
+    }
+
+    /// The Offer receiver's side: waits for `peer` to open the stream on `cid` (which we sent
+    /// it) and reads until the peer closes. More than `max_bytes` fails with
+    /// [`NetError::TooLarge`] (a peer that keeps sending is cut off early).
+    pub async fn utp_accept_receive(
+        &self,
+        peer: Enr,
+        cid: u16,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, NetError> {
+        let id = accept_id(&peer, cid);
+        self.utp_transfer(async move {
+            let budget = self.budget(&id, max_bytes);
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.accept(id, peer).await?);
+            let data = receive_all(stream, &budget, max_bytes).await?;
+            transfer.finish();
+            Ok(data)
+        })
+        .await
+    }
+
+    /// The FindContent requester's side: opens the stream on the `cid` that `peer` sent us and
+    /// reads until the peer closes. More than `max_bytes` fails with [`NetError::TooLarge`].
+    pub async fn utp_connect_receive(
+        &self,
+        peer: Enr,
+        cid: u16,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, NetError> {
+        let id = connect_id(&peer, cid);
+        self.utp_transfer(async move {
+            let budget = self.budget(&id, max_bytes);
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.connect(id, peer).await?);
+            let data = receive_all(stream, &budget, max_bytes).await?;
+            transfer.finish();
+            Ok(data)
+        })
+        .await
+    }
+
+    /// The offerer's side: opens the stream on the `cid` that `peer` sent us in its Accept,
+    /// writes `data`, and closes; returns once the peer has acknowledged everything.
+    pub async fn utp_connect_send(
+        &self,
+        peer: Enr,
+        cid: u16,
+        data: Vec<u8>,
+    ) -> Result<(), NetError> {
+        let id = connect_id(&peer, cid);
+        self.utp_transfer(async move {
+            let mut transfer = self.transfer(&peer, &id);
+            let stream = transfer.attach(self.connect(id, peer).await?);
+            send_all(stream, &data).await?;
+            transfer.finish();
+            Ok(())
+        })
+        .await
+    }
+
+    /// uTP streams open right now: transfers in progress through this transport, or the
+    /// connections utp-rs still tracks (a stream given up on lingers until its close handshake
+    /// or idle timeout ends), whichever is more. Back to 0 when nothing leaks.
+    pub fn open_utp_streams(&self) -> usize {
+        let in_transfer = self.inner.max_streams - self.inner.streams.available_permits();
+        in_transfer.max(self.inner.utp.num_connections())
+    }
+
+    /// How many more uTP transfers may start now before [`NetError::TooManyStreams`]. An
+    /// overlay can check it before promising a stream in an Accept.
+    pub fn utp_streams_available(&self) -> usize {
+        if self.inner.streams.is_closed() {
+            return 0;
+        }
+        self.inner.streams.available_permits()
+    }
+
+    /// Stops the node for every clone: in-flight requests and transfers end with
+    /// [`NetError::Shutdown`], discv5 stops, and the UDP port is free when this returns.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        self.inner.streams.close();
+        // Let in-flight transfers see the signal and reset their peers while discv5 can still
+        // send; they return at once, so the wait is short.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while self.inner.streams.available_permits() < self.inner.max_streams
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let discv5 = self
+            .inner
+            .shared
+            .discv5
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(mut discv5) = discv5 else {
+            return; // already shut down
+        };
+        discv5.shutdown();
+        drop(discv5);
+
+        // The event stream closes once discv5's service has stopped; the router ends with it.
+        let router = self
+            .inner
+            .router
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut router) = router {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut router)
+                .await
+                .is_err()
+            {
+                router.abort();
+            }
+        }
+        // discv5's socket tasks drop their handles on the socket as they wind down; wait for
+        // the last one so that the port can be bound again as soon as we return.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.inner.socket.strong_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if self.inner.socket.strong_count() > 0 {
+            tracing::warn!("discv5 still holds the UDP socket after shutdown");
+        }
+        tracing::info!(node_id = %self.inner.node_id, "transport shut down");
+    }
+
+    /// Fails if shut down; else a receiver that resolves on shutdown.
+    fn running(&self) -> Result<watch::Receiver<bool>, NetError> {
+        let receiver = self.inner.shutdown.subscribe();
+        if *receiver.borrow() {
+            return Err(NetError::Shutdown);
+        }
+        Ok(receiver)
+    }
+
+    fn request_error(&self, error: RequestError) -> NetError {
+        match error {
+            RequestError::Timeout => NetError::Timeout,
+            _ if *self.inner.shutdown.borrow() => NetError::Shutdown,
+            RequestError::SelfRequest => NetError::Unreachable("that is our own node".into()),
+            RequestError::InvalidEnr(reason) => NetError::Unreachable(reason.into()),
+            other => NetError::Discv5(other.to_string()),
+        }
+    }
+
+    /// Runs one uTP transfer under the stream cap, the whole-transfer deadline and the
+    /// shutdown signal. Dropping `transfer` on timeout drops its stream, which utp-rs then
+    /// closes in the background (bounded by the idle timeout).
+    async fn utp_transfer<T>(
+        &self,
+        transfer: impl Future<Output = Result<T, NetError>>,
+    ) -> Result<T, NetError> {
+        let mut shutdown = self.running()?;
+        let _permit = self.inner.streams.try_acquire().map_err(|e| match e {
+            TryAcquireError::NoPermits => NetError::TooManyStreams,
+            TryAcquireError::Closed => NetError::Shutdown,
+        })?;
+        tokio::select! {
+            result = tokio::time::timeout(self.inner.utp_timeout, transfer) => {
+                result.unwrap_or(Err(NetError::Timeout))
+            }
+            _ = shutdown.wait_for(|stopped| *stopped) => Err(NetError::Shutdown),
+        }
+    }
+
+    fn transfer(&self, peer: &Enr, id: &ConnectionId<NodeId>) -> Transfer<'_> {
+        Transfer {
+            transport: self,
+            peer: peer.clone(),
+            id: *id,
+            stream: None,
+            finished: false,
+        }
+    }
+
+    /// A receive budget for the stream's inbound DATA, registered before the stream exists so
+    /// that no packet slips past it.
+    fn budget(&self, id: &ConnectionId<NodeId>, max_bytes: usize) -> BudgetGuard {
+        let limit = max_bytes.saturating_mul(2).saturating_add(BUDGET_SLACK);
+        self.inner.gates.budget(id.peer_id, id.recv, limit)
+    }
+
+    /// Gives up a connection: silences it (see [`Gates`]) and sends the peer a RESET, so that
+    /// it fails at once instead of taking what it got for the whole.
+    fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
+        self.inner.gates.silence(id.peer_id, [id.send, id.recv]);
+        let reset = self.inner.shared.with_discv5(|d| {
+            NodeContact::try_from_enr(peer.clone(), d.ip_mode())
+                .ok()
+                .map(|contact| d.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), reset_packet(id.send)))
+        });
+        if let (Some(Some(reset)), Ok(runtime)) = (reset, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move {
+                let _ = reset.await;
+            });
+        }
+    }
+
+    async fn accept(
+        &self,
+        id: ConnectionId<NodeId>,
+        peer: Enr,
+    ) -> Result<UtpStream<UtpPeer>, NetError> {
+        let config = connection_config(self.inner.utp_timeout);
+        self.inner
+            .utp
+            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config)
+            .await
+            .map_err(utp_error)
+    }
+
+    async fn connect(
+        &self,
+        id: ConnectionId<NodeId>,
+        peer: Enr,
+    ) -> Result<UtpStream<UtpPeer>, NetError> {
+        let config = connection_config(self.inner.utp_timeout);
+        self.inner
+            .utp
+            .connect_with_cid(id, Peer::new(UtpPeer(peer)), config)
+            .await
+            .map_err(utp_error)
+    }
+}
+
+/// The id pair of a stream we accept, from the id we sent: the peer sends on our `recv`.
+fn accept_id(peer: &Enr, cid: u16) -> ConnectionId<NodeId> {
+    ConnectionId {
+        send: cid,
+        recv: cid.wrapping_add(1),
+        peer_id: peer.node_id(),
+    }
+}
+
+/// The id pair of a stream we open, from the id we received.
+fn connect_id(peer: &Enr, cid: u16) -> ConnectionId<NodeId> {
+    ConnectionId {
+        send: cid.wrapping_add(1),
+        recv: cid,
+        peer_id: peer.node_id(),
+    }
+}
+
+/// One uTP transfer in progress. Unless finished, dropping it abandons the connection (see
+/// [`Transport::abandon`]) *before* the stream itself is dropped, because dropping a utp-rs
+/// stream sends a FIN, and a FIN says "that was everything".
+struct Transfer<'a> {
+    transport: &'a Transport,
+    peer: Enr,
+    id: ConnectionId<NodeId>,
+    stream: Option<UtpStream<UtpPeer>>,
+    finished: bool,
+}
+
+impl Transfer<'_> {
+    fn attach(&mut self, stream: UtpStream<UtpPeer>) -> &mut UtpStream<UtpPeer> {
+        self.stream.insert(stream)
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Transfer<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.transport.abandon(&self.peer, &self.id);
+        }
+        // `stream` is dropped after this body: its FIN meets a silenced connection.
+    }
+}
+
+fn utp_error(error: std::io::Error) -> NetError {
+    match error.kind() {
+        std::io::ErrorKind::TimedOut => NetError::Timeout,
+        _ => NetError::Utp(error.to_string()),
+    }
+}
+
+/// Writes everything, then closes; the close completes when the peer has acknowledged all data,
+/// which is the only confirmation of delivery (`write` returns once the data is buffered).
+async fn send_all(stream: &mut UtpStream<UtpPeer>, data: &[u8]) -> Result<(), NetError> {
+    let mut rest = data;
+    while !rest.is_empty() {
+        let written = stream.write(rest).await.map_err(utp_error)?;
+        if written == 0 {
+            return Err(NetError::Utp(
+                "stream closed before all data was sent".into(),
+            ));
+        }
+        rest = rest.get(written..).unwrap_or_default();
+    }
+    stream.close().await.map_err(utp_error)
+}
+
+/// Reads to the end of the stream, at most `max_bytes`.
+///
+/// The stream is not closed from this side: the sender closes it, and answering its FIN is
+/// enough. A close from here would wait for an acknowledgement the finished sender never sends.
+async fn receive_all(
+    stream: &mut UtpStream<UtpPeer>,
+    budget: &BudgetGuard,
+    max_bytes: usize,
+) -> Result<Vec<u8>, NetError> {
+    let mut data = Vec::new();
+    tokio::select! {
+        result = stream.read_to_eof(&mut data) => {
+            // On error, `data` holds what arrived before it: not a complete item, dropped.
+            result.map_err(utp_error)?;
+        }
+        () = budget.exceeded() => return Err(NetError::TooLarge { max: max_bytes }),
+    }
+    if data.len() > max_bytes {
+        return Err(NetError::TooLarge { max: max_bytes });
+    }
+    Ok(data)
+}
+
+/// Reads discv5's event stream. Never awaits anything that can stall: discv5 drops events for
+/// a consumer that lags, TALKREQs included.
+async fn route(
+    mut events: mpsc::Receiver<Event>,
+    shared: Weak<Shared>,
+    utp: mpsc::UnboundedSender<discv5::TalkRequest>,
+    inbound: mpsc::Sender<InboundRequest>,
+    chain_id: u64,
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::TalkRequest(request) if request.protocol() == UTP_PROTOCOL_ID => {
+                // Unbounded: a dropped uTP packet costs a retransmission round.
+                utp.send(request)
+                    .unwrap_or_else(|_| tracing::trace!("uTP socket gone; packet dropped"));
+            }
+            Event::TalkRequest(request) if request.protocol() == STATE_PROTOCOL_ID => {
+                let Some(shared) = shared.upgrade() else {
+                    break;
+                };
+                let node_id = *request.node_id();
+                let enr = shared.known_enr(&node_id);
+                drop(shared);
+                if let Some(theirs) = enr.as_ref().and_then(enr_chain_id) {
+                    if theirs != chain_id {
+                        tracing::debug!(%node_id, theirs, "request from a peer on another chain dropped");
+                        continue; // dropping the request answers it empty
+                    }
+                }
+                let request = InboundRequest {
+                    request,
+                    node_id: node_id.raw(),
+                    enr,
+                };
+                match inbound.try_send(request) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(request)) => {
+                        tracing::warn!(%node_id, "inbound queue full; request answered empty");
+                        drop(request);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        tracing::debug!("nobody takes inbound requests; answered empty");
+                    }
+                }
+            }
+            Event::TalkRequest(request) => {
+                tracing::trace!(protocol = ?request.protocol(), "TALKREQ for another protocol");
+            }
+            Event::SessionEstablished(enr, addr) => {
+                tracing::trace!(node_id = %enr.node_id(), %addr, "session established");
+                match shared.upgrade() {
+                    Some(shared) => shared.remember(enr),
+                    None => break,
+                }
+            }
+            _ => {}
+        }
+    }
+    tracing::debug!("discv5 event stream closed; router stopped");
+}
