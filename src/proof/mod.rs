@@ -1,9 +1,28 @@
 //! Merkle-Patricia proofs: verifying witnesses against a state root, and building them from a
 //! full state.
 //!
+//! This module owns everything that decides whether content is *true*:
+//!
+//! | part | owns |
+//! |---|---|
+//! | [`verify`](fn@verify) and friends | walking a witness from a state root to a leaf or to proof of absence; bytecode hashes |
+//! | [`BlockHeader`] | decoding header RLP to the `state_root` that witnesses chain to |
+//! | [`GenesisAlloc`] | reading genesis JSON into a full state |
+//! | [`build_witnesses`] | building the tries of a full state and a witness for every item |
+//!
 //! [`VerifiedContent`] can only be made here, by a verification that succeeded, so a layer that
 //! takes one (the store, the overlay's gossip) cannot be handed unverified data by mistake.
 
+mod build;
+mod error;
+mod genesis;
+mod header;
 mod verified;
+mod verify;
 
+pub use build::{build_witnesses, StateWitnesses};
+pub use error::{ProofError, TrieKind};
+pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
+pub use header::{BlockHeader, HeaderError};
 pub use verified::{VerifiedContent, VerifiedValue};
+pub use verify::{verify, verify_account, verify_bytecode, verify_storage};

@@ -1,0 +1,168 @@
+//! Execution block headers: from RLP to the fields a state-network node needs.
+//!
+//! A node learns the chain only through trusted headers (DESIGN.md, "Heads"): RLP in, keccak
+//! checked against a trusted hash when one is given, `state_root` out. This decoder reads the
+//! fifteen fields every header has (Frontier) and skips, after checking that each is one whole
+//! RLP item, any number of fields later forks appended (London's base fee, Shanghai's
+//! withdrawals root, Cancun's blob fields, …), so a new fork does not break it.
+
+use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, B64, U256};
+use alloy_rlp::Decodable;
+
+/// Why header bytes could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The bytes do not start with an RLP list header.
+    #[error("block header is not an RLP list")]
+    NotAList,
+    /// Bytes follow the header's RLP list.
+    #[error("{0} trailing byte(s) after the block header's RLP list")]
+    TrailingBytes(usize),
+    /// A field is missing or is not valid RLP of its type.
+    #[error("block header field `{field}` is invalid: {reason}")]
+    BadField {
+        /// The field's name, as in the yellow paper.
+        field: &'static str,
+        /// What alloy-rlp said about it.
+        reason: String,
+    },
+}
+
+/// The fields of an execution block header that a state-network node uses, with the RLP it was
+/// decoded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockHeader {
+    /// `keccak256` of the RLP: the block hash.
+    pub hash: B256,
+    /// The block number.
+    pub number: u64,
+    /// The root of the state trie after this block: what account and storage witnesses chain to.
+    pub state_root: B256,
+    /// The hash of the parent block.
+    pub parent_hash: B256,
+    /// The block's Unix timestamp in seconds.
+    pub timestamp: u64,
+    /// The header's RLP, as received.
+    pub rlp: Bytes,
+}
+
+impl BlockHeader {
+    /// Decode a header from its RLP (pre- or post-London, any number of trailing fork fields).
+    ///
+    /// Rejects anything but exactly one RLP list.
+    pub fn decode(rlp: &[u8]) -> Result<Self, HeaderError> {
+        let mut buf = rlp;
+        let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| HeaderError::BadField {
+            field: "header",
+            reason: e.to_string(),
+        })?;
+        if !list.list {
+            return Err(HeaderError::NotAList);
+        }
+        let (mut fields, trailing) =
+            buf.split_at_checked(list.payload_length)
+                .ok_or_else(|| HeaderError::BadField {
+                    field: "header",
+                    reason: "list shorter than its length prefix".into(),
+                })?;
+        if !trailing.is_empty() {
+            return Err(HeaderError::TrailingBytes(trailing.len()));
+        }
+
+        let parent_hash: B256 = field(&mut fields, "parent_hash")?;
+        let _: B256 = field(&mut fields, "ommers_hash")?;
+        let _: Address = field(&mut fields, "beneficiary")?;
+        let state_root: B256 = field(&mut fields, "state_root")?;
+        let _: B256 = field(&mut fields, "transactions_root")?;
+        let _: B256 = field(&mut fields, "receipts_root")?;
+        let _: Bloom = field(&mut fields, "logs_bloom")?;
+        let _: U256 = field(&mut fields, "difficulty")?;
+        let number: u64 = field(&mut fields, "number")?;
+        let _: u64 = field(&mut fields, "gas_limit")?;
+        let _: u64 = field(&mut fields, "gas_used")?;
+        let timestamp: u64 = field(&mut fields, "timestamp")?;
+        let _: Bytes = field(&mut fields, "extra_data")?;
+        let _: B256 = field(&mut fields, "mix_hash")?;
+        let _: B64 = field(&mut fields, "nonce")?;
+        // Fields of later forks: each must be one whole RLP item.
+        while !fields.is_empty() {
+            let item =
+                alloy_rlp::Header::decode(&mut fields).map_err(|e| HeaderError::BadField {
+                    field: "fork field",
+                    reason: e.to_string(),
+                })?;
+            fields = fields
+                .get(item.payload_length..)
+                .ok_or_else(|| HeaderError::BadField {
+                    field: "fork field",
+                    reason: "item shorter than its length prefix".into(),
+                })?;
+        }
+
+        Ok(Self {
+            hash: keccak256(rlp),
+            number,
+            state_root,
+            parent_hash,
+            timestamp,
+            rlp: Bytes::copy_from_slice(rlp),
+        })
+    }
+}
+
+fn field<T: Decodable>(buf: &mut &[u8], name: &'static str) -> Result<T, HeaderError> {
+    T::decode(buf).map_err(|e| HeaderError::BadField {
+        field: name,
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{b256, hex};
+
+    /// Sepolia's genesis header: 16 fields (London at genesis).
+    const SEPOLIA_GENESIS: &str = "f9021da00000000000000000000000000000000000000000000000000000000000000000a01dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347940000000000000000000000000000000000000000a05eb6e371a698b8d68f665192350ffcecbbbf322916f4b51bd79bb6887da3f494a056e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421a056e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421b901000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000083020000808401c9c38080846159af19a05365706f6c69612c20417468656e732c204174746963612c2047726565636521a00000000000000000000000000000000000000000000000000000000000000000880000000000000000843b9aca00";
+
+    #[test]
+    fn decodes_a_london_header() {
+        let rlp = hex::decode(SEPOLIA_GENESIS).unwrap();
+        let header = BlockHeader::decode(&rlp).unwrap();
+        assert_eq!(
+            header.hash,
+            b256!("25a5cc106eea7138acab33231d7160d69cb777ee0c2c553fcddf5138993e6dd9")
+        );
+        assert_eq!(
+            header.state_root,
+            b256!("5eb6e371a698b8d68f665192350ffcecbbbf322916f4b51bd79bb6887da3f494")
+        );
+        assert_eq!(header.number, 0);
+        assert_eq!(header.timestamp, 0x6159af19);
+        assert_eq!(header.parent_hash, B256::ZERO);
+    }
+
+    #[test]
+    fn rejects_trailing_bytes_and_truncation() {
+        let mut rlp = hex::decode(SEPOLIA_GENESIS).unwrap();
+        rlp.push(0x00);
+        assert_eq!(
+            BlockHeader::decode(&rlp),
+            Err(HeaderError::TrailingBytes(1))
+        );
+        rlp.pop();
+        for cut in [0, 1, 3, 100, rlp.len() - 1] {
+            assert!(BlockHeader::decode(&rlp[..cut]).is_err(), "cut at {cut}");
+        }
+        assert_eq!(BlockHeader::decode(&[0x80]), Err(HeaderError::NotAList));
+        // A list holding only the parent hash: every later field is missing.
+        let short = hex!("e1a00000000000000000000000000000000000000000000000000000000000000000");
+        assert!(matches!(
+            BlockHeader::decode(&short),
+            Err(HeaderError::BadField {
+                field: "ommers_hash",
+                ..
+            })
+        ));
+    }
+}
