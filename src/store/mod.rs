@@ -18,11 +18,15 @@
 //!
 //! * **What is counted.** The capacity bounds the sum over stored items of the encoded key
 //!   (selector byte + SSZ) plus the encoded value (SSZ) — the bytes the network would send. Not
-//!   counted: SQLite's own overhead (page headers, the id and distance columns and their
-//!   indexes, a few hundred bytes per item, plus free space within pages), the WAL file (bounded by
-//!   the auto-checkpoint at ~4 MB and truncated to 8 MB after checkpoints), headers and peers
-//!   (bounded by count: 256 headers, 1,024 peers). Expect the file to be about 10-20 % larger
-//!   than the capacity once full.
+//!   counted: SQLite's own overhead (page headers, the content-id column and its index: about
+//!   a hundred and fifty bytes per item, plus free space within pages), the WAL file (bounded
+//!   by the auto-checkpoint at ~4 MB and truncated to 8 MB after checkpoints), headers and
+//!   peers (bounded by count: 256 headers, 1,024 peers). How much larger the file is than the
+//!   capacity depends on item sizes, because SQLite keeps a row of up to ~4 KB whole in one
+//!   4 KB page and cannot fit a second such row beside it: about 10-20 % for mainnet-sized
+//!   witnesses (4-5 KB, which spill into overflow pages that pack well), but up to ~80 % for
+//!   items of 2-4 KB (the shallow witnesses of a small state: 230 MB of them take a 421 MB
+//!   file in the benchmark).
 //! * **Never exceeded.** After any [`ContentStore::put`] or [`ContentStore::put_batch`] returns,
 //!   and after [`ContentStore::open`] returns, stored bytes are at most the capacity.
 //! * **Radius.** While the store has never had to prune, the radius is [`Radius::MAX`]: it takes
@@ -39,8 +43,9 @@
 //! The database runs in WAL mode with `synchronous = NORMAL`; every put (or batch) is one
 //! transaction. A process crash (`kill -9`, an app killed by the OS) loses nothing that a put
 //! had returned for; a power loss or OS crash may lose the last transactions before the latest
-//! checkpoint, but never corrupts the file. The in-memory byte count is recomputed from the rows
-//! at open, so it is always consistent with what survived.
+//! checkpoint, but never corrupts the file. The byte count is kept in the file in the same
+//! transactions as the rows it counts (a snapshot, plus the rows inserted since it, summed at
+//! open), so it is always consistent with what survived.
 //!
 //! The file is opened in SQLite's exclusive locking mode: one process owns it at a time (another
 //! gets [`StoreError::Locked`]), which also keeps SQLite from needing a shared-memory file.
@@ -49,8 +54,6 @@ mod content;
 mod open;
 mod peers_headers;
 
-#[cfg(test)]
-mod bench;
 #[cfg(test)]
 mod tests;
 
@@ -69,7 +72,11 @@ pub const DEFAULT_FILE_NAME: &str = "portal-state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x5053_7431;
 
 /// The schema version this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// Version 2 dropped version 1's per-item distance column and its index; a version-1 file is
+/// migrated when opened. A file of any other version is refused as
+/// [`StoreError::SchemaVersion`].
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How a store is sized and whose distances it measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +239,9 @@ struct State {
     full: bool,
     /// The current radius, kept in step with `full` and the farthest row.
     radius: Radius,
+    /// Rows inserted since the count snapshot in `meta` was last written (`open.rs`,
+    /// `read_counts`).
+    since_snapshot: u64,
 }
 
 impl std::fmt::Debug for ContentStore {
@@ -316,7 +326,11 @@ impl ContentStore {
 
     /// Close the database, checkpointing the WAL into the main file. Dropping the store does the
     /// same but cannot report a failure.
-    pub fn close(self) -> Result<(), StoreError> {
+    pub fn close(mut self) -> Result<(), StoreError> {
+        if self.state.since_snapshot > 0 {
+            // So the next open counts nothing; without it, it counts at most a few rows more.
+            content::write_snapshot_now(&self.conn, &self.path, &mut self.state)?;
+        }
         let path = self.path;
         self.conn
             .close()

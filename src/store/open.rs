@@ -5,7 +5,8 @@
 use super::{
     classify, content, ContentStore, State, StoreConfig, StoreError, APPLICATION_ID, SCHEMA_VERSION,
 };
-use crate::content::{ContentId, Radius};
+use crate::content::Radius;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::io::Read;
 use std::path::Path;
@@ -16,9 +17,12 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// The schema of version [`SCHEMA_VERSION`].
 ///
-/// `content` keeps `size` before `value` so that summing sizes never reads a value's overflow
-/// pages; `content_by_distance` covers `(distance, size)` so that the sum at open and the
-/// farthest-first walk of pruning read only the index.
+/// `content` keeps `size` before `value` so that reading a size never reads a value's overflow
+/// pages. A put writes the table (an append: row ids only grow) and `content_by_id_key`, the
+/// one index, which lookups by key and by id range need. Pruning and the radius need no index
+/// of their own (`content.rs`: farthest first is nearest the antipode in content-id order), and
+/// the byte count at open comes from a snapshot in `meta` ([`read_counts`]), so that each put
+/// dirties as few pages as possible: every page a put touches is a page written to the WAL.
 const SCHEMA: &str = "
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
@@ -28,12 +32,10 @@ CREATE TABLE content (
     id          INTEGER PRIMARY KEY,
     content_id  BLOB NOT NULL,
     content_key BLOB NOT NULL,
-    distance    BLOB NOT NULL,
     size        INTEGER NOT NULL,
     value       BLOB NOT NULL
 );
 CREATE UNIQUE INDEX content_by_id_key ON content (content_id, content_key);
-CREATE INDEX content_by_distance ON content (distance, size);
 CREATE TABLE headers (
     number     INTEGER PRIMARY KEY,
     hash       BLOB NOT NULL,
@@ -47,17 +49,33 @@ CREATE TABLE peers (
 CREATE INDEX peers_by_last_seen ON peers (last_seen);
 ";
 
+/// Version 1 to 2: version 1 kept each item's distance from the node id in a column with an
+/// index of its own, so every put also wrote a random page of that index. Drop both (SQLite
+/// rewrites the table to drop a column: a one-off cost in proportion to the file). Items,
+/// headers, peers and meta are kept as they are; the count snapshot, which version 1 did not
+/// have, comes from the full count that follows at open.
+const MIGRATE_V1_TO_V2: &str = "
+DROP INDEX IF EXISTS content_by_distance;
+ALTER TABLE content DROP COLUMN distance;
+";
+
 /// Keys of the `meta` table.
 pub(super) const META_NODE_ID: &str = "node_id";
 pub(super) const META_CAPACITY: &str = "capacity_bytes";
 pub(super) const META_FULL: &str = "full";
+/// The count snapshot (see [`read_counts`]): stored bytes, items, and the highest row id
+/// they include.
+pub(super) const META_COUNT_BYTES: &str = "count_bytes";
+pub(super) const META_COUNT_ITEMS: &str = "count_items";
+pub(super) const META_COUNT_UPTO: &str = "count_upto";
 
 impl ContentStore {
     /// Open the store at `path`, creating it when the file is missing or empty.
     ///
-    /// A file that is not SQLite, a database of another program, or a store of another schema
-    /// version is refused with an error naming the path and is not modified. When the node id
-    /// differs from the one the store was last opened with, distances are recomputed; when the
+    /// A file that is not SQLite, a database of another program, or a store of a newer schema
+    /// version is refused with an error naming the path and is not modified; a store of
+    /// schema version 1 is migrated in place. A node id other than the one the store was last
+    /// opened with simply measures distances from the new id (none are stored); when the
     /// capacity shrank below what is stored, the store prunes before returning.
     pub fn open(path: &Path, config: StoreConfig) -> Result<Self, StoreError> {
         let path_buf = path.to_path_buf();
@@ -90,17 +108,20 @@ impl ContentStore {
         let objects: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .map_err(err)?;
-        let fresh = if application_id == APPLICATION_ID {
-            if user_version != SCHEMA_VERSION {
-                return Err(StoreError::SchemaVersion {
-                    path: path_buf,
-                    found: user_version,
-                    expected: SCHEMA_VERSION,
-                });
+        let (fresh, migrate_v1) = if application_id == APPLICATION_ID {
+            match user_version {
+                SCHEMA_VERSION => (false, false),
+                1 => (false, true),
+                found => {
+                    return Err(StoreError::SchemaVersion {
+                        path: path_buf,
+                        found,
+                        expected: SCHEMA_VERSION,
+                    })
+                }
             }
-            false
         } else if application_id == 0 && user_version == 0 && objects == 0 {
-            true
+            (true, false)
         } else {
             return Err(StoreError::ForeignDatabase {
                 path: path_buf,
@@ -124,13 +145,14 @@ impl ContentStore {
         })
         .map_err(err)?;
         // SQLite's page cache: 1/64 of the capacity, between 2 MB (SQLite's default) and 8 MB.
-        // Puts touch random leaves of two indexes; 8 MB keeps the upper levels of a
-        // 100k-item store's indexes in memory (+15-30 % inserts and reads in the bench), while
-        // a small light-node store stays within its memory budget.
+        // Puts touch a random leaf of the content-id index; 8 MB keeps the upper levels of a
+        // 100k-item store's index in memory, while a small light-node store stays within its
+        // memory budget.
         let cache_kib = (config.capacity_bytes / 64 / 1024).clamp(2048, 8192);
         conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib}"))
             .map_err(err)?;
-        conn.set_prepared_statement_cache_capacity(32);
+        // Every statement on the hot paths is `prepare_cached`; about 25 distinct ones in all.
+        conn.set_prepared_statement_cache_capacity(64);
 
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)
@@ -142,6 +164,12 @@ impl ContentStore {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
             tracing::info!(path = %path.display(), "created a new store");
+        }
+        if migrate_v1 {
+            tx.execute_batch(MIGRATE_V1_TO_V2).map_err(err)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(err)?;
+            tracing::info!(path = %path.display(), "migrated the store from schema version 1");
         }
         let state = reconcile(&tx, path, &config)?;
         tx.commit().map_err(err)?;
@@ -202,28 +230,16 @@ fn reconcile(conn: &Connection, path: &Path, config: &StoreConfig) -> Result<Sta
     let stored_capacity: Option<i64> = get_meta(conn, META_CAPACITY).map_err(err)?;
     let stored_full: Option<i64> = get_meta(conn, META_FULL).map_err(err)?;
 
+    // Distances are not stored, so a new node id needs nothing but this record (the radius
+    // and what pruning takes follow the new id from here on).
     if stored_node_id.as_deref() != Some(config.node_id.as_bytes().as_slice()) {
         if stored_node_id.is_some() {
-            tracing::info!(path = %path.display(), "node id changed; recomputing distances");
-            recompute_distances(conn, path, config.node_id)?;
+            tracing::info!(path = %path.display(), "node id changed");
         }
         set_meta(conn, META_NODE_ID, config.node_id.as_bytes().as_slice()).map_err(err)?;
     }
 
-    let (len, sum): (i64, i64) = conn
-        .query_row(
-            "SELECT count(*), coalesce(sum(size), 0) FROM content",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(err)?;
-    let (Ok(len), Ok(stored_bytes)) = (u64::try_from(len), u64::try_from(sum)) else {
-        return Err(StoreError::CorruptValue {
-            path: path.to_path_buf(),
-            what: "content size",
-            reason: format!("negative total: {len} items, {sum} bytes"),
-        });
-    };
+    let (len, stored_bytes) = read_counts(conn, path)?;
 
     let capacity = config.capacity_bytes;
     let capacity_i64 = i64::try_from(capacity).unwrap_or(i64::MAX);
@@ -245,44 +261,68 @@ fn reconcile(conn: &Connection, path: &Path, config: &StoreConfig) -> Result<Sta
         len,
         full,
         radius: Radius::MAX,
+        since_snapshot: 0,
     };
-    content::refresh_radius(conn, path, capacity, &mut state)?;
+    content::write_snapshot(conn, path, &mut state)?;
+    content::refresh_radius(conn, path, config, &mut state)?;
     if state.stored_bytes > capacity {
-        let (pruned, _) = content::prune(conn, path, capacity, &mut state, None)?;
+        let (pruned, _) = content::prune(conn, path, config, &mut state, None)?;
         tracing::info!(path = %path.display(), pruned, "pruned to the new capacity at open");
     }
     Ok(state)
 }
 
-fn recompute_distances(
-    conn: &Connection,
-    path: &Path,
-    node_id: ContentId,
-) -> Result<(), StoreError> {
+/// The number of items and their bytes, from the count snapshot plus the rows inserted since.
+///
+/// The snapshot `(bytes, items, upto)` in `meta` counts exactly the rows with `id <= upto`. It
+/// stays exact because it is rewritten in the same transaction as every prune (the only way
+/// rows leave), and new rows always get an id above every row present, so above `upto`. So
+/// the rows with `id > upto` are exactly those inserted since, and the snapshot is rewritten
+/// every [`content::SNAPSHOT_EVERY`] inserts, which bounds that tail. A missing or impossible
+/// snapshot (a fresh or migrated file, or one altered by hand) falls back to counting every
+/// row, which reads every value in the file (about a second per few hundred MB).
+fn read_counts(conn: &Connection, path: &Path) -> Result<(u64, u64), StoreError> {
     let err = |e: rusqlite::Error| classify(path, e);
-    let rows: Vec<(i64, Vec<u8>)> = conn
-        .prepare("SELECT id, content_id FROM content")
-        .and_then(|mut stmt| {
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        })
+    // Read as any type: a value of the wrong type is a damaged snapshot, which a recount
+    // repairs, not a reason to refuse the file.
+    let read = |name| -> Result<Option<Value>, StoreError> { get_meta(conn, name).map_err(err) };
+    let snapshot = (
+        read(META_COUNT_ITEMS)?,
+        read(META_COUNT_BYTES)?,
+        read(META_COUNT_UPTO)?,
+    );
+    let (base_items, base_bytes, upto) = match snapshot {
+        (Some(Value::Integer(items)), Some(Value::Integer(bytes)), Some(Value::Integer(upto)))
+            if items >= 0 && bytes >= 0 && upto >= 0 =>
+        {
+            (items, bytes, upto)
+        }
+        (None, None, None) => (0, 0, -1),
+        _ => {
+            tracing::warn!(path = %path.display(), "damaged count snapshot; counting every row");
+            (0, 0, -1)
+        }
+    };
+    let (tail_items, tail_bytes): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM content WHERE id > ?1",
+            [upto],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .map_err(err)?;
-    let mut update = conn
-        .prepare("UPDATE content SET distance = ?1 WHERE id = ?2")
-        .map_err(err)?;
-    for (row, id) in rows {
-        let id: [u8; 32] = id
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::CorruptValue {
+    let total = |base: i64, tail: i64| {
+        base.checked_add(tail)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| StoreError::CorruptValue {
                 path: path.to_path_buf(),
-                what: "content id",
-                reason: format!("{} bytes, expected 32", id.len()),
-            })?;
-        let distance = content::distance_bytes(node_id, ContentId::from(id));
-        update.execute((distance, row)).map_err(err)?;
-    }
-    Ok(())
+                what: "content size",
+                reason: format!("impossible total: {base} + {tail}"),
+            })
+    };
+    Ok((
+        total(base_items, tail_items)?,
+        total(base_bytes, tail_bytes)?,
+    ))
 }
 
 fn get_meta<T: rusqlite::types::FromSql>(

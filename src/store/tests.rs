@@ -232,82 +232,110 @@ impl Model {
 #[test]
 fn capacity_never_exceeded_and_radius_follows_the_rule() {
     for seed in [3u64, 4, 5] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut rng = Rng::new(seed);
-        let node = ContentId::from(rng.bytes32());
-        let capacity = 60_000 + rng.range(0, 40_000);
-        let mut store = ContentStore::open(
-            &dir.path().join("s.sqlite3"),
-            StoreConfig {
-                node_id: node,
-                capacity_bytes: capacity,
-            },
-        )
-        .unwrap();
-        let mut model = Model {
-            node,
-            capacity,
-            full: false,
-            seq: 0,
-            items: BTreeMap::new(),
-        };
-        let mut history: Vec<VerifiedContent> = vec![];
-        let mut last_radius = store.radius();
-        let (mut pruned_total, mut outside) = (0u64, 0u64);
-        for step in 0..1500 {
-            let c = match rng.range(0, 9) {
-                // A repeat of an earlier item (stored, pruned or refused).
-                0 if !history.is_empty() => {
-                    history[rng.range(0, history.len() as u64 - 1) as usize].clone()
-                }
-                // Now and then a big one (up to ~15 % of the capacity).
-                1 => random_item(&mut rng, 5_000, 14_000),
-                _ => random_item(&mut rng, 50, 4_500),
-            };
-            history.push(c.clone());
-            let (expected, pruned) = model.put(&c);
-            let got = store.put(&c).unwrap();
-            assert_eq!(got, expected, "seed {seed} step {step}");
-            assert!(
-                store.stored_bytes() <= capacity,
-                "seed {seed} step {step}: {} > {capacity}",
-                store.stored_bytes()
-            );
-            assert_eq!(store.stored_bytes(), model.stored(), "step {step}");
-            assert_eq!(store.len(), model.items.len() as u64);
-            assert_eq!(store.radius().0, model.radius(), "step {step}");
-            assert!(store.radius() <= last_radius, "radius grew at step {step}");
-            last_radius = store.radius();
-            if let Some(nearest_pruned) = pruned.iter().min() {
-                let farthest_left = model.items.values().map(|v| v.0).max();
-                assert!(farthest_left.is_none_or(|f| f <= *nearest_pruned));
-                pruned_total += pruned.len() as u64;
-            }
-            if got == PutOutcome::OutsideRadius {
-                outside += 1;
-                assert!(!store.contains(c.key()).unwrap());
-            }
-            if step % 250 == 249 {
-                // Full scan: the bytes really there add up, and are exactly the model's keys.
-                let items = all_items(&store);
-                let sum: u64 = items
-                    .iter()
-                    .map(|(k, v)| (k.encode().len() + v.encode().len()) as u64)
-                    .sum();
-                assert_eq!(sum, store.stored_bytes());
-                let keys: Vec<Vec<u8>> = {
-                    let mut keys: Vec<_> = items.iter().map(|(k, _)| k.encode()).collect();
-                    keys.sort();
-                    keys
-                };
-                assert_eq!(keys, model.items.keys().cloned().collect::<Vec<_>>());
-            }
-        }
-        // The run must have exercised the interesting paths.
-        assert!(pruned_total > 50, "seed {seed}: only {pruned_total} pruned");
-        assert!(outside > 50, "seed {seed}: only {outside} refused");
-        assert!(store.radius() < Radius::MAX);
+        check_against_model(seed, None);
     }
+}
+
+/// The same check from node ids at the edges of the id space, where the antipode or the node
+/// sits at `0x00..00` or `0xff..ff` and the walk outward from the antipode wraps around the ends
+/// of the index on one side or the other.
+#[test]
+fn model_holds_for_node_ids_at_the_ends_of_the_id_space() {
+    let edge = |first: u8, rest: u8| {
+        let mut id = [rest; 32];
+        id[0] = first;
+        ContentId::from(id)
+    };
+    let nodes = [
+        edge(0x00, 0x00),
+        edge(0xff, 0xff),
+        edge(0x80, 0x00),
+        edge(0x7f, 0xff),
+        edge(0x80, 0x01),
+    ];
+    for (i, node) in nodes.into_iter().enumerate() {
+        check_against_model(20 + i as u64, Some(node));
+    }
+}
+
+/// 1,500 random puts against [`Model`] (see the test above); `node` None: a random node id.
+fn check_against_model(seed: u64, node: Option<ContentId>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(seed);
+    let random_node = ContentId::from(rng.bytes32());
+    let node = node.unwrap_or(random_node);
+    let capacity = 60_000 + rng.range(0, 40_000);
+    let mut store = ContentStore::open(
+        &dir.path().join("s.sqlite3"),
+        StoreConfig {
+            node_id: node,
+            capacity_bytes: capacity,
+        },
+    )
+    .unwrap();
+    let mut model = Model {
+        node,
+        capacity,
+        full: false,
+        seq: 0,
+        items: BTreeMap::new(),
+    };
+    let mut history: Vec<VerifiedContent> = vec![];
+    let mut last_radius = store.radius();
+    let (mut pruned_total, mut outside) = (0u64, 0u64);
+    for step in 0..1500 {
+        let c = match rng.range(0, 9) {
+            // A repeat of an earlier item (stored, pruned or refused).
+            0 if !history.is_empty() => {
+                history[rng.range(0, history.len() as u64 - 1) as usize].clone()
+            }
+            // Now and then a big one (up to ~15 % of the capacity).
+            1 => random_item(&mut rng, 5_000, 14_000),
+            _ => random_item(&mut rng, 50, 4_500),
+        };
+        history.push(c.clone());
+        let (expected, pruned) = model.put(&c);
+        let got = store.put(&c).unwrap();
+        assert_eq!(got, expected, "seed {seed} step {step}");
+        assert!(
+            store.stored_bytes() <= capacity,
+            "seed {seed} step {step}: {} > {capacity}",
+            store.stored_bytes()
+        );
+        assert_eq!(store.stored_bytes(), model.stored(), "step {step}");
+        assert_eq!(store.len(), model.items.len() as u64);
+        assert_eq!(store.radius().0, model.radius(), "step {step}");
+        assert!(store.radius() <= last_radius, "radius grew at step {step}");
+        last_radius = store.radius();
+        if let Some(nearest_pruned) = pruned.iter().min() {
+            let farthest_left = model.items.values().map(|v| v.0).max();
+            assert!(farthest_left.is_none_or(|f| f <= *nearest_pruned));
+            pruned_total += pruned.len() as u64;
+        }
+        if got == PutOutcome::OutsideRadius {
+            outside += 1;
+            assert!(!store.contains(c.key()).unwrap());
+        }
+        if step % 250 == 249 {
+            // Full scan: the bytes really there add up, and are exactly the model's keys.
+            let items = all_items(&store);
+            let sum: u64 = items
+                .iter()
+                .map(|(k, v)| (k.encode().len() + v.encode().len()) as u64)
+                .sum();
+            assert_eq!(sum, store.stored_bytes());
+            let keys: Vec<Vec<u8>> = {
+                let mut keys: Vec<_> = items.iter().map(|(k, _)| k.encode()).collect();
+                keys.sort();
+                keys
+            };
+            assert_eq!(keys, model.items.keys().cloned().collect::<Vec<_>>());
+        }
+    }
+    // The run must have exercised the interesting paths.
+    assert!(pruned_total > 50, "seed {seed}: only {pruned_total} pruned");
+    assert!(outside > 50, "seed {seed}: only {outside} refused");
+    assert!(store.radius() < Radius::MAX);
 }
 
 /// Fill a store past capacity one item at a time: the radius is MAX until the first prune, then
@@ -680,23 +708,41 @@ fn sigkill_mid_write_loses_nothing_returned() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut seen = 0;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(i) = line.strip_prefix("STORED ") {
+        let mut line = String::new();
+        while seen < kill_after {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            // Anywhere in the line: the child's test harness may print its own "test ... "
+            // prefix, without a newline, just before the first of ours.
+            if let Some((_, i)) = line.trim_end().rsplit_once("STORED ") {
                 printed.push((round, i.parse().unwrap()));
                 seen += 1;
-                if seen == kill_after {
-                    // SIGKILL on Unix: no destructors, no checkpoint, mid-transaction.
-                    child.kill().unwrap();
-                    break;
-                }
             }
         }
+        // SIGKILL on Unix: no destructors, no checkpoint, mid-transaction.
+        child.kill().unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success(), "child ended by itself: {status:?}");
         assert_eq!(seen, kill_after, "child stopped early");
+        // The child ran on while we read: the lines it wrote before the kill landed, still in
+        // the pipe, are puts that returned too. Each line is one write of under PIPE_BUF
+        // bytes, so whole; a line without its newline is not counted.
+        loop {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if let Some((_, i)) = line
+                .strip_suffix('\n')
+                .and_then(|l| l.rsplit_once("STORED "))
+            {
+                printed.push((round, i.parse().unwrap()));
+            }
+        }
 
         let store = ContentStore::open(&path, config([0x11; 32], 1 << 30)).unwrap();
         for &(r, i) in &printed {
@@ -714,8 +760,249 @@ fn sigkill_mid_write_loses_nothing_returned() {
             .sum();
         assert_eq!(sum, store.stored_bytes());
         assert_eq!(rows.len() as u64, store.len());
-        // At most the one put in flight when the kill landed got in without being printed.
-        assert!(rows.len() <= printed.len() + round as usize + 1);
+        // At most the one put in flight in each round when the kill landed got in without
+        // being printed.
+        assert!(
+            rows.len() <= printed.len() + round as usize + 1,
+            "{} rows, {} printed, round {round}",
+            rows.len(),
+            printed.len()
+        );
         assert!(store.check_integrity().is_ok());
     }
+}
+
+/// Two ids mirrored about the antipode are equally far from the node: of the two, pruning takes
+/// the older first, whichever side of the antipode it is on.
+#[test]
+fn mirrored_ties_prune_oldest_first() {
+    let mut rng = Rng::new(14);
+    // Equal sizes (account keys are all 53 bytes; witnesses all 1,000): pruning counts items.
+    let mut items: Vec<VerifiedContent> = (0..200)
+        .map(|_| account_at(&mut rng, B256::repeat_byte(1), 1000))
+        .collect();
+    items.sort_by_key(|c| c.content_id());
+    // Two neighbours in id order whose midpoint is a whole id: with the antipode there, they
+    // are the two farthest items of all, at exactly the same distance.
+    let i = (0..items.len() - 1)
+        .find(|&i| {
+            let (x, y) = (items[i].content_id(), items[i + 1].content_id());
+            !(x.to_u256() ^ y.to_u256()).bit(0)
+        })
+        .unwrap();
+    let (low, high) = (items[i].clone(), items[i + 1].clone());
+    let (x, y) = (low.content_id().to_u256(), high.content_id().to_u256());
+    let antipode = x + ((y - x) >> 1);
+    let node = ContentId::from_u256(antipode ^ (U256::from(1u8) << 255));
+    assert_eq!(
+        node.distance(low.content_id()),
+        node.distance(high.content_id())
+    );
+    let others: Vec<_> = items
+        .iter()
+        .filter(|c| c.content_id() != low.content_id() && c.content_id() != high.content_id())
+        .take(9)
+        .cloned()
+        .collect();
+    let size = size_of(&low);
+    assert!(others.iter().all(|c| size_of(c) == size));
+
+    // 10 items fit in 10.8 items' room; the 11th prunes down to 95 % of it: exactly one goes.
+    for (older, newer) in [(&low, &high), (&high, &low)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ContentStore::open(
+            &dir.path().join("s.sqlite3"),
+            config(*node.as_bytes(), size * 108 / 10),
+        )
+        .unwrap();
+        assert!(store.put(older).unwrap().is_stored());
+        assert!(store.put(newer).unwrap().is_stored());
+        for c in &others[..8] {
+            assert_eq!(store.put(c).unwrap(), PutOutcome::Stored { pruned: 0 });
+        }
+        assert_eq!(
+            store.put(&others[8]).unwrap(),
+            PutOutcome::Stored { pruned: 1 }
+        );
+        assert!(!store.contains(older.key()).unwrap());
+        assert!(store.contains(newer.key()).unwrap());
+        assert_eq!(store.radius().0, node.distance(newer.content_id()));
+    }
+}
+
+/// The byte count survives closes that never happened (a dropped store, a killed process):
+/// with no snapshot written since, with several snapshots, after pruning, and when the
+/// snapshot in the file is damaged (then every row is counted).
+#[test]
+fn counts_survive_unclean_closes_and_a_damaged_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let mut rng = Rng::new(15);
+    let node = rng.bytes32();
+    let check = |cfg: StoreConfig| {
+        let store = ContentStore::open(&path, cfg).unwrap();
+        let items = all_items(&store);
+        let sum: u64 = items
+            .iter()
+            .map(|(k, v)| (k.encode().len() + v.encode().len()) as u64)
+            .sum();
+        assert_eq!(store.stored_bytes(), sum);
+        assert_eq!(store.len(), items.len() as u64);
+        (store.stored_bytes(), store.radius())
+    };
+    // Dropped (the connection closes, but `close` writes no snapshot) at counts below, at
+    // and past the snapshot interval.
+    let roomy = config(node, 1 << 30);
+    for n in [10u64, 1014, 1, 2000] {
+        let mut store = ContentStore::open(&path, roomy).unwrap();
+        for _ in 0..n {
+            store.put(&random_item(&mut rng, 50, 200)).unwrap();
+        }
+        drop(store);
+        check(roomy);
+    }
+    // Pruning (at open, to a smaller capacity, then by puts), dropped again.
+    let tight = config(node, 200_000);
+    let mut store = ContentStore::open(&path, tight).unwrap();
+    for _ in 0..700 {
+        store.put(&random_item(&mut rng, 50, 400)).unwrap();
+    }
+    let expected = (store.stored_bytes(), store.radius());
+    drop(store);
+    assert_eq!(check(tight), expected);
+    // A damaged snapshot: counted afresh from the rows.
+    for (name, value) in [
+        ("count_bytes", rusqlite::types::Value::Integer(-5)),
+        ("count_upto", rusqlite::types::Value::Integer(i64::MIN)),
+        ("count_items", rusqlite::types::Value::Blob(vec![1, 2, 3])),
+        ("count_bytes", rusqlite::types::Value::Text("many".into())),
+    ] {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE meta SET value = ?2 WHERE name = ?1", (name, value))
+            .unwrap();
+        drop(conn);
+        assert_eq!(check(tight), expected);
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM meta WHERE name = 'count_items'", [])
+        .unwrap();
+    drop(conn);
+    assert_eq!(check(tight), expected);
+}
+
+/// A schema-version-1 file (with its per-item distance column and index) is migrated at open:
+/// the column and index go, and items, counts, radius, headers and peers stay.
+#[test]
+fn version_1_store_is_migrated() {
+    const V1_SCHEMA: &str = "
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE content (
+            id INTEGER PRIMARY KEY, content_id BLOB NOT NULL, content_key BLOB NOT NULL,
+            distance BLOB NOT NULL, size INTEGER NOT NULL, value BLOB NOT NULL);
+        CREATE UNIQUE INDEX content_by_id_key ON content (content_id, content_key);
+        CREATE INDEX content_by_distance ON content (distance, size);
+        CREATE TABLE headers (number INTEGER PRIMARY KEY, hash BLOB NOT NULL,
+                              header_rlp BLOB NOT NULL);
+        CREATE TABLE peers (node_id BLOB PRIMARY KEY, enr TEXT NOT NULL,
+                            last_seen INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX peers_by_last_seen ON peers (last_seen);
+    ";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite3");
+    let mut rng = Rng::new(16);
+    let node = ContentId::from(rng.bytes32());
+    let items: Vec<_> = (0..50).map(|_| random_item(&mut rng, 300, 2000)).collect();
+    let capacity = 1u64 << 20;
+    {
+        // Written as version 1 did: a full store (it had pruned), radius = farthest item.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+        conn.execute_batch(V1_SCHEMA).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        for c in &items {
+            let (key, value) = (c.key().encode(), c.value().encode());
+            let distance = node.distance(c.content_id()).to_be_bytes::<32>();
+            conn.execute(
+                "INSERT INTO content (content_id, content_key, distance, size, value)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                (
+                    c.content_id().as_bytes().as_slice(),
+                    &key,
+                    distance.as_slice(),
+                    (key.len() + value.len()) as i64,
+                    &value,
+                ),
+            )
+            .unwrap();
+        }
+        for (name, value) in [
+            (
+                "node_id",
+                rusqlite::types::Value::Blob(node.as_bytes().to_vec()),
+            ),
+            (
+                "capacity_bytes",
+                rusqlite::types::Value::Integer(capacity as i64),
+            ),
+            ("full", rusqlite::types::Value::Integer(1)),
+        ] {
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+                (name, value),
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO headers (number, hash, header_rlp) VALUES (5, ?1, x'c0')",
+            [B256::repeat_byte(5).as_slice()],
+        )
+        .unwrap();
+    }
+    let cfg = StoreConfig {
+        node_id: node,
+        capacity_bytes: capacity,
+    };
+    let store = ContentStore::open(&path, cfg).unwrap();
+    assert_eq!(store.len(), items.len() as u64);
+    assert_eq!(store.stored_bytes(), items.iter().map(size_of).sum::<u64>());
+    let farthest = items.iter().map(|c| node.distance(c.content_id())).max();
+    assert_eq!(Some(store.radius().0), farthest);
+    for c in &items {
+        assert_eq!(store.get(c.key()).unwrap().as_ref(), Some(c.value()));
+    }
+    assert_eq!(store.headers_newest_first(1).unwrap()[0].number, 5);
+    assert!(store.check_integrity().is_ok());
+    store.close().unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let leftovers: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'content_by_distance'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftovers, 0);
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'content' AND type = 'index'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes, ["content_by_id_key"]);
+    let distance_column: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('content') WHERE name = 'distance'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(distance_column, 0);
 }
