@@ -278,10 +278,12 @@ impl Transport {
             config.chain_id,
         ));
         let gates = Arc::new(Gates::default());
+        let (shutdown, _) = watch::channel(false);
         let utp = UtpSocket::with_socket(Discv5UtpSocket {
             shared: Arc::downgrade(&shared),
             incoming: utp_rx,
             gates: gates.clone(),
+            outgoing: crate::net::utp::spawn_ordered_sender(shutdown.subscribe()),
         });
         let max_streams = config.max_utp_streams.min(Semaphore::MAX_PERMITS);
         let transport = Transport {
@@ -297,7 +299,7 @@ impl Transport {
                 node_id: local_enr.node_id(),
                 initial_enr: local_enr,
                 local_addr,
-                shutdown: watch::channel(false).0,
+                shutdown,
                 router: Mutex::new(Some(router)),
                 socket: socket_watch,
             }),

@@ -271,6 +271,46 @@ pub(crate) struct Discv5UtpSocket {
     pub(crate) shared: Weak<Shared>,
     pub(crate) incoming: mpsc::UnboundedReceiver<TalkRequest>,
     pub(crate) gates: Arc<Gates>,
+    /// Packets leave through [`spawn_ordered_sender`], in the order utp-rs sent them.
+    pub(crate) outgoing: mpsc::UnboundedSender<PacketSend>,
+}
+
+/// One uTP packet on its way out as a TALKREQ (its answer is ignored).
+pub(crate) type PacketSend = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Start the task that sends uTP packets in order.
+///
+/// discv5 queues a TALKREQ only when its future is first polled. Spawning one task per packet
+/// lets packets overtake each other: an acceptor's first DATA can reach the initiator before
+/// the STATE that completes the handshake, is dropped, and is resent only after utp-rs's 1 s
+/// initial timeout — every small transfer then took a full second. This task polls each
+/// packet's future once as it arrives, so packets enter discv5's queue in order, and drives the
+/// rest of their lives concurrently.
+pub(crate) fn spawn_ordered_sender(
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> mpsc::UnboundedSender<PacketSend> {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let (tx, mut rx) = mpsc::unbounded_channel::<PacketSend>();
+    tokio::spawn(async move {
+        let mut running = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                biased;
+                next = rx.recv() => match next {
+                    Some(mut send) => {
+                        if futures::poll!(&mut send).is_pending() {
+                            running.push(send);
+                        }
+                    }
+                    None => break,
+                },
+                Some(()) = running.next(), if !running.is_empty() => {}
+                // (the guard `wait_for` returns is not Send: drop it inside)
+                () = async { let _ = shutdown.wait_for(|stopped| *stopped).await; } => break,
+            }
+        }
+    });
+    tx
 }
 
 #[async_trait]
@@ -299,11 +339,14 @@ impl AsyncUdpSocket<UtpPeer> for Discv5UtpSocket {
         });
         let request = request.ok_or(io::ErrorKind::NotConnected)??;
         drop(shared);
-        tokio::spawn(async move {
+        let send: PacketSend = Box::pin(async move {
             if let Err(e) = request.await {
                 tracing::trace!(%e, "uTP packet not answered");
             }
         });
+        self.outgoing
+            .send(send)
+            .map_err(|_| io::Error::from(io::ErrorKind::NotConnected))?;
         Ok(buf.len())
     }
 
