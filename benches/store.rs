@@ -105,7 +105,7 @@ fn report(name: &str, count: usize, elapsed: Duration) {
 /// All measurements at one size: `items` are the first `items.len()` of the shuffled state.
 fn bench_size(items: &[VerifiedContent], reads: usize, smoke: bool) {
     let n = items.len();
-    let label = if n % 1000 == 0 {
+    let label = if n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()

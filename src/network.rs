@@ -189,13 +189,14 @@ impl Network {
         contacts.extend(config.bootnodes.iter().cloned());
 
         let (shutdown, _) = watch::channel(false);
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(overlay.clone().serve(requests)));
-        tasks.push(tokio::spawn(upkeep(
-            overlay.clone(),
-            config.ping_interval,
-            shutdown.subscribe(),
-        )));
+        let tasks = vec![
+            tokio::spawn(overlay.clone().serve(requests)),
+            tokio::spawn(upkeep(
+                overlay.clone(),
+                config.ping_interval,
+                shutdown.subscribe(),
+            )),
+        ];
         overlay.bootstrap(&contacts).await;
         Ok(Network {
             overlay,
