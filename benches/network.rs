@@ -78,7 +78,9 @@ async fn run() {
         nodes.push(Network::start(c).await.unwrap());
     }
     for node in &nodes {
-        node.overlay().bootstrap(std::slice::from_ref(&boot_enr)).await;
+        node.overlay()
+            .bootstrap(std::slice::from_ref(&boot_enr))
+            .await;
         node.add_trusted_header(&header_rlp).unwrap();
     }
     let avg_peers = nodes.iter().map(|n| n.status().peers).sum::<usize>() as f64 / n_nodes as f64;

@@ -171,7 +171,9 @@ async fn devnet(args: DevnetArgs) -> CliResult {
         nodes.push(Network::start(config).await?);
     }
     for node in &nodes {
-        node.overlay().bootstrap(std::slice::from_ref(&boot_enr)).await;
+        node.overlay()
+            .bootstrap(std::slice::from_ref(&boot_enr))
+            .await;
         node.add_trusted_header(&header_rlp)?;
     }
     let peers: usize = nodes.iter().map(|n| n.status().peers).sum();

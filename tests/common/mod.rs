@@ -64,7 +64,9 @@ pub async fn start_network(root: &Path, n: usize, capacity_bytes: u64) -> Vec<Ne
         nodes.push(Network::start(config).await.unwrap());
     }
     for node in &nodes {
-        node.overlay().bootstrap(std::slice::from_ref(&boot_enr)).await;
+        node.overlay()
+            .bootstrap(std::slice::from_ref(&boot_enr))
+            .await;
     }
     nodes
 }
