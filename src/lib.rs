@@ -15,12 +15,14 @@
 //! | [`store`] | the SQLite content store with its capacity and radius; headers; peers |
 //! | [`overlay`] | routing table, message handlers, lookups, offer/accept gossip |
 //! | [`network`] | [`network::Network`]: transport + overlay + store running on tokio |
+//! | [`client`] | queries at a block (accounts, storage, code), verified, block named |
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
 
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod content;
 pub mod net;
 pub mod network;
