@@ -94,9 +94,19 @@ async fn run() {
     let bridge = Network::start(bc).await.unwrap();
     bridge.add_trusted_header(&header_rlp).unwrap();
     let started = Instant::now();
+    let mut report = portal_state::overlay::PlacementReport::default();
     for chunk in items.chunks(512) {
-        bridge.overlay().offer_to_closest(chunk.to_vec(), 4).await;
+        let r = bridge.overlay().place(chunk.to_vec(), 4).await;
+        report.items += r.items;
+        report.offered += r.offered;
+        report.accepted += r.accepted;
+        report.declined += r.declined;
+        report.outside_radius += r.outside_radius;
+        report.busy += r.busy;
+        report.failed += r.failed;
+        report.unplaced += r.unplaced;
     }
+    println!("network/bridge_placement: {report:?}");
     let mut last = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -124,6 +134,7 @@ async fn run() {
     let mut messages = Vec::new();
     let mut bytes = Vec::new();
     let mut ok = 0;
+    let mut failed: Vec<ContentKey> = Vec::new();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..n_lookups {
         seed ^= seed << 13;
@@ -137,6 +148,8 @@ async fn run() {
             messages.push(found.stats.messages as f64);
             bytes.push((found.stats.bytes_sent + found.stats.bytes_received) as f64);
             ok += 1;
+        } else {
+            failed.push(key);
         }
     }
     for v in [&mut latencies, &mut rounds, &mut messages, &mut bytes] {
@@ -169,6 +182,92 @@ async fn run() {
         "network/lookup_bytes: mean {:.0} p99 {:.0}",
         mean(&bytes),
         percentile(&bytes, 0.99)
+    );
+    let unstored = failed
+        .iter()
+        .filter(|k| {
+            !nodes.iter().any(|n| {
+                n.overlay()
+                    .with_store(|s| s.contains(k).unwrap_or(false))
+                    .unwrap_or(false)
+            })
+        })
+        .count();
+    println!(
+        "network/lookup_failures: {} failed, {unstored} of them stored on no node",
+        failed.len()
+    );
+    let copies: Vec<usize> = items
+        .iter()
+        .map(|c| {
+            nodes
+                .iter()
+                .filter(|n| {
+                    n.overlay()
+                        .with_store(|s| s.contains(c.key()).unwrap_or(false))
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .collect();
+    let none = copies.iter().filter(|&&c| c == 0).count();
+    println!(
+        "network/copies_per_item: min {} max {} ({none} items on no node)",
+        copies.iter().min().unwrap_or(&0),
+        copies.iter().max().unwrap_or(&0)
+    );
+    let sum = |f: &dyn Fn(&portal_state::overlay::TrafficCounters) -> u64| -> u64 {
+        nodes
+            .iter()
+            .chain([&bridge])
+            .map(|n| f(n.overlay().counters()))
+            .sum()
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    println!(
+        "network/offers: {} items rate limited, {} offers failed, {} invalid items",
+        sum(&|c| c.offers_rate_limited.load(Relaxed)),
+        sum(&|c| c.offers_failed.load(Relaxed)),
+        sum(&|c| c.invalid_items.load(Relaxed))
+    );
+    let mut radii: Vec<f64> = nodes
+        .iter()
+        .map(|n| {
+            let r = n.status().radius.0;
+            // As a fraction of the largest ring distance, 2^255.
+            let top: alloy_primitives::U256 = r >> 192;
+            top.to::<u64>() as f64 / (1u64 << 63) as f64
+        })
+        .collect();
+    radii.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let held: Vec<u64> = nodes.iter().map(|n| n.status().stored_items).collect();
+    println!(
+        "network/radius_fraction: min {:.4} median {:.4} max {:.4}; items per node min {} max {}",
+        radii[0],
+        radii[radii.len() / 2],
+        radii[radii.len() - 1],
+        held.iter().min().unwrap(),
+        held.iter().max().unwrap()
+    );
+    let empty: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.status().stored_items == 0)
+        .map(|n| n.node_id())
+        .collect();
+    let known_by: Vec<usize> = empty
+        .iter()
+        .map(|id| {
+            nodes
+                .iter()
+                .filter(|n| n.overlay().with_table(|t| t.get(*id).is_some()))
+                .count()
+        })
+        .collect();
+    println!(
+        "network/empty_nodes: {} hold nothing; known by {:?} tables; bridge knows {} peers",
+        empty.len(),
+        known_by,
+        bridge.status().peers
     );
     println!("network/state_root: {}", header.state_root);
 

@@ -11,7 +11,6 @@ use portal_state::content::{ContentKey, ContentValue};
 use portal_state::network::Network;
 use portal_state::proof::{self, GenesisAlloc, VerifiedContent};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A header RLP with the given number and state root (other fields zero): a block the network
 /// holds no state for.
@@ -54,13 +53,7 @@ async fn queries_name_their_block_and_fall_back_to_older_roots() {
         .iter()
         .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
         .collect();
-    nodes[0].offer_content(items.clone()).await.unwrap();
-    assert!(
-        eventually(Duration::from_secs(20), || nodes
-            .iter()
-            .all(|n| n.status().stored_items == items.len() as u64))
-        .await
-    );
+    seed(&nodes, &items, 3).await;
 
     let mut config = test_config(&dir.path().join("light"), 0);
     config.bootnodes = vec![nodes[0].enr()];

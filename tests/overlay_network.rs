@@ -310,14 +310,7 @@ async fn absence_is_proven_from_the_neighbours_witnesses() {
         .iter()
         .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
         .collect();
-    nodes[0].offer_content(items.clone()).await.unwrap();
-    assert!(
-        eventually(Duration::from_secs(20), || nodes
-            .iter()
-            .all(|n| n.status().stored_items == items.len() as u64))
-        .await,
-        "every node holds the whole holesky genesis"
-    );
+    seed(&nodes, &items, 3).await;
     let mut config = test_config(&dir.path().join("light"), 0);
     config.bootnodes = vec![nodes[0].enr()];
     let light = Network::start(config).await.unwrap();

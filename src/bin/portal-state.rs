@@ -194,7 +194,7 @@ async fn devnet(args: DevnetArgs) -> CliResult {
     let mut accepted = 0;
     let batch = 512;
     for (i, chunk) in items.chunks(batch).enumerate() {
-        accepted += bridge.overlay().offer_to_closest(chunk.to_vec(), 4).await;
+        accepted += bridge.overlay().place(chunk.to_vec(), 4).await.accepted;
         let done = (i * batch + chunk.len()).min(items.len());
         eprint!(
             "\rbridge: pushed {done}/{} items, {accepted} accepted",

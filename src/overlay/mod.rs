@@ -13,7 +13,8 @@ mod table;
 
 pub use heads::{TrustedHeaders, MAX_TRUSTED_HEADERS};
 pub use service::{
-    FoundContent, LookupStats, Overlay, OverlayConfig, TrafficCounters, MAX_INLINE_CONTENT,
+    FoundContent, LookupStats, Overlay, OverlayConfig, PlacementReport, TrafficCounters,
+    MAX_INLINE_CONTENT,
 };
 pub use table::{InsertOutcome, NodeId, PeerState, RoutingTable, TableEntry};
 

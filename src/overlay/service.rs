@@ -49,8 +49,8 @@ pub struct OverlayConfig {
     pub alpha: usize,
     /// Deadline of a whole lookup.
     pub lookup_timeout: Duration,
-    /// Peers each new piece of content is offered to: half the closest interested, half random
-    /// interested ones (trin: 4 + 4).
+    /// Peers each new piece of content is offered onward to: the closest interested peers
+    /// that are closer to it than we are.
     pub gossip_fanout: usize,
     /// Concurrent inbound offer transfers; more are answered "rate limited".
     pub max_inbound_transfers: usize,
@@ -64,7 +64,7 @@ impl Default for OverlayConfig {
             k: 16,
             alpha: 3,
             lookup_timeout: Duration::from_secs(20),
-            gossip_fanout: 8,
+            gossip_fanout: 4,
             max_inbound_transfers: 32,
             client_info: format!("portal-state/{}", env!("CARGO_PKG_VERSION")),
         }
@@ -86,6 +86,27 @@ pub struct LookupStats {
     pub invalid_responses: u32,
     /// Whether the content was in our own store.
     pub local: bool,
+}
+
+/// What placing content on the nodes closest to it did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlacementReport {
+    /// Items to place.
+    pub items: usize,
+    /// Item offers made (one item to one peer), retries included.
+    pub offered: usize,
+    /// Item offers accepted.
+    pub accepted: usize,
+    /// Item offers declined for good (outside the radius, not verifiable, ...).
+    pub declined: usize,
+    /// Of those, declined as outside the peer's radius.
+    pub outside_radius: usize,
+    /// Item offers declined because the peer was busy (asked again later).
+    pub busy: usize,
+    /// Item offers lost to failed exchanges (no answer, failed uTP transfer).
+    pub failed: usize,
+    /// Items no peer took.
+    pub unplaced: usize,
 }
 
 /// Content found by a lookup, verified.
@@ -142,6 +163,10 @@ pub struct TrafficCounters {
     pub items_stored_from_offers: AtomicU64,
     /// Content items received that failed verification.
     pub invalid_items: AtomicU64,
+    /// Items of our offers a peer declined as rate limited (codes 4 and 5).
+    pub offers_rate_limited: AtomicU64,
+    /// Offers that failed outright (no answer, or the uTP transfer failed).
+    pub offers_failed: AtomicU64,
 }
 
 struct Inner {
@@ -157,6 +182,8 @@ struct Inner {
     capable: Mutex<HashSet<NodeId>>,
     /// Content keys already offered onward: never gossip the same thing twice.
     gossiped: Mutex<RecentSet<ContentKey>>,
+    /// Peers being pinged because they contacted us from outside the table.
+    pinging: Mutex<HashSet<NodeId>>,
     /// Content ids arriving right now, to decline duplicates.
     inbound: Mutex<HashSet<ContentId>>,
     transfer_slots: Arc<Semaphore>,
@@ -212,6 +239,7 @@ impl Overlay {
                 capable: Mutex::new(HashSet::new()),
                 gossiped: Mutex::new(RecentSet::new(100_000)),
                 inbound: Mutex::new(HashSet::new()),
+                pinging: Mutex::new(HashSet::new()),
                 transfer_slots: Arc::new(Semaphore::new(slots)),
                 counters: TrafficCounters::default(),
             }),
@@ -362,6 +390,21 @@ impl Overlay {
             }
         };
         let requester = NodeId(B256::from(request.node_id()));
+        // Kademlia learns from every contact: a peer that asks us something and is not in
+        // our table gets a ping, which tells us its radius and puts it in the table.
+        if let Some(enr) = &enr {
+            if !matches!(message, Message::Ping(_))
+                && self.with_table(|t| t.get(requester).is_none())
+                && lock(&self.inner.pinging).insert(requester)
+            {
+                let overlay = self.clone();
+                let enr = enr.clone();
+                tokio::spawn(async move {
+                    let _ = overlay.ping(&enr).await;
+                    lock(&overlay.inner.pinging).remove(&requester);
+                });
+            }
+        }
         let response = match message {
             Message::Ping(ping) => Some(Message::Pong(self.handle_ping(
                 requester,
@@ -1153,24 +1196,32 @@ impl Overlay {
     // Gossip.
     // ---------------------------------------------------------------------------------------
 
-    /// Offer newly stored content to a bounded number of interested peers: never back to
-    /// `from`, and never the same key twice from this node.
+    /// Offer newly stored content onward: to at most `gossip_fanout` interested peers that are
+    /// closer to the content than we are, closest first; never back to `from`, and never the
+    /// same key twice from this node.
+    ///
+    /// Moving content only inward bounds the copies an item makes: without it, every node is
+    /// interested in everything while its store has room (radius MAX), and one offer floods
+    /// the whole network before radii shrink and the surplus is pruned again.
     pub async fn gossip(&self, items: Vec<VerifiedContent>, from: Option<NodeId>) -> usize {
         let fanout = self.inner.config.gossip_fanout;
+        let local = self.inner.local_id.ring();
         let mut per_peer: HashMap<NodeId, (Enr, Vec<VerifiedContent>)> = HashMap::new();
         for item in items {
             if !lock(&self.inner.gossiped).insert(*item.key()) {
                 continue;
             }
             let id = item.content_id();
-            let interested: Vec<(NodeId, Enr)> = self.with_table(|t| {
+            let ours = local.distance(id);
+            let targets: Vec<(NodeId, Enr)> = self.with_table(|t| {
                 t.interested(id)
                     .into_iter()
-                    .filter(|e| Some(e.node_id) != from)
+                    .filter(|e| Some(e.node_id) != from && e.node_id.ring().distance(id) < ours)
+                    .take(fanout)
                     .map(|e| (e.node_id, e.peer.clone()))
                     .collect()
             });
-            for (peer, enr) in choose_gossip_targets(interested, fanout) {
+            for (peer, enr) in targets {
                 per_peer
                     .entry(peer)
                     .or_insert_with(|| (enr, Vec::new()))
@@ -1181,45 +1232,189 @@ impl Overlay {
         self.offer_all(per_peer).await
     }
 
-    /// Offer `items` to the peers closest to each (found by a lookup) that are interested:
-    /// how a bridge injects content. Returns how many items were accepted in all.
-    pub async fn offer_to_closest(&self, items: Vec<VerifiedContent>, per_item: usize) -> usize {
-        let mut per_peer: HashMap<NodeId, (Enr, Vec<VerifiedContent>)> = HashMap::new();
-        for item in items {
-            let id = item.content_id();
-            let interested: Vec<(NodeId, Enr)> = self.with_table(|t| {
-                t.interested(id)
-                    .into_iter()
-                    .take(per_item)
-                    .map(|e| (e.node_id, e.peer.clone()))
-                    .collect()
-            });
-            for (peer, enr) in interested {
-                per_peer
-                    .entry(peer)
-                    .or_insert_with(|| (enr, Vec::new()))
-                    .1
-                    .push(item.clone());
+    /// Place `items` on the `copies` nodes closest to each that take them: how a bridge
+    /// injects content. Each item is offered to the closest peers in our table; a peer that
+    /// declines because it is busy is asked again after a pause, and one that declines for
+    /// good (outside its radius) is replaced by the next closest.
+    pub async fn place(&self, items: Vec<VerifiedContent>, copies: usize) -> PlacementReport {
+        const ROUNDS: u32 = 6;
+        // Our table may not hold the nodes closest to these ids (a Kademlia table keeps few
+        // nodes far from its own id), so find them: one node lookup per stretch of the ring the
+        // items span. The candidates are what the lookups found plus our table.
+        let mut ids: Vec<ContentId> = items.iter().map(|c| c.content_id()).collect();
+        ids.sort();
+        ids.dedup_by(|a, b| a.distance(*b) < (U256::from(1u8) << 250));
+        let mut pool: HashMap<NodeId, Enr> =
+            self.with_table(|t| t.connected().map(|e| (e.node_id, e.peer.clone())).collect());
+        let mut lookups: FuturesUnordered<_> = ids
+            .iter()
+            .map(|id| self.lookup_nodes(NodeId(id.0)))
+            .collect();
+        while let Some(found) = lookups.next().await {
+            for enr in found {
+                pool.insert(node_id_of(&enr), enr);
             }
         }
-        self.offer_all(per_peer).await
+        drop(lookups);
+        let mut report = PlacementReport {
+            items: items.len(),
+            ..Default::default()
+        };
+        // Per item: peers that have it (accepted or already stored), and peers that refused.
+        let mut placed: Vec<HashSet<NodeId>> = vec![HashSet::new(); items.len()];
+        let mut refused: Vec<HashSet<NodeId>> = vec![HashSet::new(); items.len()];
+        for round in 0..ROUNDS {
+            let mut per_peer: HashMap<NodeId, (Enr, Vec<usize>)> = HashMap::new();
+            for (index, item) in items.iter().enumerate() {
+                let missing = copies.saturating_sub(placed[index].len());
+                if missing == 0 {
+                    continue;
+                }
+                let id = item.content_id();
+                let mut candidates: Vec<(NodeId, &Enr)> = pool
+                    .iter()
+                    .filter(|(n, _)| !placed[index].contains(n) && !refused[index].contains(n))
+                    .map(|(n, e)| (*n, e))
+                    .collect();
+                candidates.sort_by_key(|(n, _)| n.ring().distance(id));
+                candidates.truncate(missing);
+                for (peer, enr) in candidates {
+                    per_peer
+                        .entry(peer)
+                        .or_insert_with(|| (enr.clone(), Vec::new()))
+                        .1
+                        .push(index);
+                }
+            }
+            if per_peer.is_empty() {
+                break;
+            }
+            let mut busy = false;
+            for (peer, result) in self.offer_each(per_peer, &items).await {
+                match result {
+                    Ok(codes) => {
+                        for (index, code) in codes {
+                            report.offered += 1;
+                            match code {
+                                AcceptCode::Accepted => {
+                                    report.accepted += 1;
+                                    placed[index].insert(peer);
+                                }
+                                AcceptCode::AlreadyStored => {
+                                    placed[index].insert(peer);
+                                }
+                                AcceptCode::RateLimited | AcceptCode::InboundTransferInProgress => {
+                                    report.busy += 1;
+                                    busy = true;
+                                }
+                                other => {
+                                    report.declined += 1;
+                                    if other == AcceptCode::NotWithinRadius {
+                                        report.outside_radius += 1;
+                                    }
+                                    refused[index].insert(peer);
+                                }
+                            }
+                        }
+                    }
+                    Err(indices) => {
+                        report.failed += indices.len();
+                        busy = true;
+                        for index in indices {
+                            refused[index].insert(peer);
+                        }
+                    }
+                }
+            }
+            if busy {
+                tokio::time::sleep(Duration::from_millis(50 << round)).await;
+            }
+        }
+        report.unplaced = placed.iter().filter(|p| p.is_empty()).count();
+        report
     }
 
     /// Run the offers of `per_peer` concurrently (one peer's items in sequence); how many
-    /// items were accepted in all.
+    /// items were accepted in all. A peer too busy to take an item is asked once more after a
+    /// pause.
     async fn offer_all(&self, per_peer: HashMap<NodeId, (Enr, Vec<VerifiedContent>)>) -> usize {
-        let mut offers: FuturesUnordered<_> = per_peer
-            .into_values()
-            .map(|(enr, items)| async move { self.offer(&enr, &items).await })
-            .collect();
         let mut accepted = 0;
-        while let Some(result) = offers.next().await {
-            match result {
-                Ok(codes) => accepted += codes.iter().filter(|c| c.is_accepted()).count(),
-                Err(e) => tracing::debug!(error = %e, "offer failed"),
+        let mut pending = per_peer;
+        for attempt in 0..2 {
+            let mut retry: HashMap<NodeId, (Enr, Vec<VerifiedContent>)> = HashMap::new();
+            let mut offers: FuturesUnordered<_> = pending
+                .into_iter()
+                .map(|(id, (enr, items))| async move {
+                    let result = self.offer(&enr, &items).await;
+                    (id, enr, items, result)
+                })
+                .collect();
+            while let Some((id, enr, items, result)) = offers.next().await {
+                match result {
+                    Ok(codes) => {
+                        accepted += codes.iter().filter(|c| c.is_accepted()).count();
+                        let busy: Vec<VerifiedContent> = items
+                            .into_iter()
+                            .zip(&codes)
+                            .filter(|(_, c)| matches!(c, AcceptCode::RateLimited))
+                            .map(|(item, _)| item)
+                            .collect();
+                        self.inner
+                            .counters
+                            .offers_rate_limited
+                            .fetch_add(busy.len() as u64, Ordering::Relaxed);
+                        if !busy.is_empty() {
+                            retry.insert(id, (enr, busy));
+                        }
+                    }
+                    Err(e) => {
+                        self.inner
+                            .counters
+                            .offers_failed
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(error = %e, "offer failed");
+                    }
+                }
             }
+            if retry.is_empty() || attempt == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            pending = retry;
         }
         accepted
+    }
+
+    /// Offer the items at the given indices of `items` to each peer, concurrently; per peer,
+    /// the code of each item, or the indices it did not take when the exchange failed.
+    async fn offer_each(
+        &self,
+        per_peer: HashMap<NodeId, (Enr, Vec<usize>)>,
+        items: &[VerifiedContent],
+    ) -> Vec<(NodeId, Result<Vec<(usize, AcceptCode)>, Vec<usize>>)> {
+        let mut offers: FuturesUnordered<_> = per_peer
+            .into_iter()
+            .map(|(id, (enr, indices))| async move {
+                let chosen: Vec<VerifiedContent> =
+                    indices.iter().map(|&i| items[i].clone()).collect();
+                match self.offer(&enr, &chosen).await {
+                    Ok(codes) => (id, Ok(indices.into_iter().zip(codes).collect())),
+                    Err(e) => {
+                        self.inner
+                            .counters
+                            .offers_failed
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(error = %e, "offer failed");
+                        (id, Err(indices))
+                    }
+                }
+            })
+            .collect();
+        let mut out = Vec::new();
+        while let Some(result) = offers.next().await {
+            out.push(result);
+        }
+        out
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1272,21 +1467,6 @@ fn offer_chunk_len(items: &[VerifiedContent]) -> usize {
         n += 1;
     }
     n.max(1)
-}
-
-/// Half the fanout from the closest interested peers, the rest at random among the others
-/// (random picks spread content past a cluster of close but unresponsive peers).
-fn choose_gossip_targets(mut interested: Vec<(NodeId, Enr)>, fanout: usize) -> Vec<(NodeId, Enr)> {
-    if interested.len() <= fanout {
-        return interested;
-    }
-    let closest = fanout / 2;
-    let mut rest = interested.split_off(closest);
-    use rand::seq::SliceRandom;
-    rest.shuffle(&mut rand::thread_rng());
-    rest.truncate(fanout - closest);
-    interested.extend(rest);
-    interested
 }
 
 impl From<NetError> for OverlayError {

@@ -89,3 +89,29 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// Place `items` on the nodes closest to each (as a bridge does, from `nodes[0]`) and wait
+/// until every item is stored on at least `copies` nodes.
+pub async fn seed(
+    nodes: &[Network],
+    items: &[portal_state::proof::VerifiedContent],
+    copies: usize,
+) {
+    let report = nodes[0].overlay().place(items.to_vec(), copies).await;
+    assert_eq!(report.unplaced, 0, "{report:?}");
+    let placed = eventually(Duration::from_secs(20), || {
+        items.iter().all(|item| {
+            nodes
+                .iter()
+                .filter(|n| {
+                    n.overlay()
+                        .with_store(|s| s.contains(item.key()).unwrap_or(false))
+                        .unwrap_or(false)
+                })
+                .count()
+                >= copies
+        })
+    })
+    .await;
+    assert!(placed, "every item stored on {copies} nodes");
+}
