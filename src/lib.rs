@@ -15,12 +15,14 @@
 //! | [`store`] | the SQLite content store with its capacity and radius; headers; peers |
 //! | [`overlay`] | routing table, message handlers, lookups, offer/accept gossip |
 //! | [`network`] | [`network::Network`]: transport + overlay + store running on tokio |
+//! | [`bridge`] | state into the network: genesis, proofs files, following an execution client; pushing |
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
 
 #![deny(missing_docs)]
 
+pub mod bridge;
 pub mod content;
 pub mod net;
 pub mod network;
