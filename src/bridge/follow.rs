@@ -111,11 +111,16 @@ pub struct BlockReport {
     pub elapsed: Duration,
 }
 
+/// What [`Follower::on_header`] keeps.
+type HeaderCallback = Box<dyn FnMut(&BlockHeader) + Send>;
+
 /// Follows an execution client block by block and pushes what each block changed.
 pub struct Follower {
     client: ExecutionClient,
     config: FollowerConfig,
-    on_header: Option<Box<dyn FnMut(&BlockHeader) + Send>>,
+    /// In a mutex only so that the follower is `Sync` (its futures then are `Send`) without
+    /// asking the callback to be `Sync`.
+    on_header: Option<std::sync::Mutex<HeaderCallback>>,
     /// The next block to push; `None` until the start is resolved.
     next: Option<u64>,
     /// Hashes of the blocks pushed lately, to notice reorgs.
@@ -149,7 +154,7 @@ impl Follower {
     /// Call `f` with each block's header (checked, and trusted on the bridge's node) before
     /// that block's items are pushed: the embedding program trusts it on its other nodes.
     pub fn on_header(mut self, f: impl FnMut(&BlockHeader) + Send + 'static) -> Self {
-        self.on_header = Some(Box::new(f));
+        self.on_header = Some(std::sync::Mutex::new(Box::new(f)));
         self
     }
 
@@ -374,24 +379,32 @@ impl Follower {
         let number = header.number;
         let mut changes = self.client.state_changes(number).await?;
         Self::untraced_changes(&mut changes, header, block)?;
-        let client = &self.client;
-        let new_code = &changes.new_code;
-        let fetched: Vec<Vec<VerifiedContent>> = stream::iter(changes.accounts.iter())
-            .map(|(address, slots)| async move {
-                let slots: Vec<U256> = slots.iter().copied().collect();
-                let mut proof = client.proof(*address, &slots, number).await?;
-                let system = [BEACON_ROOTS, HISTORY_STORAGE].contains(address);
-                if system && proof.code_hash == KECCAK_EMPTY {
-                    // The chain does not have this system contract: no slots to prove.
-                    proof.storage_proof.clear();
+        // Each fetch owns what it uses (borrowing futures would make this one not `Send`).
+        let state_root = header.state_root;
+        let fetches: Vec<_> = changes
+            .accounts
+            .into_iter()
+            .map(|(address, slots)| {
+                let client = self.client.clone();
+                let new_code = changes.new_code.contains(&address);
+                async move {
+                    let slots: Vec<U256> = slots.into_iter().collect();
+                    let mut proof = client.proof(address, &slots, number).await?;
+                    let system = [BEACON_ROOTS, HISTORY_STORAGE].contains(&address);
+                    if system && proof.code_hash == KECCAK_EMPTY {
+                        // The chain does not have this system contract: no slots to prove.
+                        proof.storage_proof.clear();
+                    }
+                    let code = if new_code && proof.code_hash != KECCAK_EMPTY {
+                        Some(client.code(address, number).await?)
+                    } else {
+                        None
+                    };
+                    proof_items(state_root, &proof, code.as_ref())
                 }
-                let code = if new_code.contains(address) && proof.code_hash != KECCAK_EMPTY {
-                    Some(client.code(*address, number).await?)
-                } else {
-                    None
-                };
-                proof_items(header.state_root, &proof, code.as_ref())
             })
+            .collect();
+        let fetched: Vec<Vec<VerifiedContent>> = stream::iter(fetches)
             .buffer_unordered(self.config.concurrent_requests.max(1))
             .try_collect()
             .await?;
@@ -399,6 +412,8 @@ impl Follower {
 
         network.add_trusted_header(&header.rlp)?;
         if let Some(f) = self.on_header.as_mut() {
+            // A callback that panicked before leaves nothing half-done here.
+            let f = f.get_mut().unwrap_or_else(|e| e.into_inner());
             f(header);
         }
         let keys: Vec<ContentKey> = items.iter().map(|i| *i.key()).collect();

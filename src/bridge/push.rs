@@ -84,6 +84,9 @@ pub struct PushReport {
     pub items_per_sec: f64,
 }
 
+/// One peer's answer to an offer.
+type OfferResult = Result<Vec<AcceptCode>, crate::overlay::OverlayError>;
+
 /// How one item fared.
 #[derive(Clone, Default)]
 struct ItemState {
@@ -258,19 +261,23 @@ async fn offer_round(
                 .push(i);
         }
     }
-    let results: Vec<(NodeId, Vec<usize>, Result<Vec<AcceptCode>, _>)> = stream::iter(
-        per_peer
-            .into_iter()
-            .map(|(peer, (enr, indices))| async move {
-                let items: Vec<VerifiedContent> =
-                    indices.iter().map(|&i| batch[i].clone()).collect();
+    // Each offer owns what it uses: futures borrowing through a closure would make the
+    // push future not `Send` (a limitation of higher-ranked lifetimes in async).
+    let offers: Vec<_> = per_peer
+        .into_iter()
+        .map(|(peer, (enr, indices))| {
+            let items: Vec<VerifiedContent> = indices.iter().map(|&i| batch[i].clone()).collect();
+            let overlay = overlay.clone();
+            async move {
                 let result = overlay.offer(&enr, &items).await;
                 (peer, indices, result)
-            }),
-    )
-    .buffer_unordered(config.max_concurrent_peers.max(1))
-    .collect()
-    .await;
+            }
+        })
+        .collect();
+    let results: Vec<(NodeId, Vec<usize>, OfferResult)> = stream::iter(offers)
+        .buffer_unordered(config.max_concurrent_peers.max(1))
+        .collect()
+        .await;
     let mut failed = Vec::new();
     for (peer, indices, result) in results {
         match result {
