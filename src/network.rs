@@ -115,7 +115,7 @@ pub struct NetworkStatus {
 pub struct Network {
     overlay: Overlay,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], NetworkError> {
@@ -173,7 +173,7 @@ impl Network {
                 s.headers_newest_first(crate::overlay::MAX_TRUSTED_HEADERS),
                 s.peers(256),
             )
-        });
+        })?;
         overlay.update_heads(|heads| {
             for stored in headers.into_iter().flatten() {
                 if let Ok(header) = BlockHeader::decode(&stored.header_rlp) {
@@ -201,7 +201,7 @@ impl Network {
         Ok(Network {
             overlay,
             shutdown,
-            tasks,
+            tasks: std::sync::Mutex::new(tasks),
         })
     }
 
@@ -225,7 +225,7 @@ impl Network {
     pub fn add_trusted_header(&self, header_rlp: &[u8]) -> Result<BlockHeader, NetworkError> {
         let header = BlockHeader::decode(header_rlp)?;
         self.overlay
-            .with_store(|s| s.put_header(header.number, header.hash, header_rlp))?;
+            .with_store(|s| s.put_header(header.number, header.hash, header_rlp))??;
         self.overlay.update_heads(|h| h.insert(header.clone()));
         Ok(header)
     }
@@ -238,9 +238,7 @@ impl Network {
     /// Store verified content within our radius and offer it to interested peers. Returns how
     /// many offers of items peers accepted.
     pub async fn offer_content(&self, items: Vec<VerifiedContent>) -> Result<usize, NetworkError> {
-        for item in &items {
-            self.overlay.store_verified(item)?;
-        }
+        self.overlay.with_store(|s| s.put_batch(&items))??;
         Ok(self.overlay.gossip(items, None).await)
     }
 
@@ -248,7 +246,8 @@ impl Network {
     pub fn status(&self) -> NetworkStatus {
         let (radius, stored_bytes, stored_items) = self
             .overlay
-            .with_store(|s| (s.radius(), s.stored_bytes(), s.len()));
+            .with_store(|s| (s.radius(), s.stored_bytes(), s.len()))
+            .unwrap_or((Radius::ZERO, 0, 0));
         NetworkStatus {
             node_id: self.overlay.local_id().0,
             enr: self.enr(),
@@ -261,17 +260,29 @@ impl Network {
     }
 
     /// Stop every task, remember the peers for the next start, and free the port and the
-    /// database file.
-    pub async fn stop(self) {
-        let _ = self.shutdown.send(true);
+    /// database file. Calling it again does nothing.
+    pub async fn stop(&self) {
+        if self.shutdown.send_replace(true) {
+            return;
+        }
         save_peers(&self.overlay);
-        for task in &self.tasks {
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in &tasks {
             task.abort();
         }
-        for task in self.tasks {
+        for task in tasks {
             let _ = task.await;
         }
-        self.overlay.transport().clone().shutdown().await;
+        self.overlay.transport().shutdown().await;
+        if let Err(e) = self.overlay.close_store() {
+            tracing::warn!(error = %e, "closing the store failed");
+        }
+    }
+
+    /// Whether [`Network::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        *self.shutdown.borrow()
     }
 }
 
@@ -285,7 +296,7 @@ fn save_peers(overlay: &Overlay) {
             .map(|e| (e.node_id.0, e.peer.to_base64()))
             .collect()
     });
-    overlay.with_store(|s| {
+    let _ = overlay.with_store(|s| {
         for (id, enr) in peers {
             if let Err(e) = s.put_peer(id.0, &enr, now) {
                 tracing::debug!(error = %e, "could not save a peer");

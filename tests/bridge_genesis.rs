@@ -107,7 +107,11 @@ async fn a_bridge_with_a_thin_table_looks_nodes_up() {
     for item in &items {
         let copies = nodes
             .iter()
-            .filter(|n| n.overlay().with_store(|s| s.contains(item.key()).unwrap()))
+            .filter(|n| {
+                n.overlay()
+                    .with_store(|s| s.contains(item.key()).unwrap())
+                    .unwrap()
+            })
             .count();
         assert!(copies >= 1, "{:?} is stored", item.key());
     }
@@ -154,7 +158,11 @@ async fn items_whose_offers_all_failed_are_retried_with_other_peers() {
     for item in &items {
         let copies = nodes
             .iter()
-            .filter(|n| n.overlay().with_store(|s| s.contains(item.key()).unwrap()))
+            .filter(|n| {
+                n.overlay()
+                    .with_store(|s| s.contains(item.key()).unwrap())
+                    .unwrap()
+            })
             .count();
         assert!(copies >= 1, "{:?} is stored", item.key());
     }

@@ -223,7 +223,8 @@ async fn every_message_type_crosses_a_real_socket() {
     assert!(
         eventually(std::time::Duration::from_secs(10), || b
             .overlay()
-            .with_store(|s| s.contains(fresh.key()).unwrap()))
+            .with_store(|s| s.contains(fresh.key()).unwrap())
+            .unwrap())
         .await,
         "accepted content arrived over uTP and was stored"
     );

@@ -98,7 +98,11 @@ async fn offered_content_spreads_and_is_found_from_a_light_node() {
     for item in &accounts {
         let copies = nodes
             .iter()
-            .filter(|n| n.overlay().with_store(|s| s.contains(item.key()).unwrap()))
+            .filter(|n| {
+                n.overlay()
+                    .with_store(|s| s.contains(item.key()).unwrap())
+                    .unwrap()
+            })
             .count();
         assert!(copies >= 1, "{:?} is stored somewhere", item.key());
     }
@@ -289,5 +293,74 @@ async fn a_stopped_node_frees_its_port_and_file_and_rejoins_on_restart() {
     let radius = nodes[0].overlay().ping(&node.enr()).await.unwrap();
     assert_eq!(radius, node.status().radius);
     node.stop().await;
+    stop_all(nodes).await;
+}
+
+/// Nobody stores a proof for an address that does not exist or a slot that is zero, yet a
+/// lookup gets one: the nodes holding the key's neighbours assemble it from their witnesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absence_is_proven_from_the_neighbours_witnesses() {
+    use portal_state::content::{AccountKey, StorageKey};
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = start_network(dir.path(), 6, 10_000_000).await;
+    trust_everywhere(&nodes, &genesis_header_rlp("holesky"));
+    let holesky = genesis_witnesses("holesky");
+    let items: Vec<VerifiedContent> = holesky
+        .items
+        .iter()
+        .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
+        .collect();
+    nodes[0].offer_content(items.clone()).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || nodes
+            .iter()
+            .all(|n| n.status().stored_items == items.len() as u64))
+        .await,
+        "every node holds the whole holesky genesis"
+    );
+    let mut config = test_config(&dir.path().join("light"), 0);
+    config.bootnodes = vec![nodes[0].enr()];
+    let light = Network::start(config).await.unwrap();
+    light
+        .add_trusted_header(&genesis_header_rlp("holesky"))
+        .unwrap();
+    let root = holesky.state_root;
+
+    for i in 0..20u8 {
+        let address = alloy_primitives::Address::repeat_byte(0xa0 ^ i);
+        let key = ContentKey::Account(AccountKey {
+            address,
+            state_root: root,
+        });
+        let found = light.find_content(key).await.unwrap();
+        assert_eq!(
+            found.content.proven(),
+            &VerifiedValue::Account(None),
+            "{address}"
+        );
+    }
+    let deposit = alloy_primitives::address!("4242424242424242424242424242424242424242");
+    for slot in [U256::from(100), U256::from(12345), U256::MAX] {
+        let key = ContentKey::Storage(StorageKey {
+            address: deposit,
+            slot,
+            state_root: root,
+        });
+        let found = light.find_content(key).await.unwrap();
+        assert_eq!(
+            found.content.proven(),
+            &VerifiedValue::Storage(U256::ZERO),
+            "slot {slot}"
+        );
+    }
+    // A present slot still reads its real value.
+    let (present_key, _) = holesky
+        .items
+        .iter()
+        .find(|(k, _)| matches!(k, ContentKey::Storage(_)))
+        .unwrap();
+    let found = light.find_content(*present_key).await.unwrap();
+    assert!(matches!(found.content.proven(), VerifiedValue::Storage(v) if !v.is_zero()));
+    light.stop().await;
     stop_all(nodes).await;
 }

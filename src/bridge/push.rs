@@ -132,7 +132,10 @@ pub async fn push_with(
     let mut done = 0;
     for batch in items.chunks(config.batch_items.max(1)) {
         if config.store_locally {
-            if let Err(e) = overlay.with_store(|s| s.put_batch(batch)) {
+            let stored = overlay
+                .with_store(|s| s.put_batch(batch).map_err(|e| e.to_string()))
+                .map_err(|e| e.to_string());
+            if let Err(e) | Ok(Err(e)) = stored {
                 tracing::warn!(error = %e, "bridge: could not keep pushed items in our own store");
             }
         }

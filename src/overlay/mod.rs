@@ -45,6 +45,9 @@ pub enum OverlayError {
     /// The local store failed.
     #[error("store: {0}")]
     Store(StoreError),
+    /// The node was stopped; its store is closed.
+    #[error("the node is stopped")]
+    Closed,
     /// A peer answered with something that is not a valid answer to our request.
     #[error("bad response: {0}")]
     BadResponse(String),

@@ -7,15 +7,16 @@
 use super::heads::TrustedHeaders;
 use super::table::{NodeId, RoutingTable};
 use super::OverlayError;
-use crate::content::{ContentId, ContentKey, ContentValue, Radius};
+use crate::content::{AccountKey, ContentId, ContentKey, ContentValue, Radius, Witness};
 use crate::net::{Enr, InboundRequest, NetError, Transport};
-use crate::proof::{self, VerifiedContent};
+use crate::proof::{self, TrieKind, VerifiedContent};
 use crate::store::ContentStore;
 use crate::wire::{
     framing, Accept, AcceptCode, Content, FindContent, FindNodes, Message, Nodes, Offer, Ping,
     PingError, PingExtension, PingPayload, Pong, ProtocolVersion, MAX_CONTENT_KEYS_PER_OFFER,
 };
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{keccak256, B256, U256};
+use alloy_trie::EMPTY_ROOT_HASH;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,7 +149,9 @@ struct Inner {
     local_id: NodeId,
     config: OverlayConfig,
     table: Mutex<RoutingTable<Enr>>,
-    store: Mutex<ContentStore>,
+    /// `None` once the overlay is closed: the file is released even while tasks still hold
+    /// clones of the overlay.
+    store: Mutex<Option<ContentStore>>,
     heads: RwLock<TrustedHeaders>,
     /// Peers we have exchanged ping extension type 0 with.
     capable: Mutex<HashSet<NodeId>>,
@@ -204,7 +207,7 @@ impl Overlay {
                 local_id,
                 config,
                 table: Mutex::new(RoutingTable::new(local_id, k)),
-                store: Mutex::new(store),
+                store: Mutex::new(Some(store)),
                 heads: RwLock::new(TrustedHeaders::default()),
                 capable: Mutex::new(HashSet::new()),
                 gossiped: Mutex::new(RecentSet::new(100_000)),
@@ -227,12 +230,25 @@ impl Overlay {
 
     /// Our radius, from the store.
     pub fn radius(&self) -> Radius {
-        lock(&self.inner.store).radius()
+        self.with_store(|s| s.radius()).unwrap_or(Radius::ZERO)
     }
 
     /// Run `f` with the store.
-    pub fn with_store<R>(&self, f: impl FnOnce(&mut ContentStore) -> R) -> R {
-        f(&mut lock(&self.inner.store))
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut ContentStore) -> R) -> Result<R, OverlayError> {
+        lock(&self.inner.store)
+            .as_mut()
+            .map(f)
+            .ok_or(OverlayError::Closed)
+    }
+
+    /// Close the store (checkpointing it), releasing the database file. Later store operations
+    /// fail with [`OverlayError::Closed`]; requests are answered as by a node that stores
+    /// nothing.
+    pub fn close_store(&self) -> Result<(), OverlayError> {
+        match lock(&self.inner.store).take() {
+            Some(store) => store.close().map_err(OverlayError::Store),
+            None => Ok(()),
+        }
     }
 
     /// Run `f` with the routing table.
@@ -287,7 +303,10 @@ impl Overlay {
         let id = key.content_id();
         let (stored, radius) = {
             let store = lock(&self.inner.store);
-            (store.contains(&key).unwrap_or(false), store.radius())
+            match store.as_ref() {
+                Some(store) => (store.contains(&key).unwrap_or(false), store.radius()),
+                None => return (AcceptCode::Declined, None),
+            }
         };
         if stored {
             return (AcceptCode::AlreadyStored, None);
@@ -303,8 +322,8 @@ impl Overlay {
 
     /// Store verified content if it is within our radius. Returns whether it is stored now.
     pub fn store_verified(&self, content: &VerifiedContent) -> Result<bool, OverlayError> {
-        let outcome = lock(&self.inner.store)
-            .put(content)
+        let outcome = self
+            .with_store(|s| s.put(content))?
             .map_err(OverlayError::Store)?;
         Ok(matches!(outcome, crate::store::PutOutcome::Stored { .. }))
     }
@@ -473,8 +492,12 @@ impl Overlay {
         m: FindContent,
     ) -> Option<Content> {
         let key = ContentKey::decode(&m.content_key).ok()?;
-        let value = lock(&self.inner.store).get_encoded(&key).ok().flatten();
-        match value {
+        let stored = self
+            .with_store(|s| s.get_encoded(&key))
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        match stored.or_else(|| self.prove_absence(&key)) {
             Some(value) if value.len() <= MAX_INLINE_CONTENT => {
                 Some(Content::Content(value.into()))
             }
@@ -508,6 +531,91 @@ impl Overlay {
                 Some(Content::Enrs(enrs))
             }
         }
+    }
+
+    /// A proof that `key` is absent (an account that does not exist, a slot that is zero),
+    /// assembled from the witnesses we store for its neighbours; verified before it is used.
+    fn prove_absence(&self, key: &ContentKey) -> Option<Vec<u8>> {
+        const PER_SIDE: usize = 2;
+        let guard = lock(&self.inner.store);
+        let store = guard.as_ref()?;
+        let value = match key {
+            ContentKey::Account(k) => {
+                let near = store
+                    .account_neighbours(key.content_id(), k.state_root, PER_SIDE)
+                    .ok()?;
+                let witnesses: Vec<&Witness> = near
+                    .iter()
+                    .filter_map(|(nk, v)| match (nk, v) {
+                        (ContentKey::Account(a), ContentValue::Account(w))
+                            if a.state_root == k.state_root =>
+                        {
+                            Some(w)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let w = proof::absence_witness(
+                    TrieKind::Account,
+                    k.state_root,
+                    keccak256(k.address),
+                    &witnesses,
+                )?;
+                ContentValue::Account(w)
+            }
+            ContentKey::Storage(k) => {
+                let near = store
+                    .storage_neighbours(key.content_id(), k.address, k.state_root, PER_SIDE)
+                    .ok()?;
+                // The contract's account witness: its own item, or any of its storage items.
+                let same_contract = |nk: &ContentKey| matches!(nk, ContentKey::Storage(s) if s.address == k.address && s.state_root == k.state_root);
+                let account_key = ContentKey::Account(AccountKey {
+                    address: k.address,
+                    state_root: k.state_root,
+                });
+                let account_witness = match store.get(&account_key).ok().flatten() {
+                    Some(ContentValue::Account(w)) => w,
+                    _ => near.iter().find_map(|(nk, v)| match v {
+                        ContentValue::Storage {
+                            account_witness, ..
+                        } if same_contract(nk) => Some(account_witness.clone()),
+                        _ => None,
+                    })?,
+                };
+                let account =
+                    proof::verify_account(k.state_root, k.address, &account_witness).ok()?;
+                let storage_witness = match account {
+                    // No contract, or no storage: every slot reads zero with an empty witness.
+                    None => Witness::default(),
+                    Some(a) if a.storage_root == EMPTY_ROOT_HASH => Witness::default(),
+                    Some(a) => {
+                        let witnesses: Vec<&Witness> = near
+                            .iter()
+                            .filter_map(|(nk, v)| match v {
+                                ContentValue::Storage {
+                                    storage_witness, ..
+                                } if same_contract(nk) => Some(storage_witness),
+                                _ => None,
+                            })
+                            .collect();
+                        proof::absence_witness(
+                            TrieKind::Storage,
+                            a.storage_root,
+                            keccak256(k.slot.to_be_bytes::<32>()),
+                            &witnesses,
+                        )?
+                    }
+                };
+                ContentValue::Storage {
+                    account_witness,
+                    storage_witness,
+                }
+            }
+            ContentKey::Bytecode(_) => return None,
+        };
+        // Only what verifies is ever sent.
+        proof::verify(*key, value.clone()).ok()?;
+        Some(value.encode())
     }
 
     fn handle_offer(&self, requester: NodeId, enr: Option<Enr>, offer: Offer) -> Accept {
@@ -580,29 +688,43 @@ impl Overlay {
                 return;
             }
         };
-        let mut fresh = Vec::new();
+        // Verify everything first, then store what verified in one transaction.
+        let mut valid = Vec::with_capacity(keys.len());
+        let mut lied = false;
         for (key, bytes) in keys.iter().zip(items) {
             match self.validate(key, &bytes) {
-                Ok(content) => {
-                    if matches!(self.store_verified(&content), Ok(true)) {
-                        self.inner
-                            .counters
-                            .items_stored_from_offers
-                            .fetch_add(1, Ordering::Relaxed);
-                        fresh.push(content);
-                    }
-                }
+                Ok(content) => valid.push(content),
                 Err(e) => {
                     tracing::debug!(peer = ?sender, error = %e, "invalid offered content");
                     self.inner
                         .counters
                         .invalid_items
                         .fetch_add(1, Ordering::Relaxed);
-                    self.penalise(sender);
-                    return;
+                    lied = true;
                 }
             }
         }
+        if lied {
+            self.penalise(sender);
+        }
+        let outcomes = match self.with_store(|s| s.put_batch(&valid)) {
+            Ok(Ok(outcomes)) => outcomes,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "storing offered content failed");
+                return;
+            }
+            Err(_) => return, // stopped
+        };
+        let fresh: Vec<VerifiedContent> = valid
+            .into_iter()
+            .zip(outcomes)
+            .filter(|(_, o)| matches!(o, crate::store::PutOutcome::Stored { .. }))
+            .map(|(c, _)| c)
+            .collect();
+        self.inner
+            .counters
+            .items_stored_from_offers
+            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
         if !fresh.is_empty() {
             self.gossip(fresh, Some(sender)).await;
         }
@@ -941,7 +1063,7 @@ impl Overlay {
             }
         }
         let mut stats = LookupStats::default();
-        if let Ok(Some(value)) = lock(&self.inner.store).get(&key) {
+        if let Ok(Ok(Some(value))) = self.with_store(|s| s.get(&key)) {
             if let Ok(content) = proof::verify(key, value) {
                 stats.local = true;
                 return Ok(FoundContent { content, stats });

@@ -13,6 +13,7 @@
 //! [`VerifiedContent`] can only be made here, by a verification that succeeded, so a layer that
 //! takes one (the store, the overlay's gossip) cannot be handed unverified data by mistake.
 
+mod absence;
 mod build;
 mod error;
 mod genesis;
@@ -20,6 +21,7 @@ mod header;
 mod verified;
 mod verify;
 
+pub use absence::absence_witness;
 pub use build::{build_witnesses, StateWitnesses};
 pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};

@@ -155,7 +155,7 @@ fn value_kind(value: &ContentValue) -> &'static str {
 }
 
 /// Where one witness node sends the walk.
-enum Step {
+pub(crate) enum Step {
     /// On to the next witness node, which must hash to this.
     Descend(B256),
     /// The leaf of the key, with its value.
@@ -249,7 +249,7 @@ fn ensure_last(trie: TrieKind, index: usize, len: usize) -> Result<(), ProofErro
 /// so two byte strings would decode to one node. That forges nothing (the bytes are bound by
 /// their hash), but a witness should have exactly one valid form, so a leaf or extension must
 /// re-encode to its own bytes. Both are small; branches have no such freedom.
-fn decode_node(encoded: &[u8]) -> Result<TrieNode, String> {
+pub(crate) fn decode_node(encoded: &[u8]) -> Result<TrieNode, String> {
     let mut rest = encoded;
     let node = <TrieNode as alloy_rlp::Decodable>::decode(&mut rest).map_err(|e| e.to_string())?;
     if !rest.is_empty() {
@@ -264,7 +264,11 @@ fn decode_node(encoded: &[u8]) -> Result<TrieNode, String> {
 }
 
 /// Follow one witness node (and any nodes embedded in it) along `path` from nibble `*depth`.
-fn follow(mut node: TrieNode, path: &Nibbles, depth: &mut usize) -> Result<Step, String> {
+pub(crate) fn follow(
+    mut node: TrieNode,
+    path: &Nibbles,
+    depth: &mut usize,
+) -> Result<Step, String> {
     loop {
         let child = match node {
             TrieNode::EmptyRoot => return Err("empty node below the root".into()),

@@ -16,7 +16,7 @@ use super::open::{set_meta, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO,
 use super::{classify, ContentStore, PutOutcome, State, StoreConfig, StoreError};
 use crate::content::{ContentId, ContentKey, ContentValue, Radius};
 use crate::proof::VerifiedContent;
-use alloy_primitives::U256;
+use alloy_primitives::{Address, B256, U256};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -198,6 +198,94 @@ impl ContentStore {
             self.scan_ids(from, None, limit, &mut out)?;
             let rest = limit - out.len();
             self.scan_ids(ContentId::default(), Some(to), rest, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Stored witnesses of the accounts nearest to `id` around the ring, anchored to
+    /// `state_root`: up to `per_side` before it and up to `per_side` after it, nearest first.
+    /// They include the trie neighbours of an account that is not stored, whose witnesses share
+    /// the path that proves it absent.
+    pub fn account_neighbours(
+        &self,
+        id: ContentId,
+        state_root: B256,
+        per_side: usize,
+    ) -> Result<Vec<(ContentKey, ContentValue)>, StoreError> {
+        // Account key: selector 0x00, address (20), state root (32). SQLite's substr is 1-based.
+        let filter = "substr(content_key, 1, 1) = x'00' AND substr(content_key, 22, 32) = ?3";
+        self.neighbours_query(id, per_side, filter, &[state_root.as_slice()])
+    }
+
+    /// Stored storage items of the contract at `address` nearest to `id` around the ring,
+    /// anchored to `state_root`, as [`Self::account_neighbours`] does for accounts. A contract's
+    /// slots sit in the order of their hashed keys, shifted by the hash of its address.
+    pub fn storage_neighbours(
+        &self,
+        id: ContentId,
+        address: Address,
+        state_root: B256,
+        per_side: usize,
+    ) -> Result<Vec<(ContentKey, ContentValue)>, StoreError> {
+        // Storage key: selector 0x01, address (20), slot (32), state root (32).
+        let filter = "substr(content_key, 1, 21) = ?3 AND substr(content_key, 54, 32) = ?4";
+        let mut prefix = vec![ContentKey::STORAGE];
+        prefix.extend_from_slice(address.as_slice());
+        self.neighbours_query(id, per_side, filter, &[&prefix, state_root.as_slice()])
+    }
+
+    /// Items matching `filter` nearest to `id` on each side, wrapping around the ring: below
+    /// `id` (then down from the top of the ring), and above it (then up from zero).
+    fn neighbours_query(
+        &self,
+        id: ContentId,
+        per_side: usize,
+        filter: &str,
+        args: &[&[u8]],
+    ) -> Result<Vec<(ContentKey, ContentValue)>, StoreError> {
+        let err = |e| classify(&self.path, e);
+        let limit = i64::try_from(per_side).unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (cmp, order) in [("<", "DESC"), (">", "ASC")] {
+            // First the near side, then the wrap-around from the far end of the ring.
+            for wrapped in [false, true] {
+                let range = if wrapped {
+                    format!("content_id {} ?1", if cmp == "<" { ">" } else { "<" })
+                } else {
+                    format!("content_id {cmp} ?1")
+                };
+                let sql = format!(
+                    "SELECT content_key, value FROM content WHERE {range} AND {filter}
+                     ORDER BY content_id {order} LIMIT ?2"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
+                let id_bytes: &[u8] = id.as_bytes();
+                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&id_bytes, &limit];
+                for arg in args {
+                    params.push(arg);
+                }
+                let mut rows = stmt.query(params.as_slice()).map_err(err)?;
+                let mut taken = 0;
+                while let Some(row) = rows.next().map_err(err)? {
+                    let key_bytes: Vec<u8> = row.get(0).map_err(err)?;
+                    let value_bytes: Vec<u8> = row.get(1).map_err(err)?;
+                    if !seen.insert(key_bytes.clone()) {
+                        continue;
+                    }
+                    let key =
+                        ContentKey::decode(&key_bytes).map_err(|e| StoreError::CorruptValue {
+                            path: self.path.clone(),
+                            what: "content key",
+                            reason: e.to_string(),
+                        })?;
+                    out.push((key, decode_value(&self.path, &key, &value_bytes)?));
+                    taken += 1;
+                }
+                if taken == per_side {
+                    break;
+                }
+            }
         }
         Ok(out)
     }
