@@ -102,7 +102,10 @@ async fn a_bridge_with_a_thin_table_looks_nodes_up() {
     let items: Vec<_> = content.items.into_iter().take(40).collect();
     let report = push(&bridge, items.clone(), |_| {}).await;
     assert!(report.lookups >= 1, "{report:?}");
-    assert!(bridge.status().peers >= 4, "lookups filled the table");
+    // How many depends on the ids (a lookup asks for nodes near the item's id); at least one
+    // more than the one it knew.
+    let peers = bridge.status().peers;
+    assert!(peers >= 2, "lookups found nodes: {peers} peers, {report:?}");
     assert_eq!(report.unplaced, 0, "{report:?}");
     for item in &items {
         let copies = nodes
