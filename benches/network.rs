@@ -94,19 +94,16 @@ async fn run() {
     let bridge = Network::start(bc).await.unwrap();
     bridge.add_trusted_header(&header_rlp).unwrap();
     let started = Instant::now();
-    let mut report = portal_state::overlay::PlacementReport::default();
-    for chunk in items.chunks(512) {
-        let r = bridge.overlay().place(chunk.to_vec(), 4).await;
-        report.items += r.items;
-        report.offered += r.offered;
-        report.accepted += r.accepted;
-        report.declined += r.declined;
-        report.outside_radius += r.outside_radius;
-        report.busy += r.busy;
-        report.failed += r.failed;
-        report.unplaced += r.unplaced;
-    }
-    println!("network/bridge_placement: {report:?}");
+    let push_config = portal_state::bridge::PushConfig {
+        peers_per_item: 4,
+        ..Default::default()
+    };
+    let report =
+        portal_state::bridge::push_with(&bridge, items.clone(), &push_config, |_| {}).await;
+    println!(
+        "network/bridge_placement: unplaced {}, accepted {}, declined {}, retried {}, lookups {}",
+        report.unplaced, report.accepted, report.declined, report.retried, report.lookups
+    );
     let mut last = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -97,6 +97,8 @@ pub struct PlacementReport {
     pub offered: usize,
     /// Item offers accepted.
     pub accepted: usize,
+    /// Item offers answered "already stored": the item is there.
+    pub already_stored: usize,
     /// Item offers declined for good (outside the radius, not verifiable, ...).
     pub declined: usize,
     /// Of those, declined as outside the peer's radius.
@@ -105,6 +107,13 @@ pub struct PlacementReport {
     pub busy: usize,
     /// Item offers lost to failed exchanges (no answer, failed uTP transfer).
     pub failed: usize,
+    /// Distinct peers with at least one failed exchange.
+    pub failed_peers: usize,
+    /// Item offers made after the first round: to a busy peer again, or to the next closest
+    /// peer after a refusal or a failure.
+    pub retried: usize,
+    /// Node lookups run to find the nodes closest to the items.
+    pub lookups: usize,
     /// Items no peer took.
     pub unplaced: usize,
 }
@@ -1246,6 +1255,7 @@ impl Overlay {
         ids.dedup_by(|a, b| a.distance(*b) < (U256::from(1u8) << 250));
         let mut pool: HashMap<NodeId, Enr> =
             self.with_table(|t| t.connected().map(|e| (e.node_id, e.peer.clone())).collect());
+        let lookup_count = ids.len();
         let mut lookups: FuturesUnordered<_> = ids
             .iter()
             .map(|id| self.lookup_nodes(NodeId(id.0)))
@@ -1258,8 +1268,10 @@ impl Overlay {
         drop(lookups);
         let mut report = PlacementReport {
             items: items.len(),
+            lookups: lookup_count,
             ..Default::default()
         };
+        let mut failed_peers: HashSet<NodeId> = HashSet::new();
         // Per item: peers that have it (accepted or already stored), and peers that refused.
         let mut placed: Vec<HashSet<NodeId>> = vec![HashSet::new(); items.len()];
         let mut refused: Vec<HashSet<NodeId>> = vec![HashSet::new(); items.len()];
@@ -1295,12 +1307,16 @@ impl Overlay {
                     Ok(codes) => {
                         for (index, code) in codes {
                             report.offered += 1;
+                            if round > 0 {
+                                report.retried += 1;
+                            }
                             match code {
                                 AcceptCode::Accepted => {
                                     report.accepted += 1;
                                     placed[index].insert(peer);
                                 }
                                 AcceptCode::AlreadyStored => {
+                                    report.already_stored += 1;
                                     placed[index].insert(peer);
                                 }
                                 AcceptCode::RateLimited | AcceptCode::InboundTransferInProgress => {
@@ -1318,7 +1334,12 @@ impl Overlay {
                         }
                     }
                     Err(indices) => {
+                        report.offered += indices.len();
                         report.failed += indices.len();
+                        if round > 0 {
+                            report.retried += indices.len();
+                        }
+                        failed_peers.insert(peer);
                         busy = true;
                         for index in indices {
                             refused[index].insert(peer);
@@ -1331,6 +1352,7 @@ impl Overlay {
             }
         }
         report.unplaced = placed.iter().filter(|p| p.is_empty()).count();
+        report.failed_peers = failed_peers.len();
         report
     }
 
