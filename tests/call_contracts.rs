@@ -106,7 +106,10 @@ async fn weth_decimals_at_block_19m_through_the_network() {
     match client.call(&symbol, BlockId::Number(19_000_000)).await {
         Err(ClientError::NotFound { what, tried }) => {
             assert!(what.contains("slot 1 of"), "{what}");
-            assert!(what.to_lowercase().contains(&format!("{WETH:#x}")), "{what}");
+            assert!(
+                what.to_lowercase().contains(&format!("{WETH:#x}")),
+                "{what}"
+            );
             assert_eq!(tried, vec![19_000_000]);
         }
         other => panic!("symbol() without slot 1: {other:?}"),
@@ -188,7 +191,13 @@ async fn anvil_on(genesis: &std::path::Path) -> Anvil {
         .unwrap()
         .port();
     let child = Command::new(tool("PORTAL_STATE_ANVIL"))
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--silent"])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ])
         .arg("--init")
         .arg(genesis)
         .stdout(Stdio::null())
@@ -222,7 +231,9 @@ async fn holesky_deposit_contract_agrees_with_anvil() {
         data: calldata("c5f2892f"),
         ..CallRequest::default()
     };
-    let root = soon(|| client.call(&root_call, BlockId::Latest)).await.unwrap();
+    let root = soon(|| client.call(&root_call, BlockId::Latest))
+        .await
+        .unwrap();
     assert_eq!(root.block.number, 0);
     assert!(root.value.success, "{:?}", root.value);
     assert_eq!(

@@ -44,7 +44,8 @@ pub struct CallRequest {
     /// The gas price in wei. When absent the price is zero and the base fee is not enforced,
     /// as execution clients do for `eth_call`.
     pub gas_price: Option<U256>,
-    /// Wei sent with the call. The sender's balance is not checked (`eth_call` semantics).
+    /// Wei sent with the call. The sender's balance is not checked (`eth_call` semantics):
+    /// during the call it reads as at least this much.
     pub value: Option<U256>,
     /// Calldata (or init code for a creation).
     pub data: Bytes,
@@ -266,12 +267,9 @@ impl DatabaseRef for NetworkDb {
             return Ok(Some(info.clone()));
         }
         let mut stats = LookupStats::default();
-        let fetched = self.handle.block_on(fetch_account(
-            &self.client,
-            address,
-            self.block,
-            &mut stats,
-        ));
+        let fetched =
+            self.handle
+                .block_on(fetch_account(&self.client, address, self.block, &mut stats));
         self.add(&stats);
         let (_, info) = fetched.map_err(|e| self.fail(e))?;
         self.insert_account(address, info.clone());
@@ -464,7 +462,11 @@ fn failed(r: CallResult) -> ClientError {
 impl StateClient {
     /// Resolve `block`, pin it, and fetch what the call surely needs (the called account and
     /// its code, the sender's account) concurrently.
-    async fn prepare(&self, request: &CallRequest, block: BlockId) -> Result<Prepared, ClientError> {
+    async fn prepare(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+    ) -> Result<Prepared, ClientError> {
         let from = request.from.unwrap_or(Address::ZERO);
         let mut stats = LookupStats::default();
         let mut to_stats = LookupStats::default();
@@ -505,7 +507,12 @@ impl StateClient {
         if let Some((to, info)) = to_account? {
             db.insert_account(to, info);
         }
-        db.insert_account(from, from_account?.1);
+        let (_, mut sender) = from_account?;
+        // eth_call semantics: the sender can send `value` whatever its balance. revm tops the
+        // balance up only when it charges fees, which we turn off (see `run`), so do it here;
+        // the sender's BALANCE then reads at least `value` during the call.
+        sender.balance = sender.balance.max(request.value.unwrap_or_default());
+        db.insert_account(from, sender);
         Ok(Prepared {
             db,
             block: (&header).into(),
