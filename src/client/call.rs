@@ -542,7 +542,7 @@ impl StateClient {
                 "the EVM task was cancelled".to_string()
             })
         })?;
-        let stats = lock(&prepared.db.stats).clone();
+        let stats = *lock(&prepared.db.stats);
         Ok(Answer {
             block: prepared.block,
             value: value?,
