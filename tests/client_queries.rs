@@ -33,7 +33,11 @@ fn synthetic_header(number: u64, state_root: B256) -> Vec<u8> {
     B256::ZERO.encode(&mut fields); // mix hash
     alloy_primitives::B64::ZERO.encode(&mut fields); // nonce
     let mut out = Vec::new();
-    alloy_rlp::Header { list: true, payload_length: fields.len() }.encode(&mut out);
+    alloy_rlp::Header {
+        list: true,
+        payload_length: fields.len(),
+    }
+    .encode(&mut out);
     out.extend_from_slice(&fields);
     out
 }
@@ -45,8 +49,11 @@ async fn queries_name_their_block_and_fall_back_to_older_roots() {
     let holesky_rlp = genesis_header_rlp("holesky");
     trust_everywhere(&nodes, &holesky_rlp);
     let holesky = genesis_witnesses("holesky");
-    let items: Vec<VerifiedContent> =
-        holesky.items.iter().map(|(k, v)| proof::verify(*k, v.clone()).unwrap()).collect();
+    let items: Vec<VerifiedContent> = holesky
+        .items
+        .iter()
+        .map(|(k, v)| proof::verify(*k, v.clone()).unwrap())
+        .collect();
     nodes[0].offer_content(items.clone()).await.unwrap();
     assert!(
         eventually(Duration::from_secs(20), || nodes
@@ -67,7 +74,9 @@ async fn queries_name_their_block_and_fall_back_to_older_roots() {
 
     light.add_trusted_header(&holesky_rlp).unwrap();
     // A newer trusted block whose state nobody has pushed yet.
-    light.add_trusted_header(&synthetic_header(5, B256::repeat_byte(0x55))).unwrap();
+    light
+        .add_trusted_header(&synthetic_header(5, B256::repeat_byte(0x55)))
+        .unwrap();
 
     let alloc = GenesisAlloc::from_json(
         &std::fs::read_to_string(repo_file("data/genesis/holesky.json")).unwrap(),
@@ -91,30 +100,54 @@ async fn queries_name_their_block_and_fall_back_to_older_roots() {
         client.account(deposit, BlockId::Number(7)).await,
         Err(ClientError::UnknownBlock(BlockId::Number(7)))
     ));
-    let by_hash = client.account(deposit, BlockId::Hash(account.block.hash)).await.unwrap();
+    let by_hash = client
+        .account(deposit, BlockId::Hash(account.block.hash))
+        .await
+        .unwrap();
     assert_eq!(by_hash.value, account.value);
 
     // Storage: every genesis slot, an unset slot (proven zero), an account without storage.
     for (slot, value) in &genesis.storage {
-        let answer = client.storage(deposit, *slot, BlockId::Latest).await.unwrap();
+        let answer = client
+            .storage(deposit, *slot, BlockId::Latest)
+            .await
+            .unwrap();
         assert_eq!(answer.value, *value, "slot {slot}");
         assert_eq!(answer.block.number, 0);
     }
-    let unset = client.storage(deposit, U256::from(999_999), BlockId::Number(0)).await.unwrap();
+    let unset = client
+        .storage(deposit, U256::from(999_999), BlockId::Number(0))
+        .await
+        .unwrap();
     assert_eq!(unset.value, U256::ZERO);
     let (eoa, eoa_genesis) = alloc.iter().find(|(_, a)| a.code.is_empty()).unwrap();
-    assert_eq!(client.storage(*eoa, U256::ZERO, BlockId::Latest).await.unwrap().value, U256::ZERO);
+    assert_eq!(
+        client
+            .storage(*eoa, U256::ZERO, BlockId::Latest)
+            .await
+            .unwrap()
+            .value,
+        U256::ZERO
+    );
 
     // Code: the deposit contract's, and none for an account without code.
     let code = client.code(deposit, BlockId::Latest).await.unwrap();
     assert_eq!(code.value, genesis.code);
     assert_eq!(code.value.len(), 6358);
-    assert!(client.code(*eoa, BlockId::Latest).await.unwrap().value.is_empty());
+    assert!(client
+        .code(*eoa, BlockId::Latest)
+        .await
+        .unwrap()
+        .value
+        .is_empty());
     let eoa_state = client.account(*eoa, BlockId::Number(0)).await.unwrap();
     assert_eq!(eoa_state.value.balance, eoa_genesis.balance);
 
     // An address not in the genesis: a verified absence, read as zero.
-    let nobody = client.account(Address::repeat_byte(0x77), BlockId::Latest).await.unwrap();
+    let nobody = client
+        .account(Address::repeat_byte(0x77), BlockId::Latest)
+        .await
+        .unwrap();
     assert!(!nobody.value.exists);
     assert_eq!(nobody.value.balance, U256::ZERO);
     assert_eq!(nobody.value.nonce, 0);
