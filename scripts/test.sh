@@ -21,5 +21,12 @@ cargo clippy --locked --all-targets -- -D warnings
 step "docs (every public item documented, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 
+step "test dependencies (anvil and cast, for the bridge tests)"
+# The tests read these two variables and fail, never skip, when they are missing.
+eval "$(./scripts/install-test-deps.sh)"
+export PORTAL_STATE_ANVIL PORTAL_STATE_CAST
+echo "anvil: $PORTAL_STATE_ANVIL"
+echo "cast:  $PORTAL_STATE_CAST"
+
 step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
 cargo test --locked --all-targets

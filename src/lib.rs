@@ -16,12 +16,14 @@
 //! | [`overlay`] | routing table, message handlers, lookups, offer/accept gossip |
 //! | [`network`] | [`network::Network`]: transport + overlay + store running on tokio |
 //! | [`client`] | queries at a block (accounts, storage, code), verified, block named |
+//! | [`bridge`] | state into the network: genesis, proofs files, following an execution client; pushing |
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
 
 #![deny(missing_docs)]
 
+pub mod bridge;
 pub mod client;
 pub mod content;
 pub mod net;

@@ -238,9 +238,7 @@ impl Network {
     /// Store verified content within our radius and offer it to interested peers. Returns how
     /// many offers of items peers accepted.
     pub async fn offer_content(&self, items: Vec<VerifiedContent>) -> Result<usize, NetworkError> {
-        for item in &items {
-            self.overlay.store_verified(item)?;
-        }
+        self.overlay.with_store(|s| s.put_batch(&items))??;
         Ok(self.overlay.gossip(items, None).await)
     }
 

@@ -688,29 +688,43 @@ impl Overlay {
                 return;
             }
         };
-        let mut fresh = Vec::new();
+        // Verify everything first, then store what verified in one transaction.
+        let mut valid = Vec::with_capacity(keys.len());
+        let mut lied = false;
         for (key, bytes) in keys.iter().zip(items) {
             match self.validate(key, &bytes) {
-                Ok(content) => {
-                    if matches!(self.store_verified(&content), Ok(true)) {
-                        self.inner
-                            .counters
-                            .items_stored_from_offers
-                            .fetch_add(1, Ordering::Relaxed);
-                        fresh.push(content);
-                    }
-                }
+                Ok(content) => valid.push(content),
                 Err(e) => {
                     tracing::debug!(peer = ?sender, error = %e, "invalid offered content");
                     self.inner
                         .counters
                         .invalid_items
                         .fetch_add(1, Ordering::Relaxed);
-                    self.penalise(sender);
-                    return;
+                    lied = true;
                 }
             }
         }
+        if lied {
+            self.penalise(sender);
+        }
+        let outcomes = match self.with_store(|s| s.put_batch(&valid)) {
+            Ok(Ok(outcomes)) => outcomes,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "storing offered content failed");
+                return;
+            }
+            Err(_) => return, // stopped
+        };
+        let fresh: Vec<VerifiedContent> = valid
+            .into_iter()
+            .zip(outcomes)
+            .filter(|(_, o)| matches!(o, crate::store::PutOutcome::Stored { .. }))
+            .map(|(c, _)| c)
+            .collect();
+        self.inner
+            .counters
+            .items_stored_from_offers
+            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
         if !fresh.is_empty() {
             self.gossip(fresh, Some(sender)).await;
         }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the programs the tests need but cargo does not provide: a real execution client
+# (anvil) and its command-line companion (cast), from the npm packages Foundry publishes, into
+# .test-deps/ in the repository. Idempotent: when both binaries are there at the pinned version
+# it prints nothing and does nothing.
+#
+# Prints the binaries' absolute paths as shell assignments, for `eval`:
+#   PORTAL_STATE_ANVIL=/abs/.test-deps/.../anvil
+#   PORTAL_STATE_CAST=/abs/.test-deps/.../cast
+# (scripts/test.sh evals them and exports them; the tests fail, never skip, without them.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Pinned: anvil's answers (hardfork, tracer output) are part of what the tests check.
+FOUNDRY_VERSION=1.7.1
+DEPS_DIR="$PWD/.test-deps"
+ANVIL="$DEPS_DIR/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+CAST="$DEPS_DIR/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
+STAMP="$DEPS_DIR/foundry-$FOUNDRY_VERSION"
+
+if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]]; then
+    echo "install-test-deps: only linux x86_64 is set up (the @foundry-rs/*-linux-amd64 packages)" >&2
+    exit 1
+fi
+
+if [[ ! -f "$STAMP" || ! -x "$ANVIL" || ! -x "$CAST" ]]; then
+    command -v npm >/dev/null || {
+        echo "install-test-deps: npm is missing; install Node.js and npm (e.g. apt-get install npm)" >&2
+        exit 1
+    }
+    mkdir -p "$DEPS_DIR"
+    # A private package.json, so npm installs here and not in some parent folder's project.
+    [[ -f "$DEPS_DIR/package.json" ]] || echo '{"private": true}' >"$DEPS_DIR/package.json"
+    echo "install-test-deps: installing anvil and cast $FOUNDRY_VERSION into .test-deps/" >&2
+    npm install --prefix "$DEPS_DIR" --no-audit --no-fund --loglevel=error \
+        "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" \
+        "@foundry-rs/cast-linux-amd64@$FOUNDRY_VERSION" >&2
+    rm -f "$DEPS_DIR"/foundry-*
+    touch "$STAMP"
+fi
+
+for bin in "$ANVIL" "$CAST"; do
+    [[ -x "$bin" ]] || { echo "install-test-deps: $bin missing after npm install" >&2; exit 1; }
+done
+echo "PORTAL_STATE_ANVIL=$ANVIL"
+echo "PORTAL_STATE_CAST=$CAST"
