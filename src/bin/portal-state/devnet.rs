@@ -4,12 +4,13 @@
 
 use crate::{Chain, CliResult};
 use alloy_primitives::{Address, B256, U256};
+use portal_state::bridge::{
+    self, BlockReport, ExecutionClient, Follower, FollowerConfig, PushProgress, StartAt,
+};
 use portal_state::client::{BlockId, StateClient};
 use portal_state::content::ContentKey;
 use portal_state::network::{Network, NetworkConfig};
-use portal_state::proof::{
-    self, build_witnesses, BlockHeader, GenesisAlloc, VerifiedContent, VerifiedValue,
-};
+use portal_state::proof::{BlockHeader, VerifiedContent, VerifiedValue};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,8 +39,20 @@ pub struct DevnetArgs {
     /// Push this genesis JSON file instead of the embedded one (a geth/reth genesis, or a bare
     /// allocation map). Its genesis header is the `--chain` one when the state roots match;
     /// otherwise the devnet trusts a synthetic block-0 header carrying the built root.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", group = "source")]
     genesis: Option<PathBuf>,
+    /// Push the state in this proofs file instead: `{"header_rlp": "0x…", "proofs":
+    /// [<eth_getProof results>], "code": {"<code hash>": "0x…"}}`, all verified against the
+    /// header, which the devnet trusts. Runs as chain --chain.
+    #[arg(long, value_name = "FILE", group = "source")]
+    proofs: Option<PathBuf>,
+    /// Follow this execution client instead (e.g. http://127.0.0.1:8545 of anvil, geth, reth):
+    /// from its head on, each block's header is trusted and its changed accounts, slots and
+    /// code are proven (eth_getProof) and pushed. Needs debug_traceBlockByNumber with the
+    /// prestate tracer. Runs as the client's chain id; JSON-RPC starts once the first block
+    /// after genesis is pushed. (Its --rpc-port must differ from the client's port.)
+    #[arg(long, value_name = "URL", group = "source")]
+    el_rpc: Option<String>,
     /// Content bytes each storage node keeps, in MiB; radii shrink once nodes fill.
     #[arg(long, default_value_t = 64)]
     capacity_mib: u64,
@@ -91,35 +104,44 @@ fn genesis_source(args: &DevnetArgs) -> CliResult<Source> {
             chain.genesis_json().to_owned(),
         ),
     };
-    let alloc = GenesisAlloc::from_json(&json).map_err(|e| format!("{what}: {e}"))?;
-    let built = build_witnesses(&alloc);
+    let content = bridge::genesis_content(&json).map_err(|e| format!("{what}: {e}"))?;
     let chain_header = chain.genesis_header()?;
-    let header = if built.state_root == chain_header.state_root {
+    let header = if content.state_root == chain_header.state_root {
         chain_header
     } else if args.genesis.is_some() {
         println!(
             "{what}: state root {} is not {}'s; trusting a synthetic block-0 header with it",
-            built.state_root,
+            content.state_root,
             chain.name()
         );
-        BlockHeader::decode(&synthetic_genesis_header(built.state_root))?
+        BlockHeader::decode(&synthetic_genesis_header(content.state_root))?
     } else {
         return Err(format!(
             "built state root {} does not match the {} genesis header's {}",
-            built.state_root,
+            content.state_root,
             chain.name(),
             chain_header.state_root
         )
         .into());
     };
-    let items = built
-        .items
-        .into_iter()
-        .map(|(key, value)| proof::verify(key, value))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{what}: a built witness does not verify: {e}"))?;
+    let accounts = expected_accounts(&content.items).len();
     Ok(Source {
-        what: format!("{what}: {} accounts", alloc.len()),
+        what: format!("{what}: {accounts} accounts"),
+        header,
+        items: content.items,
+    })
+}
+
+fn proofs_source(path: &std::path::Path) -> CliResult<Source> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (header, items) =
+        bridge::proofs_file_content(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Source {
+        what: format!(
+            "proofs file {}: {} accounts",
+            path.display(),
+            expected_accounts(&items).len()
+        ),
         header,
         items,
     })
@@ -186,34 +208,6 @@ impl Progress {
     }
 }
 
-/// What a push did: offers accepted, and the wall time.
-struct Pushed {
-    accepted: usize,
-    elapsed: Duration,
-}
-
-/// Offer every item to the interested nodes closest to it, in batches, reporting progress.
-async fn push(bridge: &Network, items: &[VerifiedContent], progress: &mut Progress) -> Pushed {
-    const BATCH: usize = 512;
-    const COPIES: usize = 4;
-    let started = Instant::now();
-    let mut accepted = 0;
-    let mut done = 0;
-    progress.update(0, items.len(), 0);
-    for chunk in items.chunks(BATCH) {
-        accepted += bridge
-            .overlay()
-            .offer_to_closest(chunk.to_vec(), COPIES)
-            .await;
-        done += chunk.len();
-        progress.update(done, items.len(), accepted);
-    }
-    Pushed {
-        accepted,
-        elapsed: started.elapsed(),
-    }
-}
-
 /// Wait until the stored item count stops growing (gossip settling), up to `limit`.
 async fn settle(nodes: &[Arc<Network>], limit: Duration) -> u64 {
     let deadline = Instant::now() + limit;
@@ -225,6 +219,88 @@ async fn settle(nodes: &[Arc<Network>], limit: Duration) -> u64 {
         }
         last = stored;
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The running network: storage nodes, the bridge's node and the light node.
+struct Devnet {
+    nodes: Vec<Arc<Network>>,
+    bridge: Arc<Network>,
+    light: Arc<Network>,
+}
+
+impl Devnet {
+    /// Start `n` storage nodes (the first is the bootnode), a bridge node and a light node, all
+    /// on 127.0.0.1 with their data under `root`.
+    async fn start(
+        root: &std::path::Path,
+        n: u16,
+        capacity: u64,
+        chain_id: u64,
+    ) -> CliResult<Self> {
+        let up_at = Instant::now();
+        let config = |name: &str, capacity: u64| {
+            let mut config = NetworkConfig::loopback(root.join(name), chain_id);
+            config.capacity_bytes = capacity;
+            config
+        };
+        let boot = Network::start(config("node-0", capacity)).await?;
+        let boot_enr = boot.enr();
+        let mut nodes = vec![Arc::new(boot)];
+        for i in 1..n {
+            let mut c = config(&format!("node-{i}"), capacity);
+            c.bootnodes = vec![boot_enr.clone()];
+            nodes.push(Arc::new(Network::start(c).await?));
+        }
+        // A second round of joining, so the early nodes learn of the later ones.
+        futures::future::join_all(
+            nodes
+                .iter()
+                .map(|n| n.overlay().bootstrap(std::slice::from_ref(&boot_enr))),
+        )
+        .await;
+        let peers: usize = nodes.iter().map(|n| n.status().peers).sum();
+        println!(
+            "{} storage nodes up on 127.0.0.1 in {} ms ({:.1} peers each); bootnode {}",
+            nodes.len(),
+            up_at.elapsed().as_millis(),
+            peers as f64 / nodes.len() as f64,
+            boot_enr.to_base64()
+        );
+        let mut bridge_config = config("bridge", 0);
+        bridge_config.bootnodes = vec![boot_enr.clone()];
+        let bridge = Arc::new(Network::start(bridge_config).await?);
+        // The light node stores nothing and answers from the network.
+        let mut light_config = config("light", 0);
+        light_config.bootnodes = vec![boot_enr];
+        let light = Arc::new(Network::start(light_config).await?);
+        Ok(Self {
+            nodes,
+            bridge,
+            light,
+        })
+    }
+
+    /// Every node: storage nodes, bridge, light node.
+    fn all(&self) -> Vec<Arc<Network>> {
+        let mut all = self.nodes.clone();
+        all.push(self.bridge.clone());
+        all.push(self.light.clone());
+        all
+    }
+
+    /// Trust `header` on every node: nodes decline content whose root they do not trust.
+    fn trust(&self, header: &BlockHeader) -> CliResult {
+        for node in self.all() {
+            node.add_trusted_header(&header.rlp)?;
+        }
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        for node in self.all() {
+            node.stop().await;
+        }
     }
 }
 
@@ -245,84 +321,130 @@ pub async fn run(args: DevnetArgs) -> CliResult {
             temp.path().to_path_buf()
         }
     };
-    let chain_id = args.chain.chain_id();
-
-    // 1. The state and its witnesses; the root must be the genesis header's.
-    let built_at = Instant::now();
-    let source = tokio::task::block_in_place(|| genesis_source(&args))?;
-    let header = source.header.clone();
-    println!(
-        "{}, {} content items, state root {} (built and verified in {} ms)",
-        source.what,
-        source.items.len(),
-        header.state_root,
-        built_at.elapsed().as_millis()
-    );
-    println!(
-        "state root matches block {} ({}) of chain id {chain_id}",
-        header.number, header.hash
-    );
-
-    // 2. Storage nodes: the first is the bootnode; all join through it.
-    let up_at = Instant::now();
-    let config = |name: String, capacity: u64| {
-        let mut config = NetworkConfig::loopback(root.join(name), chain_id);
-        config.capacity_bytes = capacity;
-        config
-    };
     let capacity = args.capacity_mib.saturating_mul(1024 * 1024);
-    let boot = Network::start(config("node-0".into(), capacity)).await?;
-    let boot_enr = boot.enr();
-    let mut nodes = vec![Arc::new(boot)];
-    for i in 1..args.nodes {
-        let mut c = config(format!("node-{i}"), capacity);
-        c.bootnodes = vec![boot_enr.clone()];
-        nodes.push(Arc::new(Network::start(c).await?));
-    }
-    // A second round of joining, so the early nodes learn of the later ones.
-    futures::future::join_all(
-        nodes
-            .iter()
-            .map(|n| n.overlay().bootstrap(std::slice::from_ref(&boot_enr))),
-    )
-    .await;
-    for node in &nodes {
-        node.add_trusted_header(&header.rlp)?;
-    }
-    let peers: usize = nodes.iter().map(|n| n.status().peers).sum();
-    println!(
-        "{} storage nodes up on 127.0.0.1 in {} ms ({:.1} peers each); bootnode {}",
-        nodes.len(),
-        up_at.elapsed().as_millis(),
-        peers as f64 / nodes.len() as f64,
-        boot_enr.to_base64()
-    );
 
-    // 3. The bridge pushes every item to the interested nodes closest to it.
-    let mut bridge_config = config("bridge".into(), 0);
-    bridge_config.bootnodes = vec![boot_enr.clone()];
-    let bridge = Network::start(bridge_config).await?;
-    bridge.add_trusted_header(&header.rlp)?;
-    let pushed = push(&bridge, &source.items, &mut Progress::new()).await;
-    let stored = settle(&nodes, Duration::from_secs(30)).await;
-    println!(
-        "bridge: {} items pushed in {} ms ({:.0} items/s), {} offers accepted; {} copies stored across {} nodes",
-        source.items.len(),
-        pushed.elapsed.as_millis(),
-        source.items.len() as f64 / pushed.elapsed.as_secs_f64().max(1e-9),
-        pushed.accepted,
-        stored,
-        nodes.len()
-    );
+    // The state to push, or the execution client to follow.
+    let (source, el) = match &args.el_rpc {
+        Some(url) => {
+            let el = ExecutionClient::new(url).map_err(|e| format!("--el-rpc {url}: {e}"))?;
+            let chain_id = el
+                .chain_id()
+                .await
+                .map_err(|e| format!("cannot reach the execution client at {url}: {e}"))?;
+            println!("following the execution client at {url} (chain id {chain_id})");
+            (None, Some((el, chain_id)))
+        }
+        None => {
+            let built_at = Instant::now();
+            let source = tokio::task::block_in_place(|| match &args.proofs {
+                Some(path) => proofs_source(path),
+                None => genesis_source(&args),
+            })?;
+            println!(
+                "{}, {} content items, state root {} (built and verified in {} ms)",
+                source.what,
+                source.items.len(),
+                source.header.state_root,
+                built_at.elapsed().as_millis()
+            );
+            println!(
+                "state root matches block {} ({})",
+                source.header.number, source.header.hash
+            );
+            (Some(source), None)
+        }
+    };
+    let chain_id = el.as_ref().map_or(args.chain.chain_id(), |(_, id)| *id);
 
-    // 4. The light node: stores nothing, trusts the header, answers from the network.
-    let mut light_config = config("light".into(), 0);
-    light_config.bootnodes = vec![boot_enr.clone()];
-    let light = Arc::new(Network::start(light_config).await?);
-    light.add_trusted_header(&header.rlp)?;
-    let client = StateClient::new(light.clone());
+    let devnet = Devnet::start(&root, args.nodes, capacity, chain_id).await?;
+    let (shutdown_tx, _) = tokio::sync::watch::channel(false);
 
-    let (shutdown_tx, _shutdown_rx) = tokio::sync::watch::channel(false);
+    // The first push; with an execution client, the follower keeps pushing in the background.
+    let (items, follower) = match (source, el) {
+        (Some(source), _) => {
+            devnet.trust(&source.header)?;
+            let mut progress = Progress::new();
+            let report = bridge::push(&devnet.bridge, source.items.clone(), |p: PushProgress| {
+                progress.update(p.done, p.total, p.accepted)
+            })
+            .await;
+            let stored = settle(&devnet.nodes, Duration::from_secs(30)).await;
+            println!(
+                "bridge: {} items pushed in {} ms ({:.0} items/s): {} offers accepted, {} already stored, {} unplaced; {} copies stored across {} nodes",
+                report.items,
+                report.elapsed.as_millis(),
+                report.items_per_sec,
+                report.accepted,
+                report.already_stored,
+                report.unplaced,
+                stored,
+                devnet.nodes.len()
+            );
+            (source.items, None)
+        }
+        (None, Some((el, _))) => {
+            let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Address>>();
+            let nodes = devnet.all();
+            let mut follower = Follower::new(
+                el,
+                FollowerConfig {
+                    start: StartAt::Latest,
+                    ..FollowerConfig::default()
+                },
+            )
+            .on_header(move |header| {
+                for node in &nodes {
+                    if let Err(e) = node.add_trusted_header(&header.rlp) {
+                        tracing::warn!(error = %e, "devnet: could not trust a followed header");
+                    }
+                }
+            });
+            let bridge_node = devnet.bridge.clone();
+            let shutdown = shutdown_tx.subscribe();
+            let task = tokio::spawn(async move {
+                let on_block = move |report: &BlockReport| {
+                    println!(
+                        "bridge: block {} ({}): {} items pushed, {} offers accepted, in {} ms",
+                        report.number,
+                        report.hash,
+                        report.items,
+                        report.accepted,
+                        report.elapsed.as_millis()
+                    );
+                    let accounts = report
+                        .keys
+                        .iter()
+                        .filter_map(|k| match k {
+                            ContentKey::Account(a) => Some(a.address),
+                            _ => None,
+                        })
+                        .collect();
+                    let _ = first_tx.send(accounts);
+                };
+                follower.run(&bridge_node, on_block, shutdown).await;
+            });
+            println!("bridge: waiting for the execution client's first block after genesis");
+            let touched = tokio::select! {
+                touched = first_rx.recv() => touched.unwrap_or_default(),
+                waited = crate::wait_for_shutdown(args.exit_after) => {
+                    let _ = shutdown_tx.send(true);
+                    let _ = task.await;
+                    devnet.stop().await;
+                    return waited;
+                }
+            };
+            // Spot checks need expected values; with an execution client they are its own
+            // answers, so they are not checked here but printed (the tests compare them).
+            println!(
+                "bridge: first block pushed; {} accounts changed in it",
+                touched.len()
+            );
+            (Vec::new(), Some(task))
+        }
+        (None, None) => unreachable!("a source or an execution client is always chosen"),
+    };
+
+    let client = StateClient::new(devnet.light.clone());
     #[cfg(feature = "rpc")]
     {
         let addr = listener.local_addr()?;
@@ -343,27 +465,29 @@ pub async fn run(args: DevnetArgs) -> CliResult {
         started.elapsed().as_millis()
     );
 
-    // 5. Spot checks, read through the light node exactly as JSON-RPC reads them.
-    spot_checks(&client, &source.items, args.spot_checks).await?;
+    // Spot checks, read through the light node exactly as JSON-RPC reads them.
+    let checked = spot_checks(&client, &items, args.spot_checks).await;
 
-    println!(
-        "devnet up: {} storage nodes, chain id {chain_id}, block {}; {}",
-        nodes.len(),
-        header.number,
-        if args.exit_after.is_some() {
-            "stopping after --exit-after"
-        } else {
-            "Ctrl-C to stop"
+    let waited = match checked {
+        Ok(()) => {
+            println!(
+                "devnet up: {} storage nodes, chain id {chain_id}; {}",
+                devnet.nodes.len(),
+                if args.exit_after.is_some() {
+                    "stopping after --exit-after"
+                } else {
+                    "Ctrl-C to stop"
+                }
+            );
+            crate::wait_for_shutdown(args.exit_after).await
         }
-    );
-    let waited = crate::wait_for_shutdown(args.exit_after).await;
-
+        Err(e) => Err(e),
+    };
     let _ = shutdown_tx.send(true);
-    light.stop().await;
-    bridge.stop().await;
-    for node in &nodes {
-        node.stop().await;
+    if let Some(task) = follower {
+        let _ = task.await;
     }
+    devnet.stop().await;
     waited
 }
 

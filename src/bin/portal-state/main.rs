@@ -186,7 +186,10 @@ pub async fn wait_for_shutdown(exit_after: Option<u64>) -> CliResult {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // utp-rs warns of every stream a peer resets or closes early, which a devnet does
+            // thousands of times as duplicate offers are refused: noise, not news.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,utp_rs=error,discv5=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,6 +1,7 @@
 //! `portal-state node`: one node of a real deployment.
 
 use crate::{parse_enr, parse_trusted_header, CliResult};
+use portal_state::bridge::{ExecutionClient, HeadFeed, HeadFeedConfig};
 use portal_state::net::Enr;
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::proof::BlockHeader;
@@ -44,6 +45,10 @@ pub struct NodeArgs {
     /// Repeatable. Trusted headers are kept in the store across restarts.
     #[arg(long = "trusted-header", value_name = "RLP|FILE", value_parser = parse_trusted_header)]
     trusted_headers: Vec<BlockHeader>,
+    /// Trust the heads of your own execution client at this JSON-RPC URL (geth, reth, anvil …):
+    /// its newest header is polled, rebuilt to RLP, hash-checked and trusted, every 2 s.
+    #[arg(long, value_name = "URL")]
+    el_rpc: Option<String>,
     /// Serve JSON-RPC on 127.0.0.1:PORT (eth_getBalance, eth_getCode, …), answered from
     /// verified data only.
     #[cfg(feature = "rpc")]
@@ -66,6 +71,24 @@ pub async fn run(args: NodeArgs) -> CliResult {
     #[cfg(feature = "rpc")]
     let listener = match args.rpc_port {
         Some(port) => Some(crate::rpc::bind(port).await?),
+        None => None,
+    };
+    let head_source = match &args.el_rpc {
+        Some(url) => {
+            let el = ExecutionClient::new(url).map_err(|e| format!("--el-rpc {url}: {e}"))?;
+            let chain_id = el
+                .chain_id()
+                .await
+                .map_err(|e| format!("cannot reach the execution client at {url}: {e}"))?;
+            if chain_id != args.chain_id {
+                return Err(format!(
+                    "the execution client at {url} is on chain {chain_id}, not --chain-id {}",
+                    args.chain_id
+                )
+                .into());
+            }
+            Some(el)
+        }
         None => None,
     };
     let mut config = NetworkConfig::loopback(&args.data_dir, args.chain_id);
@@ -117,6 +140,20 @@ pub async fn run(args: NodeArgs) -> CliResult {
         println!("JSON-RPC: serving on http://{addr}");
     }
 
+    let head_task = head_source.map(|el| {
+        let network = network.clone();
+        let shutdown = shutdown_tx.subscribe();
+        tokio::spawn(async move {
+            HeadFeed::new(el, HeadFeedConfig::default())
+                .run(
+                    &network,
+                    |h| println!("trusting head {} ({})", h.number, h.hash),
+                    shutdown,
+                )
+                .await
+        })
+    });
+
     // A status line now and then, so an operator sees the node is alive.
     let status_network = network.clone();
     let mut status_shutdown = shutdown_tx.subscribe();
@@ -137,6 +174,9 @@ pub async fn run(args: NodeArgs) -> CliResult {
     let waited = crate::wait_for_shutdown(args.exit_after).await;
     let _ = shutdown_tx.send(true);
     let _ = status_task.await;
+    if let Some(task) = head_task {
+        let _ = task.await;
+    }
     network.stop().await;
     waited
 }

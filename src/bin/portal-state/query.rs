@@ -2,6 +2,7 @@
 
 use crate::{parse_enr, parse_trusted_header, CliResult};
 use alloy_primitives::{hex, Address, B256, U256};
+use portal_state::bridge::{ExecutionClient, HeadFeed, HeadFeedConfig};
 use portal_state::client::{Answer, BlockId, BlockRef, StateClient};
 use portal_state::net::Enr;
 use portal_state::network::{Network, NetworkConfig};
@@ -35,6 +36,10 @@ pub struct QueryArgs {
     /// headers from an earlier run.
     #[arg(long = "trusted-header", value_name = "RLP|FILE", value_parser = parse_trusted_header)]
     trusted_headers: Vec<BlockHeader>,
+    /// Trust the newest header of your own execution client at this JSON-RPC URL (rebuilt
+    /// to RLP and hash-checked), in addition to any --trusted-header.
+    #[arg(long, value_name = "URL")]
+    el_rpc: Option<String>,
     /// The chain the network serves.
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
@@ -184,6 +189,16 @@ pub async fn run(args: QueryArgs) -> CliResult {
 async fn ask(args: &QueryArgs, network: &Arc<Network>) -> CliResult {
     for header in &args.trusted_headers {
         network.add_trusted_header(&header.rlp)?;
+    }
+    if let Some(url) = &args.el_rpc {
+        let el = ExecutionClient::new(url).map_err(|e| format!("--el-rpc {url}: {e}"))?;
+        let head = HeadFeed::new(el, HeadFeedConfig::default())
+            .poll_once(network)
+            .await
+            .map_err(|e| format!("no head from the execution client at {url}: {e}"))?;
+        if let Some(h) = head {
+            tracing::info!(number = h.number, hash = %h.hash, "trusting the execution client's head");
+        }
     }
     if network.status().peers == 0 {
         return Err("no peers: give a reachable --bootnode".into());

@@ -22,12 +22,12 @@
 //! | -32001 | the block named is not a trusted block (EIP-1898's "resource not found") |
 //! | -32002 | no peer had a verified answer at the block(s) tried |
 
-use alloy_primitives::{hex, Address, Bloom, Bytes, B256, B64, U256};
-use alloy_rlp::Decodable;
+use alloy_primitives::{hex, Address, B256, U256};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use portal_state::bridge::ExecutionHeader;
 use portal_state::client::{BlockId, ClientError, StateClient};
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
@@ -256,7 +256,7 @@ impl RpcHandler {
                 }
                 // An unknown or untrusted block is `null`, as the standard says.
                 match self.client.header(block) {
-                    Ok(header) => block_json(&header.rlp, header.hash)
+                    Ok(header) => block_json(&header.rlp)
                         .map_err(|e| RpcError::new(INTERNAL_ERROR, format!("trusted header: {e}"))),
                     Err(_) => Ok(Value::Null),
                 }
@@ -460,71 +460,15 @@ fn parse_block_object(object: &Map<String, Value>) -> Result<BlockId, RpcError> 
     }
 }
 
-/// A trusted header as `eth_getBlockByNumber` shows it, with no transactions.
-///
-/// Decodes every field of the RLP, the fork fields (London's base fee, Shanghai's withdrawals
-/// root, Cancun's blob gas and beacon root, Prague's requests hash) by position when present.
-pub fn block_json(rlp: &[u8], hash: B256) -> Result<Value, alloy_rlp::Error> {
-    let mut buf = rlp;
-    let list = alloy_rlp::Header::decode(&mut buf)?;
-    if !list.list || buf.len() < list.payload_length {
-        return Err(alloy_rlp::Error::UnexpectedString);
-    }
-    let mut fields = &buf[..list.payload_length];
-    let b256 = |f: &mut &[u8]| B256::decode(f).map(|h| json!(h.to_string()));
-    let number_hex = |f: &mut &[u8]| U256::decode(f).map(|n| json!(format!("{n:#x}")));
-    let mut block = Map::new();
-    block.insert("hash".into(), json!(hash.to_string()));
-    block.insert("parentHash".into(), b256(&mut fields)?);
-    block.insert("sha3Uncles".into(), b256(&mut fields)?);
-    block.insert(
-        "miner".into(),
-        json!(Address::decode(&mut fields)?.to_string().to_lowercase()),
-    );
-    block.insert("stateRoot".into(), b256(&mut fields)?);
-    block.insert("transactionsRoot".into(), b256(&mut fields)?);
-    block.insert("receiptsRoot".into(), b256(&mut fields)?);
-    block.insert(
-        "logsBloom".into(),
-        json!(hex::encode_prefixed(Bloom::decode(&mut fields)?)),
-    );
-    block.insert("difficulty".into(), number_hex(&mut fields)?);
-    block.insert("number".into(), number_hex(&mut fields)?);
-    block.insert("gasLimit".into(), number_hex(&mut fields)?);
-    block.insert("gasUsed".into(), number_hex(&mut fields)?);
-    block.insert("timestamp".into(), number_hex(&mut fields)?);
-    block.insert(
-        "extraData".into(),
-        json!(hex::encode_prefixed(Bytes::decode(&mut fields)?)),
-    );
-    block.insert("mixHash".into(), b256(&mut fields)?);
-    block.insert(
-        "nonce".into(),
-        json!(hex::encode_prefixed(B64::decode(&mut fields)?)),
-    );
-    let later: [(&str, bool); 6] = [
-        ("baseFeePerGas", false),
-        ("withdrawalsRoot", true),
-        ("blobGasUsed", false),
-        ("excessBlobGas", false),
-        ("parentBeaconBlockRoot", true),
-        ("requestsHash", true),
-    ];
-    for (name, is_hash) in later {
-        if fields.is_empty() {
-            break;
-        }
-        let value = if is_hash {
-            b256(&mut fields)?
-        } else {
-            number_hex(&mut fields)?
-        };
-        block.insert(name.into(), value);
-    }
-    block.insert("size".into(), quantity(rlp.len() as u64));
-    block.insert("uncles".into(), json!([]));
-    block.insert("transactions".into(), json!([]));
-    Ok(Value::Object(block))
+/// A trusted header as `eth_getBlockByNumber` shows it: every header field (the bridge's
+/// decoder, Frontier to Prague), `uncles` and `transactions` empty (this node has headers
+/// only).
+pub fn block_json(rlp: &[u8]) -> Result<Value, String> {
+    let header = ExecutionHeader::from_rlp(rlp).map_err(|e| e.to_string())?;
+    let mut block = header.to_rpc_json();
+    block["uncles"] = json!([]);
+    block["transactions"] = json!([]);
+    Ok(block)
 }
 
 /// Bind the server's port on 127.0.0.1 (port 0 picks a free one), with a clear error when it
@@ -738,7 +682,7 @@ mod tests {
     #[test]
     fn genesis_header_as_json() {
         let header = crate::Chain::Sepolia.genesis_header().unwrap();
-        let block = block_json(&header.rlp, header.hash).unwrap();
+        let block = block_json(&header.rlp).unwrap();
         assert_eq!(block["number"], "0x0");
         assert_eq!(block["hash"], header.hash.to_string());
         assert_eq!(block["stateRoot"], header.state_root.to_string());
@@ -748,7 +692,7 @@ mod tests {
         assert_eq!(block["transactions"], json!([]));
         assert!(block.get("withdrawalsRoot").is_none());
         let mainnet = crate::Chain::Mainnet.genesis_header().unwrap();
-        let block = block_json(&mainnet.rlp, mainnet.hash).unwrap();
+        let block = block_json(&mainnet.rlp).unwrap();
         assert!(block.get("baseFeePerGas").is_none());
         assert_eq!(block["nonce"], "0x0000000000000042");
         assert_eq!(block["difficulty"], "0x400000000");
