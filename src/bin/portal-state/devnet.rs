@@ -53,9 +53,11 @@ pub struct DevnetArgs {
     /// after genesis is pushed. (Its --rpc-port must differ from the client's port.)
     #[arg(long, value_name = "URL", group = "source")]
     el_rpc: Option<String>,
-    /// Content bytes each storage node keeps, in MiB; radii shrink once nodes fill.
-    #[arg(long, default_value_t = 64)]
-    capacity_mib: u64,
+    /// Content bytes each storage node keeps, in MiB; radii shrink once nodes fill. By default
+    /// sized so that each node keeps about 8/N of the state: every item lands on several
+    /// nodes, and no node holds it all (64 MiB when following an execution client).
+    #[arg(long, value_name = "MIB")]
+    capacity_mib: Option<u64>,
     /// Random accounts the light node reads back as spot checks.
     #[arg(long, default_value_t = 10)]
     spot_checks: usize,
@@ -175,6 +177,25 @@ fn synthetic_genesis_header(state_root: B256) -> Vec<u8> {
     .encode(&mut out);
     out.extend_from_slice(&fields);
     out
+}
+
+/// A node capacity at which each of `nodes` nodes keeps about 8/`nodes` of the state (all of
+/// it with 8 nodes or fewer), so that every item is kept on several nodes.
+///
+/// Why not "everything everywhere": a node's radius stays at the maximum until it is full, and
+/// gossip re-offers each accepted item to every interested peer, so unbounded nodes would each
+/// receive every item, which multiplies the push's work by N. Why not much less: a node keeps
+/// the items nearest to it on the ring, and the gaps between N random node ids are uneven; at
+/// 8/N the largest gap among 16 nodes is covered with a probability of about 0.9995.
+fn auto_capacity(items: &[VerifiedContent], nodes: u16) -> u64 {
+    let state_bytes: u64 = items
+        .iter()
+        .map(|i| (i.key().encode().len() + i.value().encode().len()) as u64)
+        .sum();
+    let share = (8.0 / f64::from(nodes.max(1))).min(1.0);
+    // 10% and 1 MiB of slack: the store counts exactly these bytes, but pruning at the edge
+    // should not trim the last items of a node's own share.
+    (state_bytes as f64 * share * 1.1) as u64 + 1024 * 1024
 }
 
 /// Shows push progress on stderr: one updating line on a terminal, a line per quarter when
@@ -321,7 +342,6 @@ pub async fn run(args: DevnetArgs) -> CliResult {
             temp.path().to_path_buf()
         }
     };
-    let capacity = args.capacity_mib.saturating_mul(1024 * 1024);
 
     // The state to push, or the execution client to follow.
     let (source, el) = match &args.el_rpc {
@@ -355,6 +375,11 @@ pub async fn run(args: DevnetArgs) -> CliResult {
         }
     };
     let chain_id = el.as_ref().map_or(args.chain.chain_id(), |(_, id)| *id);
+    let capacity = match (args.capacity_mib, &source) {
+        (Some(mib), _) => mib.saturating_mul(1024 * 1024),
+        (None, Some(source)) => auto_capacity(&source.items, args.nodes),
+        (None, None) => 64 * 1024 * 1024,
+    };
 
     let devnet = Devnet::start(&root, args.nodes, capacity, chain_id).await?;
     let (shutdown_tx, _) = tokio::sync::watch::channel(false);
