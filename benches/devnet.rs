@@ -93,22 +93,37 @@ fn main() {
 
     let per_thread = requests / 4;
     let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            let accounts = &accounts;
-            s.spawn(move || {
-                let mut rpc = Rpc::connect(addr);
-                let mut rng = rand::thread_rng();
-                for _ in 0..per_thread {
-                    let address = accounts.choose(&mut rng).unwrap();
-                    rpc.call("eth_getBalance", json!([address, "latest"]));
-                }
-            });
-        }
+    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let accounts = &accounts;
+                s.spawn(move || {
+                    let mut rpc = Rpc::connect(addr);
+                    let mut rng = rand::thread_rng();
+                    let mut latencies = Vec::with_capacity(per_thread);
+                    for _ in 0..per_thread {
+                        let address = accounts.choose(&mut rng).unwrap();
+                        let asked = Instant::now();
+                        rpc.call("eth_getBalance", json!([address, "latest"]));
+                        latencies.push(asked.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
     });
+    let total = started.elapsed();
+    latencies.sort();
     println!(
-        "devnet/rpc_get_balance_concurrent: {:.0} req/s ({} requests on 4 connections)",
-        (4 * per_thread) as f64 / started.elapsed().as_secs_f64(),
-        4 * per_thread
+        "devnet/rpc_get_balance_concurrent: {:.0} req/s, p50 {:.2} ms p99 {:.2} ms max {:.2} ms ({} requests on 4 connections)",
+        latencies.len() as f64 / total.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+        latencies.len()
     );
 }
