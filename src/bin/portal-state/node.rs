@@ -25,7 +25,7 @@ pub struct NodeArgs {
     /// Where the node keeps its key, its SQLite store, trusted headers and known peers.
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
-    /// UDP address to listen on.
+    /// UDP address to listen on (an unspecified IP such as 0.0.0.0 needs --external).
     #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:9009")]
     listen: SocketAddr,
     /// Address to advertise in the ENR when it differs from --listen (a public address
