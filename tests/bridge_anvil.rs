@@ -154,8 +154,7 @@ async fn rpc_u256(client: &ExecutionClient, method: &str, params: Value) -> U256
 async fn check_block(light: &Network, anvil: &ExecutionClient, report: &BlockReport) -> usize {
     let block = json!(format!("{:#x}", report.number));
     for key in &report.keys {
-        let found = light
-            .find_content(*key)
+        let found = find_soon(light, *key)
             .await
             .unwrap_or_else(|e| panic!("block {}: {key:?}: {e}", report.number));
         assert!(!found.stats.local, "the light node stores nothing");
@@ -200,6 +199,23 @@ async fn check_block(light: &Network, anvil: &ExecutionClient, report: &BlockRep
         }
     }
     report.keys.len()
+}
+
+/// Find `key` from `light`, trying again for a few seconds: a receiver stores what it accepted
+/// only once the transfer is in, a moment after the bridge's push returns.
+async fn find_soon(
+    light: &Network,
+    key: ContentKey,
+) -> Result<portal_state::overlay::FoundContent, portal_state::network::NetworkError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match light.find_content(key).await {
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The next report, within 30 s.
@@ -302,7 +318,7 @@ async fn follows_anvil_block_by_block_and_survives_a_restart() {
         .collect();
     assert_eq!(storage, vec![U256::ZERO, U256::from(1)]);
     checked += check_block(&light, &client, &r).await;
-    let code = light.find_content(code_key).await.unwrap();
+    let code = find_soon(&light, code_key).await.unwrap();
     assert_eq!(
         code.content.proven(),
         &VerifiedValue::Bytecode(alloy_primitives::hex::decode(RUNTIME_CODE).unwrap().into())

@@ -102,19 +102,26 @@ async fn a_bridge_with_a_thin_table_looks_nodes_up() {
     let items: Vec<_> = content.items.into_iter().take(40).collect();
     let report = push(&bridge, items.clone(), |_| {}).await;
     assert!(report.lookups >= 1, "{report:?}");
-    assert!(bridge.status().peers >= 4, "lookups filled the table");
+    // How many depends on the ids (a lookup asks for nodes near the item's id); at least one
+    // more than the one it knew.
+    let peers = bridge.status().peers;
+    assert!(peers >= 2, "lookups found nodes: {peers} peers, {report:?}");
     assert_eq!(report.unplaced, 0, "{report:?}");
-    for item in &items {
-        let copies = nodes
-            .iter()
-            .filter(|n| {
-                n.overlay()
-                    .with_store(|s| s.contains(item.key()).unwrap())
-                    .unwrap()
-            })
-            .count();
-        assert!(copies >= 1, "{:?} is stored", item.key());
-    }
+    // Receivers store what they accepted once the transfer is in: give them a moment.
+    let stored = |item: &portal_state::proof::VerifiedContent| {
+        nodes.iter().any(|n| {
+            n.overlay()
+                .with_store(|s| s.contains(item.key()).unwrap())
+                .unwrap()
+        })
+    };
+    let all_stored = eventually(Duration::from_secs(10), || items.iter().all(stored)).await;
+    let missing: Vec<_> = items
+        .iter()
+        .filter(|i| !stored(i))
+        .map(|i| *i.key())
+        .collect();
+    assert!(all_stored, "stored nowhere: {missing:?}");
     bridge.stop().await;
     for node in nodes {
         node.stop().await;
@@ -155,17 +162,21 @@ async fn items_whose_offers_all_failed_are_retried_with_other_peers() {
         report.unplaced, 0,
         "every item reached a live node: {report:?}"
     );
-    for item in &items {
-        let copies = nodes
-            .iter()
-            .filter(|n| {
-                n.overlay()
-                    .with_store(|s| s.contains(item.key()).unwrap())
-                    .unwrap()
-            })
-            .count();
-        assert!(copies >= 1, "{:?} is stored", item.key());
-    }
+    // Receivers store what they accepted once the transfer is in: give them a moment.
+    let stored = |item: &portal_state::proof::VerifiedContent| {
+        nodes.iter().any(|n| {
+            n.overlay()
+                .with_store(|s| s.contains(item.key()).unwrap())
+                .unwrap()
+        })
+    };
+    let all_stored = eventually(Duration::from_secs(10), || items.iter().all(stored)).await;
+    let missing: Vec<_> = items
+        .iter()
+        .filter(|i| !stored(i))
+        .map(|i| *i.key())
+        .collect();
+    assert!(all_stored, "stored nowhere: {missing:?}");
     bridge.stop().await;
     for node in nodes {
         node.stop().await;

@@ -14,6 +14,7 @@ use portal_state::network::Network;
 use portal_state::proof::{verify_account, verify_storage, VerifiedValue};
 use proof_vectors::{weth_19m, WETH};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 const FILE: &str = "tests/data/proofs/weth-19000000.json";
 
@@ -203,6 +204,23 @@ fn spoiled_files_are_refused_naming_the_item() {
     ));
 }
 
+/// Find `key` from `light`, trying again for a few seconds: a receiver stores what it accepted
+/// only once the transfer is in, a moment after the bridge's push returns.
+async fn find_soon(
+    light: &Network,
+    key: ContentKey,
+) -> Result<portal_state::overlay::FoundContent, portal_state::network::NetworkError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match light.find_content(key).await {
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => return other,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_proofs_are_found_from_a_light_node() {
     let (header, items) = proofs_file_content(&checked_in_file()).unwrap();
@@ -222,36 +240,42 @@ async fn pushed_proofs_are_found_from_a_light_node() {
     light.add_trusted_header(&header.rlp).unwrap();
     let root = header.state_root;
     let weth = weth_19m();
-    let account = light
-        .find_content(ContentKey::Account(AccountKey {
+    let account = find_soon(
+        &light,
+        ContentKey::Account(AccountKey {
             address: WETH,
             state_root: root,
-        }))
-        .await
-        .unwrap();
+        }),
+    )
+    .await
+    .unwrap();
     let VerifiedValue::Account(Some(account)) = account.content.proven().clone() else {
         panic!("WETH's account");
     };
     assert_eq!(account.code_hash, keccak256(&weth.bytecode));
-    let slot = light
-        .find_content(ContentKey::Storage(StorageKey {
+    let slot = find_soon(
+        &light,
+        ContentKey::Storage(StorageKey {
             address: WETH,
             slot: U256::from(2),
             state_root: root,
-        }))
-        .await
-        .unwrap();
+        }),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         slot.content.proven(),
         &VerifiedValue::Storage(U256::from(18))
     );
-    let code = light
-        .find_content(ContentKey::Bytecode(BytecodeKey {
+    let code = find_soon(
+        &light,
+        ContentKey::Bytecode(BytecodeKey {
             address: WETH,
             code_hash: account.code_hash,
-        }))
-        .await
-        .unwrap();
+        }),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         code.content.proven(),
         &VerifiedValue::Bytecode(weth.bytecode)

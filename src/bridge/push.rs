@@ -167,22 +167,21 @@ pub async fn push_with(
         }
 
         let all: Vec<usize> = (0..batch.len()).collect();
-        // Peers that failed in this batch are skipped by its retry; later batches try them
-        // again (a rate limit or a timeout passes).
-        let mut failed_now: HashSet<NodeId> = offer_round(
+        let first = offer_round(
             network,
             batch,
             &all,
             &mut states,
-            &HashSet::new(),
+            &Peers::default(),
             want,
             config,
         )
-        .await
-        .into_iter()
-        .collect();
+        .await;
+        let mut failed_now = first.failed.clone();
 
-        // Retry items whose every offer failed, once, with peers not tried yet.
+        // Retry items whose every offer failed, once, with peers not tried yet: the peers that
+        // answered in this batch first (they are alive), never those that failed in it. Later
+        // batches try failed peers again (a rate limit or a timeout passes).
         let retry: Vec<usize> = states
             .iter()
             .enumerate()
@@ -195,17 +194,9 @@ pub async fn push_with(
                 items = retry.len(),
                 "bridge: retrying items whose offers all failed"
             );
-            let again = offer_round(
-                network,
-                batch,
-                &retry,
-                &mut states,
-                &failed_now,
-                want,
-                config,
-            )
-            .await;
-            failed_now.extend(again);
+            let again =
+                offer_round(network, batch, &retry, &mut states, &first, want, config).await;
+            failed_now.extend(again.failed);
         }
         failed_peers.extend(failed_now);
 
@@ -230,31 +221,44 @@ pub async fn push_with(
     report
 }
 
-/// Offer the items `which` of `batch` to up to `want` interested peers each that they were
-/// not offered to before (and not in `skip`), all peers concurrently.
-/// Returns the peers whose offer failed.
+/// Peers sorted by how an offer round went with them.
+#[derive(Clone, Debug, Default)]
+struct Peers {
+    /// Peers whose offer failed (timeout, transfer failure, rate limit).
+    failed: HashSet<NodeId>,
+    /// Peers that answered.
+    answered: HashSet<NodeId>,
+}
+
+/// Offer the items `which` of `batch` to up to `want` interested peers each, closest first,
+/// that they were not offered to before, all peers concurrently. After an earlier round
+/// (`before`), its failed peers are skipped and the peers that answered come first.
 async fn offer_round(
     network: &Network,
     batch: &[VerifiedContent],
     which: &[usize],
     states: &mut [ItemState],
-    skip: &HashSet<NodeId>,
+    before: &Peers,
     want: usize,
     config: &PushConfig,
-) -> Vec<NodeId> {
+) -> Peers {
     let overlay = network.overlay();
     let mut per_peer: HashMap<NodeId, (crate::net::Enr, Vec<usize>)> = HashMap::new();
     for &i in which {
         let id = batch[i].content_id();
         let state = &mut states[i];
-        let peers: Vec<(NodeId, crate::net::Enr)> = overlay.with_table(|t| {
+        let mut peers: Vec<(NodeId, crate::net::Enr)> = overlay.with_table(|t| {
             t.interested(id)
                 .into_iter()
-                .filter(|e| !state.tried.contains(&e.node_id) && !skip.contains(&e.node_id))
-                .take(want)
+                .filter(|e| {
+                    !state.tried.contains(&e.node_id) && !before.failed.contains(&e.node_id)
+                })
                 .map(|e| (e.node_id, e.peer.clone()))
                 .collect()
         });
+        // A stable sort keeps the closest-first order within each group.
+        peers.sort_by_key(|(id, _)| !before.answered.contains(id));
+        peers.truncate(want);
         for (peer, enr) in peers {
             state.tried.insert(peer);
             per_peer
@@ -281,7 +285,7 @@ async fn offer_round(
         .buffer_unordered(config.max_concurrent_peers.max(1))
         .collect()
         .await;
-    let mut failed = Vec::new();
+    let mut round = Peers::default();
     for (peer, indices, result) in results {
         match result {
             Ok(codes) => {
@@ -302,7 +306,9 @@ async fn offer_round(
                     }
                 }
                 if rate_limited {
-                    failed.push(peer);
+                    round.failed.insert(peer);
+                } else {
+                    round.answered.insert(peer);
                 }
             }
             Err(e) => {
@@ -310,9 +316,9 @@ async fn offer_round(
                 for &i in &indices {
                     states[i].failed += 1;
                 }
-                failed.push(peer);
+                round.failed.insert(peer);
             }
         }
     }
-    failed
+    round
 }
