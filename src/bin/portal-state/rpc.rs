@@ -1,0 +1,792 @@
+//! The local JSON-RPC server (feature `rpc`): the standard Ethereum methods a wallet or a tool
+//! like `cast` reads state with, answered from verified data only.
+//!
+//! HTTP/1.1 POST on a loopback port (keep-alive, single and batch requests), served by
+//! [`StateClient`] on one node. Every value comes from a proof checked against a trusted
+//! header; when there is none the answer is an error, never a guess.
+//!
+//! Methods: `eth_chainId`, `eth_blockNumber`, `eth_getBlockByNumber`, `eth_getBlockByHash`,
+//! `eth_getBalance`, `eth_getTransactionCount`, `eth_getStorageAt`, `eth_getCode`, `eth_call`,
+//! `eth_estimateGas` (run by revm over state fetched from the network, every piece verified).
+//! Anything else is "method not found".
+//!
+//! Errors (JSON-RPC 2.0 and EIP-1474 codes):
+//!
+//! | code | when |
+//! |---|---|
+//! | -32700 | the body is not JSON |
+//! | -32600 | not a JSON-RPC 2.0 request (or an empty or oversized batch) |
+//! | -32601 | method not served |
+//! | -32602 | bad params: malformed address, slot, block, wrong count |
+//! | -32603 | internal error (the node stopped, its store failed) |
+//! | -32000 | no trusted block header yet: nothing can be verified |
+//! | -32001 | the block named is not a trusted block (EIP-1898's "resource not found") |
+//! | -32002 | no peer had a verified answer at the block(s) tried |
+//! | 3 | the call reverted: `data` holds the revert data, the message its reason (as geth) |
+//! | -32003 | the call could not run (halted during an estimate, invalid request) |
+
+use alloy_primitives::{hex, Address, Bytes, B256, U256};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use portal_state::bridge::ExecutionHeader;
+use portal_state::client::{BlockId, CallRequest, ClientError, StateClient};
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The largest request body accepted.
+const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// The most calls in one batch.
+const MAX_BATCH: usize = 1000;
+
+/// JSON-RPC 2.0: the body is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC 2.0: not a valid request object.
+pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC 2.0: the method is not served.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC 2.0: the params are malformed.
+pub const INVALID_PARAMS: i64 = -32602;
+/// JSON-RPC 2.0: the server failed.
+pub const INTERNAL_ERROR: i64 = -32603;
+/// Server error: no header is trusted yet.
+pub const NO_TRUSTED_HEADER: i64 = -32000;
+/// Server error (EIP-1474 "resource not found"): the block named is not trusted.
+pub const UNKNOWN_BLOCK: i64 = -32001;
+/// The call reverted (geth's code; `data` holds the revert data).
+pub const EXECUTION_REVERTED: i64 = 3;
+/// The call could not be run.
+pub const EXECUTION_FAILED: i64 = -32003;
+/// Server error (EIP-1474 "resource unavailable"): nobody had a verified answer.
+pub const NOT_FOUND_IN_NETWORK: i64 = -32002;
+
+/// A JSON-RPC error object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcError {
+    /// The code (see the module docs).
+    pub code: i64,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// Extra data (the revert data of a reverted call).
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    fn params(message: impl Into<String>) -> Self {
+        Self::new(INVALID_PARAMS, message)
+    }
+
+    fn to_json(&self) -> Value {
+        match &self.data {
+            Some(data) => json!({"code": self.code, "message": self.message, "data": data}),
+            None => json!({"code": self.code, "message": self.message}),
+        }
+    }
+}
+
+fn describe_block(block: BlockId) -> String {
+    match block {
+        BlockId::Latest => "latest".into(),
+        BlockId::Number(n) => format!("{n} ({n:#x})"),
+        BlockId::Hash(h) => format!("{h}"),
+    }
+}
+
+impl From<ClientError> for RpcError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::NoTrustedHeader => RpcError::new(
+                NO_TRUSTED_HEADER,
+                "no trusted block header yet: nothing can be verified",
+            ),
+            ClientError::UnknownBlock(block) => RpcError::new(
+                UNKNOWN_BLOCK,
+                format!("block {} is not a trusted block", describe_block(block)),
+            ),
+            ClientError::NotFound { what, tried } => RpcError::new(
+                NOT_FOUND_IN_NETWORK,
+                format!("no verified answer in the network for {what} at block(s) {tried:?}"),
+            ),
+            ClientError::Network(e) => RpcError::new(INTERNAL_ERROR, format!("node error: {e}")),
+            ClientError::Reverted { reason, data } => RpcError {
+                code: EXECUTION_REVERTED,
+                message: match reason {
+                    Some(reason) => format!("execution reverted: {reason}"),
+                    None => "execution reverted".into(),
+                },
+                data: Some(json!(hex::encode_prefixed(&data))),
+            },
+            ClientError::Execution(reason) => RpcError::new(EXECUTION_FAILED, reason),
+        }
+    }
+}
+
+/// Answers JSON-RPC requests from one node's verified state.
+pub struct RpcHandler {
+    client: StateClient,
+    chain_id: u64,
+}
+
+impl RpcHandler {
+    /// A handler over `client`, reporting `chain_id`.
+    pub fn new(client: StateClient, chain_id: u64) -> Self {
+        Self { client, chain_id }
+    }
+
+    /// Answer one HTTP body: a single call or a batch. `None` when there is nothing to send
+    /// back (only notifications).
+    pub async fn handle_body(&self, body: &[u8]) -> Option<Value> {
+        let request: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return Some(error_response(
+                    Value::Null,
+                    &RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
+                ))
+            }
+        };
+        match request {
+            Value::Array(calls) => {
+                if calls.is_empty() {
+                    return Some(error_response(
+                        Value::Null,
+                        &RpcError::new(INVALID_REQUEST, "empty batch"),
+                    ));
+                }
+                if calls.len() > MAX_BATCH {
+                    return Some(error_response(
+                        Value::Null,
+                        &RpcError::new(
+                            INVALID_REQUEST,
+                            format!("batch of {} calls; at most {MAX_BATCH}", calls.len()),
+                        ),
+                    ));
+                }
+                // The calls of a batch run concurrently: each may be a network lookup.
+                let answers = futures::future::join_all(calls.iter().map(|c| self.handle_call(c)))
+                    .await
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>();
+                (!answers.is_empty()).then_some(Value::Array(answers))
+            }
+            call => self.handle_call(&call).await,
+        }
+    }
+
+    /// Answer one call object; `None` for a notification (no `id`).
+    async fn handle_call(&self, call: &Value) -> Option<Value> {
+        let Some(object) = call.as_object() else {
+            return Some(error_response(
+                Value::Null,
+                &RpcError::new(INVALID_REQUEST, "a request must be a JSON object"),
+            ));
+        };
+        let id = match object.get("id") {
+            None => None,
+            Some(id @ (Value::Null | Value::Number(_) | Value::String(_))) => Some(id.clone()),
+            Some(_) => {
+                return Some(error_response(
+                    Value::Null,
+                    &RpcError::new(INVALID_REQUEST, "id must be a string, a number or null"),
+                ))
+            }
+        };
+        let reply_id = id.clone().unwrap_or(Value::Null);
+        if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Some(error_response(
+                reply_id,
+                &RpcError::new(INVALID_REQUEST, "jsonrpc must be \"2.0\""),
+            ));
+        }
+        let Some(method) = object.get("method").and_then(Value::as_str) else {
+            return Some(error_response(
+                reply_id,
+                &RpcError::new(INVALID_REQUEST, "method must be a string"),
+            ));
+        };
+        let params: &[Value] = match object.get("params") {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(params)) => params,
+            Some(_) => {
+                return Some(error_response(
+                    reply_id,
+                    &RpcError::params("params must be an array (positional parameters)"),
+                ))
+            }
+        };
+        let started = Instant::now();
+        let result = self.dispatch(method, params).await;
+        tracing::debug!(
+            method,
+            id = %reply_id,
+            ok = result.is_ok(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "json-rpc call"
+        );
+        // Notifications get no reply, not even for errors (JSON-RPC 2.0, section 4.1).
+        let id = id?;
+        Some(match result {
+            Ok(value) => json!({"jsonrpc": "2.0", "id": id, "result": value}),
+            Err(e) => error_response(id, &e),
+        })
+    }
+
+    /// Run one method.
+    pub async fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+        match method {
+            "eth_chainId" => {
+                arity(params, 0, 0)?;
+                Ok(quantity(self.chain_id))
+            }
+            "eth_blockNumber" => {
+                arity(params, 0, 0)?;
+                let newest = self
+                    .client
+                    .newest_block()
+                    .ok_or(RpcError::from(ClientError::NoTrustedHeader))?;
+                Ok(quantity(newest.number))
+            }
+            "eth_getBlockByNumber" | "eth_getBlockByHash" => {
+                arity(params, 1, 2)?;
+                let block = if method == "eth_getBlockByNumber" {
+                    parse_block_number(&params[0])?
+                } else {
+                    BlockId::Hash(parse_b256(&params[0], "block hash")?)
+                };
+                // The second param says whether to list full transactions; we list none
+                // either way (headers only), but it must still be a boolean.
+                if let Some(full) = params.get(1) {
+                    if !full.is_boolean() {
+                        return Err(RpcError::params(
+                            "second parameter (full transactions) must be a boolean",
+                        ));
+                    }
+                }
+                // An unknown or untrusted block is `null`, as the standard says.
+                match self.client.header(block) {
+                    Ok(header) => block_json(&header.rlp)
+                        .map_err(|e| RpcError::new(INTERNAL_ERROR, format!("trusted header: {e}"))),
+                    Err(_) => Ok(Value::Null),
+                }
+            }
+            "eth_getBalance" | "eth_getTransactionCount" => {
+                arity(params, 1, 2)?;
+                let address = parse_address(&params[0])?;
+                let block = parse_block(params.get(1))?;
+                let answer = self.client.account(address, block).await?;
+                tracing::debug!(%address, block = answer.block.number, "account verified");
+                Ok(if method == "eth_getBalance" {
+                    json!(format!("{:#x}", answer.value.balance))
+                } else {
+                    quantity(answer.value.nonce)
+                })
+            }
+            "eth_getStorageAt" => {
+                arity(params, 2, 3)?;
+                let address = parse_address(&params[0])?;
+                let slot = parse_slot(&params[1])?;
+                let block = parse_block(params.get(2))?;
+                let answer = self.client.storage(address, slot, block).await?;
+                Ok(json!(B256::from(answer.value).to_string()))
+            }
+            "eth_getCode" => {
+                arity(params, 1, 2)?;
+                let address = parse_address(&params[0])?;
+                let block = parse_block(params.get(1))?;
+                let answer = self.client.code(address, block).await?;
+                Ok(json!(hex::encode_prefixed(&answer.value)))
+            }
+            "eth_call" | "eth_estimateGas" => {
+                arity(params, 1, 2)?;
+                let request = parse_call_request(&params[0], self.chain_id)?;
+                let block = parse_block(params.get(1))?;
+                if method == "eth_estimateGas" {
+                    let answer = self.client.estimate_gas(&request, block).await?;
+                    return Ok(quantity(answer.value));
+                }
+                let answer = self.client.call(&request, block).await?;
+                let result = answer.value;
+                if result.success {
+                    Ok(json!(hex::encode_prefixed(&result.return_data)))
+                } else if let Some(halt) = result.halt_reason {
+                    Err(RpcError::new(
+                        EXECUTION_FAILED,
+                        format!("execution halted: {halt}"),
+                    ))
+                } else {
+                    Err(ClientError::Reverted {
+                        reason: result.revert_reason,
+                        data: result.return_data,
+                    }
+                    .into())
+                }
+            }
+            _ => Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("the method {method} does not exist/is not available"),
+            )),
+        }
+    }
+}
+
+fn error_response(id: Value, error: &RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": error.to_json()})
+}
+
+fn quantity(n: u64) -> Value {
+    json!(format!("{n:#x}"))
+}
+
+fn arity(params: &[Value], min: usize, max: usize) -> Result<(), RpcError> {
+    if params.len() < min {
+        return Err(RpcError::params(format!(
+            "missing value for required argument {}",
+            params.len()
+        )));
+    }
+    if params.len() > max {
+        return Err(RpcError::params(format!(
+            "too many arguments, want at most {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// A `0x`-prefixed hex string's digits.
+fn hex_digits<'a>(value: &'a Value, what: &str) -> Result<&'a str, RpcError> {
+    let text = value.as_str().ok_or_else(|| {
+        RpcError::params(format!(
+            "{what}: expected a 0x-prefixed hex string, got {value}"
+        ))
+    })?;
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .ok_or_else(|| RpcError::params(format!("{what}: {text:?} is not 0x-prefixed hex")))?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RpcError::params(format!(
+            "{what}: {text:?} has non-hex characters"
+        )));
+    }
+    Ok(digits)
+}
+
+/// A 20-byte address: `0x` and exactly 40 hex digits.
+fn parse_address(value: &Value) -> Result<Address, RpcError> {
+    let digits = hex_digits(value, "address")?;
+    if digits.len() != 40 {
+        return Err(RpcError::params(format!(
+            "address: expected 20 bytes (40 hex digits), got {} digits",
+            digits.len()
+        )));
+    }
+    digits
+        .parse()
+        .map_err(|e| RpcError::params(format!("address: {e}")))
+}
+
+/// A 32-byte hash: `0x` and exactly 64 hex digits.
+fn parse_b256(value: &Value, what: &str) -> Result<B256, RpcError> {
+    let digits = hex_digits(value, what)?;
+    if digits.len() != 64 {
+        return Err(RpcError::params(format!(
+            "{what}: expected 32 bytes (64 hex digits), got {} digits",
+            digits.len()
+        )));
+    }
+    digits
+        .parse()
+        .map_err(|e| RpcError::params(format!("{what}: {e}")))
+}
+
+/// A storage slot: a quantity or 32 bytes of data (tools send both), up to 64 hex digits.
+fn parse_slot(value: &Value) -> Result<U256, RpcError> {
+    let digits = hex_digits(value, "storage slot")?;
+    if digits.is_empty() || digits.len() > 64 {
+        return Err(RpcError::params(format!(
+            "storage slot: expected 1 to 64 hex digits, got {}",
+            digits.len()
+        )));
+    }
+    U256::from_str_radix(digits, 16).map_err(|e| RpcError::params(format!("storage slot: {e}")))
+}
+
+/// A 256-bit quantity (a value or a gas price).
+fn parse_quantity_u256(value: &Value, what: &str) -> Result<U256, RpcError> {
+    let digits = hex_digits(value, what)?;
+    if digits.is_empty() || digits.len() > 64 {
+        return Err(RpcError::params(format!(
+            "{what}: expected 1 to 64 hex digits"
+        )));
+    }
+    U256::from_str_radix(digits, 16).map_err(|e| RpcError::params(format!("{what}: {e}")))
+}
+
+/// The transaction object of `eth_call` / `eth_estimateGas`.
+fn parse_call_request(value: &Value, chain_id: u64) -> Result<CallRequest, RpcError> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| RpcError::params("call: expected a transaction object"))?;
+    let field = |name: &str| object.get(name).filter(|v| !v.is_null());
+    let data = match field("input").or_else(|| field("data")) {
+        Some(v) => {
+            let digits = hex_digits(v, "input")?;
+            hex::decode(digits)
+                .map_err(|e| RpcError::params(format!("input: {e}")))?
+                .into()
+        }
+        None => Bytes::new(),
+    };
+    Ok(CallRequest {
+        from: field("from").map(parse_address).transpose()?,
+        to: field("to").map(parse_address).transpose()?,
+        gas: field("gas")
+            .map(|v| parse_quantity_u256(v, "gas"))
+            .transpose()?
+            .map(|g| g.saturating_to::<u64>()),
+        gas_price: field("gasPrice")
+            .or_else(|| field("maxFeePerGas"))
+            .map(|v| parse_quantity_u256(v, "gasPrice"))
+            .transpose()?,
+        value: field("value")
+            .map(|v| parse_quantity_u256(v, "value"))
+            .transpose()?,
+        data,
+        chain_id: Some(chain_id),
+    })
+}
+
+/// A block number quantity: `0x`, no leading zeros, at most 64 bits.
+fn parse_quantity_u64(value: &Value, what: &str) -> Result<u64, RpcError> {
+    let digits = hex_digits(value, what)?;
+    if digits.is_empty() {
+        return Err(RpcError::params(format!("{what}: empty hex number")));
+    }
+    if digits.len() > 1 && digits.starts_with('0') {
+        return Err(RpcError::params(format!(
+            "{what}: hex number with leading zero digits"
+        )));
+    }
+    u64::from_str_radix(digits, 16)
+        .map_err(|_| RpcError::params(format!("{what}: hex number larger than 64 bits")))
+}
+
+/// The block parameter of `eth_getBlockByNumber`: a tag or a number.
+fn parse_block_number(value: &Value) -> Result<BlockId, RpcError> {
+    match value.as_str() {
+        // We know the chain only through trusted headers: the newest trusted one is as "safe",
+        // "finalized" and "pending" as this node can tell.
+        Some("latest" | "safe" | "finalized" | "pending") => Ok(BlockId::Latest),
+        Some("earliest") => Ok(BlockId::Number(0)),
+        Some(_) => Ok(BlockId::Number(parse_quantity_u64(value, "block number")?)),
+        None => Err(RpcError::params(format!(
+            "block: expected a tag (latest, earliest, safe, finalized, pending) or a hex number, got {value}"
+        ))),
+    }
+}
+
+/// A state method's block parameter: a tag, a number, or an EIP-1898 object
+/// (`{"blockNumber": …}` or `{"blockHash": …, "requireCanonical": bool}`). Missing means
+/// `latest`, as most servers read it.
+fn parse_block(value: Option<&Value>) -> Result<BlockId, RpcError> {
+    match value {
+        None => Ok(BlockId::Latest),
+        Some(Value::Object(object)) => parse_block_object(object),
+        Some(value) => parse_block_number(value),
+    }
+}
+
+fn parse_block_object(object: &Map<String, Value>) -> Result<BlockId, RpcError> {
+    for key in object.keys() {
+        if !matches!(
+            key.as_str(),
+            "blockNumber" | "blockHash" | "requireCanonical"
+        ) {
+            return Err(RpcError::params(format!(
+                "block: unknown field {key:?} (EIP-1898: blockNumber, or blockHash and requireCanonical)"
+            )));
+        }
+    }
+    match (object.get("blockNumber"), object.get("blockHash")) {
+        (Some(number), None) => {
+            if object.contains_key("requireCanonical") {
+                return Err(RpcError::params(
+                    "block: requireCanonical goes with blockHash only",
+                ));
+            }
+            parse_block_number(number)
+        }
+        (None, Some(hash)) => {
+            // Every trusted header is canonical as far as this node can tell (it follows the
+            // head its operator's source gives it), so requireCanonical changes nothing; it
+            // must still be a boolean.
+            if let Some(flag) = object.get("requireCanonical") {
+                if !flag.is_boolean() {
+                    return Err(RpcError::params(
+                        "block: requireCanonical must be a boolean",
+                    ));
+                }
+            }
+            Ok(BlockId::Hash(parse_b256(hash, "blockHash")?))
+        }
+        (Some(_), Some(_)) => Err(RpcError::params(
+            "block: give blockNumber or blockHash, not both",
+        )),
+        (None, None) => Err(RpcError::params(
+            "block: an EIP-1898 object needs blockNumber or blockHash",
+        )),
+    }
+}
+
+/// A trusted header as `eth_getBlockByNumber` shows it: every header field (the bridge's
+/// decoder, Frontier to Prague), `uncles` and `transactions` empty (this node has headers
+/// only).
+pub fn block_json(rlp: &[u8]) -> Result<Value, String> {
+    let header = ExecutionHeader::from_rlp(rlp).map_err(|e| e.to_string())?;
+    let mut block = header.to_rpc_json();
+    block["uncles"] = json!([]);
+    block["transactions"] = json!([]);
+    Ok(block)
+}
+
+/// Bind the server's port on 127.0.0.1 (port 0 picks a free one), with a clear error when it
+/// is taken. Binding early lets a command fail before it spends time starting nodes.
+pub async fn bind(port: u16) -> Result<TcpListener, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpListener::bind(addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "JSON-RPC port {port} on 127.0.0.1 is already in use (another node, or geth/anvil?); choose another with --rpc-port"
+        ),
+        _ => format!("cannot listen on {addr} for JSON-RPC: {e}"),
+    })
+}
+
+/// Serve JSON-RPC on `listener` until `shutdown` turns true (or its sender is dropped).
+pub async fn serve(
+    listener: TcpListener,
+    handler: Arc<RpcHandler>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "json-rpc: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let mut conn_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let handler = handler.clone();
+                async move { Ok::<_, std::convert::Infallible>(respond(&handler, request).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                result = conn => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "json-rpc: connection ended");
+                    }
+                }
+                _ = conn_shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+async fn respond(
+    handler: &RpcHandler,
+    request: Request<Incoming>,
+) -> Response<Full<hyper::body::Bytes>> {
+    if request.method() != Method::POST {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "JSON-RPC: send a POST with a JSON body\n",
+        );
+    }
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            let (status, error) = if e.is::<http_body_util::LengthLimitError>() {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    RpcError::new(
+                        INVALID_REQUEST,
+                        format!("request body over {MAX_BODY_BYTES} bytes"),
+                    ),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    RpcError::new(PARSE_ERROR, format!("could not read the request body: {e}")),
+                )
+            };
+            return json_response(status, &error_response(Value::Null, &error));
+        }
+    };
+    match handler.handle_body(&body).await {
+        Some(answer) => json_response(StatusCode::OK, &answer),
+        // Only notifications: nothing to say (JSON-RPC 2.0); an empty 200 keeps HTTP clients
+        // that expect a body-less success happy.
+        None => plain(StatusCode::OK, ""),
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Full<hyper::body::Bytes>> {
+    let mut response = Response::new(Full::new(hyper::body::Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<hyper::body::Bytes>> {
+    let mut response = Response::new(Full::new(hyper::body::Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_parameters_follow_the_standard() {
+        assert_eq!(parse_block(None).unwrap(), BlockId::Latest);
+        for tag in ["latest", "safe", "finalized", "pending"] {
+            assert_eq!(parse_block(Some(&json!(tag))).unwrap(), BlockId::Latest);
+        }
+        assert_eq!(
+            parse_block(Some(&json!("earliest"))).unwrap(),
+            BlockId::Number(0)
+        );
+        assert_eq!(
+            parse_block(Some(&json!("0x0"))).unwrap(),
+            BlockId::Number(0)
+        );
+        assert_eq!(
+            parse_block(Some(&json!("0x1b4"))).unwrap(),
+            BlockId::Number(436)
+        );
+        let hash = B256::repeat_byte(0xab);
+        assert_eq!(
+            parse_block(Some(&json!({"blockHash": hash.to_string()}))).unwrap(),
+            BlockId::Hash(hash)
+        );
+        assert_eq!(
+            parse_block(Some(
+                &json!({"blockHash": hash.to_string(), "requireCanonical": true})
+            ))
+            .unwrap(),
+            BlockId::Hash(hash)
+        );
+        assert_eq!(
+            parse_block(Some(&json!({"blockNumber": "0x10"}))).unwrap(),
+            BlockId::Number(16)
+        );
+        for bad in [
+            json!("0x"),
+            json!("0x01"),
+            json!("12"),
+            json!("0xg"),
+            json!("0x10000000000000000"),
+            json!("newest"),
+            json!(5),
+            json!(null),
+            json!({}),
+            json!({"blockNumber": "0x1", "blockHash": hash.to_string()}),
+            json!({"blockHash": "0x1234"}),
+            json!({"blockHash": hash.to_string(), "requireCanonical": "yes"}),
+            json!({"blockNumber": "0x1", "requireCanonical": true}),
+            json!({"number": "0x1"}),
+        ] {
+            let e = parse_block(Some(&bad)).unwrap_err();
+            assert_eq!(e.code, INVALID_PARAMS, "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_and_slots_are_checked() {
+        let a = "0x000d836201318ec6899a67540690382780743280";
+        assert_eq!(
+            parse_address(&json!(a)).unwrap().to_string().to_lowercase(),
+            a
+        );
+        for bad in [
+            json!("000d836201318ec6899a67540690382780743280"),
+            json!("0x000d836201318ec6899a6754069038278074328"),
+            json!("0x000d836201318ec6899a67540690382780743280aa"),
+            json!("0x000d836201318ec6899a6754069038278074328g"),
+            json!(42),
+        ] {
+            assert_eq!(
+                parse_address(&bad).unwrap_err().code,
+                INVALID_PARAMS,
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_slot(&json!("0x0")).unwrap(), U256::ZERO);
+        assert_eq!(
+            parse_slot(&json!(format!("0x{}", "0".repeat(63) + "2"))).unwrap(),
+            U256::from(2)
+        );
+        assert!(parse_slot(&json!(format!("0x{}", "1".repeat(65)))).is_err());
+        assert!(parse_slot(&json!("0x")).is_err());
+        assert!(parse_slot(&json!("2")).is_err());
+    }
+
+    #[test]
+    fn quantities_are_minimal_hex() {
+        assert_eq!(quantity(0), json!("0x0"));
+        assert_eq!(quantity(255), json!("0xff"));
+        assert_eq!(format!("{:#x}", U256::ZERO), "0x0");
+        assert_eq!(format!("{:#x}", U256::from(4096)), "0x1000");
+    }
+
+    #[test]
+    fn genesis_header_as_json() {
+        let header = crate::Chain::Sepolia.genesis_header().unwrap();
+        let block = block_json(&header.rlp).unwrap();
+        assert_eq!(block["number"], "0x0");
+        assert_eq!(block["hash"], header.hash.to_string());
+        assert_eq!(block["stateRoot"], header.state_root.to_string());
+        assert_eq!(block["baseFeePerGas"], "0x3b9aca00");
+        assert_eq!(block["gasLimit"], "0x1c9c380");
+        assert_eq!(block["timestamp"], "0x6159af19");
+        assert_eq!(block["transactions"], json!([]));
+        assert!(block.get("withdrawalsRoot").is_none());
+        let mainnet = crate::Chain::Mainnet.genesis_header().unwrap();
+        let block = block_json(&mainnet.rlp).unwrap();
+        assert!(block.get("baseFeePerGas").is_none());
+        assert_eq!(block["nonce"], "0x0000000000000042");
+        assert_eq!(block["difficulty"], "0x400000000");
+    }
+}
