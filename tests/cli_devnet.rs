@@ -155,13 +155,22 @@ fn devnet_serves_the_mainnet_genesis_over_json_rpc() {
     let (code, message) = rpc.call_err("eth_getBalance", json!([someone.to_string(), "0x10"]));
     assert_eq!(code, -32001);
     assert!(message.contains("16"), "{message}");
+    // eth_call and eth_estimateGas are served (a call to an account without code returns
+    // nothing; a plain transfer costs 21,000), and need their transaction object.
+    for method in ["eth_call", "eth_estimateGas"] {
+        assert_eq!(rpc.call_err(method, json!([])).0, -32602, "{method}");
+    }
+    let transfer = json!({"to": someone.to_string(), "value": "0x1"});
+    assert_eq!(
+        rpc.call("eth_call", json!([transfer, "latest"])),
+        json!("0x")
+    );
+    assert_eq!(
+        rpc.call("eth_estimateGas", json!([transfer])),
+        json!("0x5208")
+    );
     // Methods not served.
-    for method in [
-        "eth_call",
-        "eth_estimateGas",
-        "eth_sendRawTransaction",
-        "nonsense",
-    ] {
+    for method in ["eth_sendRawTransaction", "nonsense"] {
         assert_eq!(rpc.call_err(method, json!([])).0, -32601, "{method}");
     }
 

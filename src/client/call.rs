@@ -32,6 +32,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::runtime::Handle;
 
+/// Gas a call may use when it names none (geth's default `--rpc.gascap`).
+const RPC_GAS_CAP: u64 = 50_000_000;
 /// What `eth_call` and `eth_estimateGas` take: a transaction that is never signed nor sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallRequest {
@@ -348,6 +350,7 @@ impl Prepared {
         cfg.chain_id = request.chain_id.unwrap_or(1);
         // eth_call semantics: any sender, any nonce, any balance, a sender with code.
         cfg.disable_nonce_check = true;
+        cfg.disable_block_gas_limit = true;
         cfg.disable_balance_check = true;
         cfg.disable_eip3607 = true;
         // Nothing is paid: the coinbase's account is then never read, so a call needs only
@@ -397,8 +400,13 @@ impl Prepared {
         }))
     }
 
+    /// The gas a call may use when the request names none: the block's gas limit, but at
+    /// least geth's RPC gas cap, since a call is not bound by the block it reads (the mainnet
+    /// genesis block allowed 5,000 gas, not enough for a transfer).
     fn gas_cap(&self, request: &CallRequest) -> u64 {
-        request.gas.unwrap_or(self.info.env.gas_limit)
+        request
+            .gas
+            .unwrap_or(self.info.env.gas_limit.max(RPC_GAS_CAP))
     }
 
     fn call(&self, request: &CallRequest) -> Result<CallResult, ClientError> {
