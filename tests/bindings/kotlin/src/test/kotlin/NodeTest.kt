@@ -44,8 +44,8 @@ class NodeTest {
 
     private fun required(property: String): String {
         val value = System.getProperty(property)
-        if (value.isNullOrEmpty()) fail<Unit>("system property $property is required (scripts/test.sh sets it)")
-        return value!!
+        if (value.isNullOrEmpty()) fail("system property $property is required (scripts/test.sh sets it)")
+        return value
     }
 
     private fun hex(text: String): ByteArray =
