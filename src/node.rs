@@ -16,10 +16,13 @@
 //! After [`Node::stop`] every call returns [`NodeError::NotRunning`]; a new `Node` can then be
 //! started on the same data directory (it keeps its key, trusted headers and peers there).
 //!
-//! `call` / `estimate_gas` (revm over on-demand verified state) come from the `call` branch;
-//! see the marked place below.
+//! [`Node::call`] and [`Node::estimate_gas`] run revm over state fetched from the network on
+//! demand, every piece verified ([`crate::client::StateClient::call`]).
 
-use crate::client::{AccountState, Answer, BlockId, BlockRef, ClientError, StateClient};
+pub use crate::client::CallRequest;
+use crate::client::{
+    AccountState, Answer, BlockId, BlockRef, CallResult, ClientError, StateClient,
+};
 use crate::network::{Network, NetworkConfig, NetworkError};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use std::future::Future;
@@ -133,6 +136,45 @@ pub struct CodeAnswer {
     pub code: Bytes,
 }
 
+/// The outcome of [`Node::call`] (`eth_call`). A revert or halt is an outcome, not an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallAnswer {
+    /// The block whose state the call ran against.
+    pub block: BlockInfo,
+    /// Whether the call returned normally (neither reverted nor halted).
+    pub success: bool,
+    /// The returned bytes on success, the revert data on a revert, empty on a halt.
+    pub return_data: Bytes,
+    /// Gas used, refunds applied.
+    pub gas_used: u64,
+    /// The decoded `Error(string)` message of a revert, when it is one.
+    pub revert_reason: Option<String>,
+    /// Why execution halted (out of gas, invalid opcode, …), when it did.
+    pub halt_reason: Option<String>,
+}
+
+impl From<Answer<CallResult>> for CallAnswer {
+    fn from(a: Answer<CallResult>) -> Self {
+        CallAnswer {
+            block: a.block.into(),
+            success: a.value.success,
+            return_data: a.value.return_data,
+            gas_used: a.value.gas_used,
+            revert_reason: a.value.revert_reason,
+            halt_reason: a.value.halt_reason,
+        }
+    }
+}
+
+/// The outcome of [`Node::estimate_gas`] (`eth_estimateGas`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GasAnswer {
+    /// The block whose state the estimate ran against.
+    pub block: BlockInfo,
+    /// The least gas limit with which the call succeeds.
+    pub gas: u64,
+}
+
 /// A snapshot of a running node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeStatus {
@@ -191,6 +233,21 @@ pub enum NodeError {
         /// The underlying error.
         reason: String,
     },
+    /// A gas estimate reverted even at the gas cap (a [`Node::call`] revert is an answer).
+    #[error("execution reverted: {reason}")]
+    Reverted {
+        /// The decoded `Error(string)` message, or empty when the data is not one.
+        reason: String,
+        /// The revert data, as the contract returned it.
+        data: Vec<u8>,
+    },
+    /// The EVM could not run the call: an invalid request (e.g. gas below 21,000), a halt
+    /// during a gas estimate, or a failure inside the EVM.
+    #[error("execution failed: {reason}")]
+    Execution {
+        /// What went wrong.
+        reason: String,
+    },
     /// A bug: a task panicked or the runtime could not be built. Worth a report.
     #[error("internal error: {reason}")]
     Internal {
@@ -242,6 +299,11 @@ impl From<ClientError> for NodeError {
             ClientError::NotFound { what, tried } => NodeError::NotFound {
                 what: format!("{what} (blocks tried: {tried:?})"),
             },
+            ClientError::Reverted { reason, data } => NodeError::Reverted {
+                reason: reason.unwrap_or_default(),
+                data: data.to_vec(),
+            },
+            ClientError::Execution(reason) => NodeError::Execution { reason },
             ClientError::Network(n) => n.into(),
         }
     }
@@ -552,15 +614,56 @@ impl Node {
         })
     }
 
-    // ---- call / estimate_gas ------------------------------------------------------------
-    // From branch `call`: `StateClient::call(&CallRequest, BlockId) -> Answer<CallResult>`.
-    // Not on main yet. When it lands, add here, in the shape of the queries above:
-    //   pub fn call(&self, request: CallRequest, block: BlockId) -> Result<CallAnswer, NodeError>
-    //   pub fn call_async(..) -> NodeFuture<CallAnswer>
-    //   pub fn estimate_gas(&self, request: CallRequest, block: BlockId) -> Result<GasAnswer, NodeError>
-    //   pub fn estimate_gas_async(..) -> NodeFuture<GasAnswer>
-    // (a revert is an answer, not an error), and export them in `uniffi_api`.
-    // -------------------------------------------------------------------------------------
+    /// Execute `request` against the state of `block` without a transaction (`eth_call`):
+    /// the state it touches is fetched from the network and verified.
+    pub fn call(&self, request: CallRequest, block: BlockId) -> Result<CallAnswer, NodeError> {
+        Self::wait(self.spawn_call(request, block))
+    }
+
+    /// [`Node::call`], as a future.
+    pub fn call_async(&self, request: CallRequest, block: BlockId) -> NodeFuture<CallAnswer> {
+        Self::later(self.spawn_call(request, block))
+    }
+
+    fn spawn_call(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<CallAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move { Ok(client.call(&request, block).await?.into()) })
+    }
+
+    /// The least gas limit with which `request` succeeds at `block` (`eth_estimateGas`).
+    pub fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<GasAnswer, NodeError> {
+        Self::wait(self.spawn_estimate(request, block))
+    }
+
+    /// [`Node::estimate_gas`], as a future.
+    pub fn estimate_gas_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> NodeFuture<GasAnswer> {
+        Self::later(self.spawn_estimate(request, block))
+    }
+
+    fn spawn_estimate(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<GasAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move {
+            let answer = client.estimate_gas(&request, block).await?;
+            Ok(GasAnswer {
+                block: answer.block.into(),
+                gas: answer.value,
+            })
+        })
+    }
 
     /// A snapshot of the node: id, ENR, peers, radius, bytes stored, newest trusted block.
     pub fn status(&self) -> Result<NodeStatus, NodeError> {

@@ -118,6 +118,52 @@ pub struct CodeAnswer {
     pub code: Vec<u8>,
 }
 
+/// A call (`eth_call` / `eth_estimateGas`): a transaction that is never signed nor sent.
+/// Amounts (`gas_price`, `value`) in wei as decimal or `0x`-hex strings.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CallRequest {
+    /// The sender (`0x…`); the zero address when absent.
+    pub from: Option<String>,
+    /// The called contract (`0x…`); a contract creation with `data` as init code when absent.
+    pub to: Option<String>,
+    /// Gas limit; the block's gas limit when absent.
+    pub gas: Option<u64>,
+    /// Gas price in wei; zero (base fee not enforced) when absent.
+    pub gas_price: Option<String>,
+    /// Wei sent with the call (the sender's balance is not checked).
+    pub value: Option<String>,
+    /// Calldata.
+    pub data: Vec<u8>,
+    /// What the `CHAINID` opcode reads; 1 when absent.
+    pub chain_id: Option<u64>,
+}
+
+/// The outcome of a call. A revert or halt is an outcome (`success == false`), not an error.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CallAnswer {
+    /// The block whose state the call ran against.
+    pub block: BlockInfo,
+    /// Whether the call returned normally.
+    pub success: bool,
+    /// Returned bytes on success, revert data on a revert, empty on a halt.
+    pub return_data: Vec<u8>,
+    /// Gas used, refunds applied.
+    pub gas_used: u64,
+    /// The decoded `Error(string)` message of a revert.
+    pub revert_reason: Option<String>,
+    /// Why execution halted, when it did.
+    pub halt_reason: Option<String>,
+}
+
+/// The outcome of a gas estimate.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct GasAnswer {
+    /// The block whose state the estimate ran against.
+    pub block: BlockInfo,
+    /// The least gas limit with which the call succeeds.
+    pub gas: u64,
+}
+
 /// A snapshot of a running node.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct NodeStatus {
@@ -183,6 +229,41 @@ fn parse_slot(text: &str) -> Result<U256, NodeError> {
         return Err(invalid(format!("slot {text:?}: more than 64 hex digits")));
     }
     U256::from_str_radix(digits, 16).map_err(|e| invalid(format!("slot {text:?}: {e}")))
+}
+
+fn parse_amount(text: &str, what: &str) -> Result<U256, NodeError> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(_) => U256::from_str_radix(hex_digits(text, what)?, 16),
+        None => U256::from_str_radix(text, 10),
+    };
+    parsed.map_err(|e| invalid(format!("{what} {text:?}: {e} (decimal or 0x-hex wei)")))
+}
+
+fn parse_call(request: CallRequest) -> Result<core::CallRequest, NodeError> {
+    let address = |a: Option<String>| a.as_deref().map(parse_address).transpose();
+    let amount = |a: Option<String>, what| a.map(|t| parse_amount(&t, what)).transpose();
+    Ok(core::CallRequest {
+        from: address(request.from)?,
+        to: address(request.to)?,
+        gas: request.gas,
+        gas_price: amount(request.gas_price, "gas_price")?,
+        value: amount(request.value, "value")?,
+        data: request.data.into(),
+        chain_id: request.chain_id,
+    })
+}
+
+impl From<core::CallAnswer> for CallAnswer {
+    fn from(a: core::CallAnswer) -> Self {
+        CallAnswer {
+            block: a.block.into(),
+            success: a.success,
+            return_data: a.return_data.to_vec(),
+            gas_used: a.gas_used,
+            revert_reason: a.revert_reason,
+            halt_reason: a.halt_reason,
+        }
+    }
 }
 
 fn parse_hash(text: &str) -> Result<B256, NodeError> {
@@ -343,7 +424,49 @@ impl Node {
         Ok(self.inner.get_code_async(address, block).await?.into())
     }
 
-    // ---- call / estimate_gas: export here when `Node::call` lands (branch `call`). ----
+    /// Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+    pub fn call(&self, request: CallRequest, block: BlockId) -> Result<CallAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        Ok(self.inner.call(request, block)?.into())
+    }
+
+    /// Run `request` against the state of `block` (`eth_call`), async.
+    pub async fn call_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<CallAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        Ok(self.inner.call_async(request, block).await?.into())
+    }
+
+    /// The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+    pub fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<GasAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        let answer = self.inner.estimate_gas(request, block)?;
+        Ok(GasAnswer {
+            block: answer.block.into(),
+            gas: answer.gas,
+        })
+    }
+
+    /// The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+    pub async fn estimate_gas_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<GasAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        let answer = self.inner.estimate_gas_async(request, block).await?;
+        Ok(GasAnswer {
+            block: answer.block.into(),
+            gas: answer.gas,
+        })
+    }
 
     /// A snapshot of the node.
     pub fn status(&self) -> Result<NodeStatus, NodeError> {
@@ -409,6 +532,9 @@ mod tests {
         assert_eq!(parse_slot("0x10").unwrap(), U256::from(16));
         assert!(parse_slot(&format!("0x{}", "f".repeat(65))).is_err());
         assert!(parse_hash("0x1234").is_err());
+        assert_eq!(parse_amount("1000", "value").unwrap(), U256::from(1000));
+        assert_eq!(parse_amount("0x3e8", "value").unwrap(), U256::from(1000));
+        assert!(parse_amount("1e3", "value").is_err());
         assert_eq!(word(U256::from(1)), format!("0x{}1", "0".repeat(63)));
     }
 }

@@ -9,7 +9,7 @@ use common::*;
 use portal_state::bridge::{genesis_content, push};
 use portal_state::client::BlockId;
 use portal_state::network::Network;
-use portal_state::node::{Config, Node, NodeError};
+use portal_state::node::{CallRequest, Config, Node, NodeError};
 use std::str::FromStr;
 
 const DEPOSIT: Address = address!("4242424242424242424242424242424242424242");
@@ -141,6 +141,26 @@ fn a_node_answers_verified_state_from_the_devnet_then_stops_and_restarts() {
     let account =
         futures::executor::block_on(node.query_account_async(DEPOSIT, BlockId::Latest)).unwrap();
     assert_eq!(account.code_hash, alloy_primitives::keccak256(&code.code));
+
+    // A contract call through the network: the deposit contract's root of an empty deposit
+    // tree (checked against anvil on the same genesis in tests/call_contracts.rs).
+    let request = |selector: &str| CallRequest {
+        to: Some(DEPOSIT),
+        data: alloy_primitives::hex::decode(selector).unwrap().into(),
+        ..CallRequest::default()
+    };
+    let root = node.call(request("c5f2892f"), BlockId::Latest).unwrap();
+    assert!(root.success, "{root:?}");
+    assert_eq!(
+        B256::from_slice(&root.return_data),
+        B256::from_str("0xd70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e")
+            .unwrap()
+    );
+    assert_eq!(root.block, head);
+    let gas =
+        futures::executor::block_on(node.estimate_gas_async(request("c5f2892f"), BlockId::Latest))
+            .unwrap();
+    assert!(gas.gas > 21_000 && gas.gas <= 30_000_000, "{gas:?}");
 
     // An absent account is an answer (proven absence), not an error.
     let nobody = node

@@ -537,6 +537,14 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_logsink_log() != 4367:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_call() != 36354:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_call_async() != 22207:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_estimate_gas() != 30242:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_estimate_gas_async() != 21748:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_get_code() != 50989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_get_code_async() != 21643:
@@ -604,6 +612,18 @@ _UniffiLib.uniffi_portal_state_checksum_func_set_platform_logs.restype = ctypes.
 _UniffiLib.uniffi_portal_state_checksum_method_logsink_log.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_logsink_log.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_call.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_call.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_call_async.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_call_async.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas_async.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas_async.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_get_code.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_get_code.restype = ctypes.c_uint16
@@ -664,6 +684,32 @@ _UniffiLib.uniffi_portal_state_fn_method_logsink_log.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_method_logsink_log.restype = None
+_UniffiLib.uniffi_portal_state_fn_method_node_call.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_call.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_portal_state_fn_method_node_call_async.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_call_async.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas_async.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas_async.restype = ctypes.c_uint64
 _UniffiLib.uniffi_portal_state_fn_method_node_get_code.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1263,6 +1309,189 @@ class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
         buf.write_i32(len(value))
         buf.write(value)
 
+class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class CallAnswer:
+    """
+    The outcome of a call. A revert or halt is an outcome (`success == false`), not an error.
+"""
+    def __init__(self, *, block:BlockInfo, success:bool, return_data:bytes, gas_used:int, revert_reason:typing.Optional[str], halt_reason:typing.Optional[str]):
+        self.block = block
+        self.success = success
+        self.return_data = return_data
+        self.gas_used = gas_used
+        self.revert_reason = revert_reason
+        self.halt_reason = halt_reason
+        
+        
+
+    
+    def __str__(self):
+        return "CallAnswer(block={}, success={}, return_data={}, gas_used={}, revert_reason={}, halt_reason={})".format(self.block, self.success, self.return_data, self.gas_used, self.revert_reason, self.halt_reason)
+    def __eq__(self, other):
+        if self.block != other.block:
+            return False
+        if self.success != other.success:
+            return False
+        if self.return_data != other.return_data:
+            return False
+        if self.gas_used != other.gas_used:
+            return False
+        if self.revert_reason != other.revert_reason:
+            return False
+        if self.halt_reason != other.halt_reason:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCallAnswer(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CallAnswer(
+            block=_UniffiFfiConverterTypeBlockInfo.read(buf),
+            success=_UniffiFfiConverterBoolean.read(buf),
+            return_data=_UniffiFfiConverterBytes.read(buf),
+            gas_used=_UniffiFfiConverterUInt64.read(buf),
+            revert_reason=_UniffiFfiConverterOptionalString.read(buf),
+            halt_reason=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeBlockInfo.check_lower(value.block)
+        _UniffiFfiConverterBoolean.check_lower(value.success)
+        _UniffiFfiConverterBytes.check_lower(value.return_data)
+        _UniffiFfiConverterUInt64.check_lower(value.gas_used)
+        _UniffiFfiConverterOptionalString.check_lower(value.revert_reason)
+        _UniffiFfiConverterOptionalString.check_lower(value.halt_reason)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
+        _UniffiFfiConverterBoolean.write(value.success, buf)
+        _UniffiFfiConverterBytes.write(value.return_data, buf)
+        _UniffiFfiConverterUInt64.write(value.gas_used, buf)
+        _UniffiFfiConverterOptionalString.write(value.revert_reason, buf)
+        _UniffiFfiConverterOptionalString.write(value.halt_reason, buf)
+
+class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class CallRequest:
+    """
+    A call (`eth_call` / `eth_estimateGas`): a transaction that is never signed nor sent.
+    Amounts (`gas_price`, `value`) in wei as decimal or `0x`-hex strings.
+"""
+    def __init__(self, *, _from:typing.Optional[str], to:typing.Optional[str], gas:typing.Optional[int], gas_price:typing.Optional[str], value:typing.Optional[str], data:bytes, chain_id:typing.Optional[int]):
+        self._from = _from
+        self.to = to
+        self.gas = gas
+        self.gas_price = gas_price
+        self.value = value
+        self.data = data
+        self.chain_id = chain_id
+        
+        
+
+    
+    def __str__(self):
+        return "CallRequest(_from={}, to={}, gas={}, gas_price={}, value={}, data={}, chain_id={})".format(self._from, self.to, self.gas, self.gas_price, self.value, self.data, self.chain_id)
+    def __eq__(self, other):
+        if self._from != other._from:
+            return False
+        if self.to != other.to:
+            return False
+        if self.gas != other.gas:
+            return False
+        if self.gas_price != other.gas_price:
+            return False
+        if self.value != other.value:
+            return False
+        if self.data != other.data:
+            return False
+        if self.chain_id != other.chain_id:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCallRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CallRequest(
+            _from=_UniffiFfiConverterOptionalString.read(buf),
+            to=_UniffiFfiConverterOptionalString.read(buf),
+            gas=_UniffiFfiConverterOptionalUInt64.read(buf),
+            gas_price=_UniffiFfiConverterOptionalString.read(buf),
+            value=_UniffiFfiConverterOptionalString.read(buf),
+            data=_UniffiFfiConverterBytes.read(buf),
+            chain_id=_UniffiFfiConverterOptionalUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterOptionalString.check_lower(value._from)
+        _UniffiFfiConverterOptionalString.check_lower(value.to)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.gas)
+        _UniffiFfiConverterOptionalString.check_lower(value.gas_price)
+        _UniffiFfiConverterOptionalString.check_lower(value.value)
+        _UniffiFfiConverterBytes.check_lower(value.data)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.chain_id)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterOptionalString.write(value._from, buf)
+        _UniffiFfiConverterOptionalString.write(value.to, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.gas, buf)
+        _UniffiFfiConverterOptionalString.write(value.gas_price, buf)
+        _UniffiFfiConverterOptionalString.write(value.value, buf)
+        _UniffiFfiConverterBytes.write(value.data, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.chain_id, buf)
+
 @dataclass
 class CodeAnswer:
     """
@@ -1301,6 +1530,45 @@ class _UniffiFfiConverterTypeCodeAnswer(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
         _UniffiFfiConverterBytes.write(value.code, buf)
+
+@dataclass
+class GasAnswer:
+    """
+    The outcome of a gas estimate.
+"""
+    def __init__(self, *, block:BlockInfo, gas:int):
+        self.block = block
+        self.gas = gas
+        
+        
+
+    
+    def __str__(self):
+        return "GasAnswer(block={}, gas={})".format(self.block, self.gas)
+    def __eq__(self, other):
+        if self.block != other.block:
+            return False
+        if self.gas != other.gas:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeGasAnswer(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return GasAnswer(
+            block=_UniffiFfiConverterTypeBlockInfo.read(buf),
+            gas=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeBlockInfo.check_lower(value.block)
+        _UniffiFfiConverterUInt64.check_lower(value.gas)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
+        _UniffiFfiConverterUInt64.write(value.gas, buf)
 
 
 
@@ -1540,31 +1808,6 @@ class _UniffiFfiConverterTypeNodeConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.bootnodes, buf)
         _UniffiFfiConverterUInt64.write(value.chain_id, buf)
         _UniffiFfiConverterUInt32.write(value.worker_threads, buf)
-
-class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterUInt64.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterUInt64.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterUInt64.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 @dataclass
 class NodeStatus:
@@ -1947,6 +2190,37 @@ class NodeError:  # type: ignore
         def __repr__(self):
             return "NodeError.Storage({})".format(str(self))
     _UniffiTempNodeError.Storage = Storage # type: ignore
+    class Reverted(_UniffiTempNodeError):
+        """
+        A gas estimate reverted even at the gas cap (a [`Node::call`] revert is an answer).
+"""
+        
+        def __init__(self, reason, data):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+                "data={!r}".format(data),
+            ]))
+            self.reason = reason
+            self.data = data
+
+        def __repr__(self):
+            return "NodeError.Reverted({})".format(str(self))
+    _UniffiTempNodeError.Reverted = Reverted # type: ignore
+    class Execution(_UniffiTempNodeError):
+        """
+        The EVM could not run the call: an invalid request (e.g. gas below 21,000), a halt
+        during a gas estimate, or a failure inside the EVM.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "NodeError.Execution({})".format(str(self))
+    _UniffiTempNodeError.Execution = Execution # type: ignore
     class Internal(_UniffiTempNodeError):
         """
         A bug: a task panicked or the runtime could not be built. Worth a report.
@@ -1997,6 +2271,15 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 8:
+            return NodeError.Reverted(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterBytes.read(buf),
+            )
+        if variant == 9:
+            return NodeError.Execution(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 10:
             return NodeError.Internal(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -2021,6 +2304,13 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, NodeError.Storage):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, NodeError.Reverted):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            _UniffiFfiConverterBytes.check_lower(value.data)
+            return
+        if isinstance(value, NodeError.Execution):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
         if isinstance(value, NodeError.Internal):
@@ -2048,8 +2338,15 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
         if isinstance(value, NodeError.Storage):
             buf.write_i32(7)
             _UniffiFfiConverterString.write(value.reason, buf)
-        if isinstance(value, NodeError.Internal):
+        if isinstance(value, NodeError.Reverted):
             buf.write_i32(8)
+            _UniffiFfiConverterString.write(value.reason, buf)
+            _UniffiFfiConverterBytes.write(value.data, buf)
+        if isinstance(value, NodeError.Execution):
+            buf.write_i32(9)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, NodeError.Internal):
+            buf.write_i32(10)
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
@@ -2204,6 +2501,26 @@ class NodeProtocol(typing.Protocol):
     After `stop()` every method fails with `NotRunning`.
 """
     
+    def call(self, request: CallRequest,block: BlockId) -> CallAnswer:
+        """
+        Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+"""
+        raise NotImplementedError
+    async def call_async(self, request: CallRequest,block: BlockId) -> CallAnswer:
+        """
+        Run `request` against the state of `block` (`eth_call`), async.
+"""
+        raise NotImplementedError
+    def estimate_gas(self, request: CallRequest,block: BlockId) -> GasAnswer:
+        """
+        The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+"""
+        raise NotImplementedError
+    async def estimate_gas_async(self, request: CallRequest,block: BlockId) -> GasAnswer:
+        """
+        The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+"""
+        raise NotImplementedError
     def get_code(self, address: str,block: BlockId) -> CodeAnswer:
         """
         The code of `address` at `block`, verified.
@@ -2298,6 +2615,94 @@ class Node(NodeProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    def call(self, request: CallRequest,block: BlockId) -> CallAnswer:
+        """
+        Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+"""
+        
+        _UniffiFfiConverterTypeCallRequest.check_lower(request)
+
+        _UniffiFfiConverterTypeBlockId.check_lower(block)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeCallRequest.lower(request),
+            _UniffiFfiConverterTypeBlockId.lower(block),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCallAnswer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_call,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def call_async(self, request: CallRequest,block: BlockId) -> CallAnswer:
+        """
+        Run `request` against the state of `block` (`eth_call`), async.
+"""
+        
+        _UniffiFfiConverterTypeCallRequest.check_lower(request)
+
+        _UniffiFfiConverterTypeBlockId.check_lower(block)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeCallRequest.lower(request),
+            _UniffiFfiConverterTypeBlockId.lower(block),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCallAnswer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_portal_state_fn_method_node_call_async(*_uniffi_lowered_args),
+            _UniffiLib.ffi_portal_state_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_portal_state_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_portal_state_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def estimate_gas(self, request: CallRequest,block: BlockId) -> GasAnswer:
+        """
+        The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+"""
+        
+        _UniffiFfiConverterTypeCallRequest.check_lower(request)
+
+        _UniffiFfiConverterTypeBlockId.check_lower(block)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeCallRequest.lower(request),
+            _UniffiFfiConverterTypeBlockId.lower(block),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeGasAnswer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def estimate_gas_async(self, request: CallRequest,block: BlockId) -> GasAnswer:
+        """
+        The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+"""
+        
+        _UniffiFfiConverterTypeCallRequest.check_lower(request)
+
+        _UniffiFfiConverterTypeBlockId.check_lower(block)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeCallRequest.lower(request),
+            _UniffiFfiConverterTypeBlockId.lower(block),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeGasAnswer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas_async(*_uniffi_lowered_args),
+            _UniffiLib.ffi_portal_state_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_portal_state_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_portal_state_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def get_code(self, address: str,block: BlockId) -> CodeAnswer:
         """
         The code of `address` at `block`, verified.
@@ -2605,7 +3010,10 @@ __all__ = [
     "NodeError",
     "BlockInfo",
     "AccountAnswer",
+    "CallAnswer",
+    "CallRequest",
     "CodeAnswer",
+    "GasAnswer",
     "LogRecord",
     "NodeConfig",
     "NodeStatus",

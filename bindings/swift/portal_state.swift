@@ -829,6 +829,26 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 public protocol NodeProtocol: AnyObject, Sendable {
     
     /**
+     * Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+     */
+    func call(request: CallRequest, block: BlockId) throws  -> CallAnswer
+    
+    /**
+     * Run `request` against the state of `block` (`eth_call`), async.
+     */
+    func callAsync(request: CallRequest, block: BlockId) async throws  -> CallAnswer
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+     */
+    func estimateGas(request: CallRequest, block: BlockId) throws  -> GasAnswer
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+     */
+    func estimateGasAsync(request: CallRequest, block: BlockId) async throws  -> GasAnswer
+    
+    /**
      * The code of `address` at `block`, verified.
      */
     func getCode(address: String, block: BlockId) throws  -> CodeAnswer
@@ -944,6 +964,72 @@ public static func start(config: NodeConfig)throws  -> Node  {
 }
     
 
+    
+    /**
+     * Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+     */
+open func call(request: CallRequest, block: BlockId)throws  -> CallAnswer  {
+    return try  FfiConverterTypeCallAnswer_lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_call(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCallRequest_lower(request),
+        FfiConverterTypeBlockId_lower(block),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Run `request` against the state of `block` (`eth_call`), async.
+     */
+open func callAsync(request: CallRequest, block: BlockId)async throws  -> CallAnswer  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_portal_state_fn_method_node_call_async(
+                        self.uniffiCloneHandle(),FfiConverterTypeCallRequest_lower(request),FfiConverterTypeBlockId_lower(block)
+                )
+            },
+            pollFunc: ffi_portal_state_rust_future_poll_rust_buffer,
+            completeFunc: ffi_portal_state_rust_future_complete_rust_buffer,
+            freeFunc: ffi_portal_state_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCallAnswer_lift,
+            errorHandler: FfiConverterTypeNodeError_lift
+        )
+}
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+     */
+open func estimateGas(request: CallRequest, block: BlockId)throws  -> GasAnswer  {
+    return try  FfiConverterTypeGasAnswer_lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_estimate_gas(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCallRequest_lower(request),
+        FfiConverterTypeBlockId_lower(block),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+     */
+open func estimateGasAsync(request: CallRequest, block: BlockId)async throws  -> GasAnswer  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_portal_state_fn_method_node_estimate_gas_async(
+                        self.uniffiCloneHandle(),FfiConverterTypeCallRequest_lower(request),FfiConverterTypeBlockId_lower(block)
+                )
+            },
+            pollFunc: ffi_portal_state_rust_future_poll_rust_buffer,
+            completeFunc: ffi_portal_state_rust_future_complete_rust_buffer,
+            freeFunc: ffi_portal_state_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeGasAnswer_lift,
+            errorHandler: FfiConverterTypeNodeError_lift
+        )
+}
     
     /**
      * The code of `address` at `block`, verified.
@@ -1318,6 +1404,235 @@ public func FfiConverterTypeBlockInfo_lower(_ value: BlockInfo) -> RustBuffer {
 
 
 /**
+ * The outcome of a call. A revert or halt is an outcome (`success == false`), not an error.
+ */
+public struct CallAnswer: Equatable, Hashable {
+    /**
+     * The block whose state the call ran against.
+     */
+    public var block: BlockInfo
+    /**
+     * Whether the call returned normally.
+     */
+    public var success: Bool
+    /**
+     * Returned bytes on success, revert data on a revert, empty on a halt.
+     */
+    public var returnData: Data
+    /**
+     * Gas used, refunds applied.
+     */
+    public var gasUsed: UInt64
+    /**
+     * The decoded `Error(string)` message of a revert.
+     */
+    public var revertReason: String?
+    /**
+     * Why execution halted, when it did.
+     */
+    public var haltReason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The block whose state the call ran against.
+         */block: BlockInfo, 
+        /**
+         * Whether the call returned normally.
+         */success: Bool, 
+        /**
+         * Returned bytes on success, revert data on a revert, empty on a halt.
+         */returnData: Data, 
+        /**
+         * Gas used, refunds applied.
+         */gasUsed: UInt64, 
+        /**
+         * The decoded `Error(string)` message of a revert.
+         */revertReason: String?, 
+        /**
+         * Why execution halted, when it did.
+         */haltReason: String?) {
+        self.block = block
+        self.success = success
+        self.returnData = returnData
+        self.gasUsed = gasUsed
+        self.revertReason = revertReason
+        self.haltReason = haltReason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CallAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCallAnswer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CallAnswer {
+        return
+            try CallAnswer(
+                block: FfiConverterTypeBlockInfo.read(from: &buf), 
+                success: FfiConverterBool.read(from: &buf), 
+                returnData: FfiConverterData.read(from: &buf), 
+                gasUsed: FfiConverterUInt64.read(from: &buf), 
+                revertReason: FfiConverterOptionString.read(from: &buf), 
+                haltReason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CallAnswer, into buf: inout [UInt8]) {
+        FfiConverterTypeBlockInfo.write(value.block, into: &buf)
+        FfiConverterBool.write(value.success, into: &buf)
+        FfiConverterData.write(value.returnData, into: &buf)
+        FfiConverterUInt64.write(value.gasUsed, into: &buf)
+        FfiConverterOptionString.write(value.revertReason, into: &buf)
+        FfiConverterOptionString.write(value.haltReason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallAnswer_lift(_ buf: RustBuffer) throws -> CallAnswer {
+    return try FfiConverterTypeCallAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallAnswer_lower(_ value: CallAnswer) -> RustBuffer {
+    return FfiConverterTypeCallAnswer.lower(value)
+}
+
+
+/**
+ * A call (`eth_call` / `eth_estimateGas`): a transaction that is never signed nor sent.
+ * Amounts (`gas_price`, `value`) in wei as decimal or `0x`-hex strings.
+ */
+public struct CallRequest: Equatable, Hashable {
+    /**
+     * The sender (`0x…`); the zero address when absent.
+     */
+    public var from: String?
+    /**
+     * The called contract (`0x…`); a contract creation with `data` as init code when absent.
+     */
+    public var to: String?
+    /**
+     * Gas limit; the block's gas limit when absent.
+     */
+    public var gas: UInt64?
+    /**
+     * Gas price in wei; zero (base fee not enforced) when absent.
+     */
+    public var gasPrice: String?
+    /**
+     * Wei sent with the call (the sender's balance is not checked).
+     */
+    public var value: String?
+    /**
+     * Calldata.
+     */
+    public var data: Data
+    /**
+     * What the `CHAINID` opcode reads; 1 when absent.
+     */
+    public var chainId: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The sender (`0x…`); the zero address when absent.
+         */from: String?, 
+        /**
+         * The called contract (`0x…`); a contract creation with `data` as init code when absent.
+         */to: String?, 
+        /**
+         * Gas limit; the block's gas limit when absent.
+         */gas: UInt64?, 
+        /**
+         * Gas price in wei; zero (base fee not enforced) when absent.
+         */gasPrice: String?, 
+        /**
+         * Wei sent with the call (the sender's balance is not checked).
+         */value: String?, 
+        /**
+         * Calldata.
+         */data: Data, 
+        /**
+         * What the `CHAINID` opcode reads; 1 when absent.
+         */chainId: UInt64?) {
+        self.from = from
+        self.to = to
+        self.gas = gas
+        self.gasPrice = gasPrice
+        self.value = value
+        self.data = data
+        self.chainId = chainId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CallRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCallRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CallRequest {
+        return
+            try CallRequest(
+                from: FfiConverterOptionString.read(from: &buf), 
+                to: FfiConverterOptionString.read(from: &buf), 
+                gas: FfiConverterOptionUInt64.read(from: &buf), 
+                gasPrice: FfiConverterOptionString.read(from: &buf), 
+                value: FfiConverterOptionString.read(from: &buf), 
+                data: FfiConverterData.read(from: &buf), 
+                chainId: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CallRequest, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.from, into: &buf)
+        FfiConverterOptionString.write(value.to, into: &buf)
+        FfiConverterOptionUInt64.write(value.gas, into: &buf)
+        FfiConverterOptionString.write(value.gasPrice, into: &buf)
+        FfiConverterOptionString.write(value.value, into: &buf)
+        FfiConverterData.write(value.data, into: &buf)
+        FfiConverterOptionUInt64.write(value.chainId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallRequest_lift(_ buf: RustBuffer) throws -> CallRequest {
+    return try FfiConverterTypeCallRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallRequest_lower(_ value: CallRequest) -> RustBuffer {
+    return FfiConverterTypeCallRequest.lower(value)
+}
+
+
+/**
  * An account's code at a block, verified.
  */
 public struct CodeAnswer: Equatable, Hashable {
@@ -1383,6 +1698,75 @@ public func FfiConverterTypeCodeAnswer_lift(_ buf: RustBuffer) throws -> CodeAns
 #endif
 public func FfiConverterTypeCodeAnswer_lower(_ value: CodeAnswer) -> RustBuffer {
     return FfiConverterTypeCodeAnswer.lower(value)
+}
+
+
+/**
+ * The outcome of a gas estimate.
+ */
+public struct GasAnswer: Equatable, Hashable {
+    /**
+     * The block whose state the estimate ran against.
+     */
+    public var block: BlockInfo
+    /**
+     * The least gas limit with which the call succeeds.
+     */
+    public var gas: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The block whose state the estimate ran against.
+         */block: BlockInfo, 
+        /**
+         * The least gas limit with which the call succeeds.
+         */gas: UInt64) {
+        self.block = block
+        self.gas = gas
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension GasAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGasAnswer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GasAnswer {
+        return
+            try GasAnswer(
+                block: FfiConverterTypeBlockInfo.read(from: &buf), 
+                gas: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GasAnswer, into buf: inout [UInt8]) {
+        FfiConverterTypeBlockInfo.write(value.block, into: &buf)
+        FfiConverterUInt64.write(value.gas, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGasAnswer_lift(_ buf: RustBuffer) throws -> GasAnswer {
+    return try FfiConverterTypeGasAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGasAnswer_lower(_ value: GasAnswer) -> RustBuffer {
+    return FfiConverterTypeGasAnswer.lower(value)
 }
 
 
@@ -2012,6 +2396,26 @@ enum NodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */reason: String
     )
     /**
+     * A gas estimate reverted even at the gas cap (a [`Node::call`] revert is an answer).
+     */
+    case Reverted(
+        /**
+         * The decoded `Error(string)` message, or empty when the data is not one.
+         */reason: String, 
+        /**
+         * The revert data, as the contract returned it.
+         */data: Data
+    )
+    /**
+     * The EVM could not run the call: an invalid request (e.g. gas below 21,000), a halt
+     * during a gas estimate, or a failure inside the EVM.
+     */
+    case Execution(
+        /**
+         * What went wrong.
+         */reason: String
+    )
+    /**
      * A bug: a task panicked or the runtime could not be built. Worth a report.
      */
     case Internal(
@@ -2076,7 +2480,14 @@ public struct FfiConverterTypeNodeError: FfiConverterRustBuffer {
         case 7: return .Storage(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .Internal(
+        case 8: return .Reverted(
+            reason: try FfiConverterString.read(from: &buf), 
+            data: try FfiConverterData.read(from: &buf)
+            )
+        case 9: return .Execution(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2124,8 +2535,19 @@ public struct FfiConverterTypeNodeError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .Reverted(reason,data):
             writeInt(&buf, Int32(8))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterData.write(data, into: &buf)
+            
+        
+        case let .Execution(reason):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -2166,6 +2588,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2327,6 +2773,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_logsink_log() != 4367) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_call() != 36354) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_call_async() != 22207) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_estimate_gas() != 30242) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_estimate_gas_async() != 21748) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_node_get_code() != 50989) {

@@ -294,6 +294,26 @@ void uniffi_portal_state_fn_free_node(uint64_t handle, RustCallStatus *_Nonnull 
 uint64_t uniffi_portal_state_fn_constructor_node_start(RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_CALL
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_CALL
+RustBuffer uniffi_portal_state_fn_method_node_call(uint64_t ptr, RustBuffer request, RustBuffer block, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_CALL_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_CALL_ASYNC
+uint64_t uniffi_portal_state_fn_method_node_call_async(uint64_t ptr, RustBuffer request, RustBuffer block
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_ESTIMATE_GAS
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_ESTIMATE_GAS
+RustBuffer uniffi_portal_state_fn_method_node_estimate_gas(uint64_t ptr, RustBuffer request, RustBuffer block, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_ESTIMATE_GAS_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_ESTIMATE_GAS_ASYNC
+uint64_t uniffi_portal_state_fn_method_node_estimate_gas_async(uint64_t ptr, RustBuffer request, RustBuffer block
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_GET_CODE
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_GET_CODE
 RustBuffer uniffi_portal_state_fn_method_node_get_code(uint64_t ptr, RustBuffer address, RustBuffer block, RustCallStatus *_Nonnull out_status
@@ -663,6 +683,30 @@ uint16_t uniffi_portal_state_checksum_func_set_platform_logs(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_portal_state_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_CALL
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_CALL
+uint16_t uniffi_portal_state_checksum_method_node_call(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_CALL_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_CALL_ASYNC
+uint16_t uniffi_portal_state_checksum_method_node_call_async(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_ESTIMATE_GAS
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_ESTIMATE_GAS
+uint16_t uniffi_portal_state_checksum_method_node_estimate_gas(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_ESTIMATE_GAS_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_ESTIMATE_GAS_ASYNC
+uint16_t uniffi_portal_state_checksum_method_node_estimate_gas_async(void
     
 );
 #endif

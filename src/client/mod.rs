@@ -14,6 +14,9 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 use std::sync::Arc;
 
+mod call;
+pub use call::{decode_revert_reason, CallRequest, CallResult};
+
 /// Which block a query is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BlockId {
@@ -111,6 +114,18 @@ pub enum ClientError {
         /// The block numbers tried, newest first.
         tried: Vec<u64>,
     },
+    /// A call or gas estimate reverted (for an estimate: even at the gas cap).
+    #[error("execution reverted{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Reverted {
+        /// The decoded `Error(string)` message, when the data is one.
+        reason: Option<String>,
+        /// The revert data, as returned by the contract.
+        data: Bytes,
+    },
+    /// The EVM could not run the call: an invalid request (e.g. gas below 21,000), a halt
+    /// during a gas estimate, a header it cannot read, or a failure inside the EVM.
+    #[error("execution failed: {0}")]
+    Execution(String),
     /// The network failed in another way (stopped, store failure).
     #[error(transparent)]
     Network(#[from] NetworkError),

@@ -58,6 +58,30 @@ def test_async_queries(ps, devnet, genesis, node):
     assert account.exists and len(code.code) == (len(genesis["alloc"][DEPOSIT]["code"]) - 2) // 2
 
 
+def test_contract_calls_through_the_network(ps, devnet, node):
+    node.update_head(devnet["header_rlp"])
+
+    def request(selector):
+        return ps.CallRequest(
+            _from=None, to=DEPOSIT, gas=None, gas_price=None, value=None,
+            data=bytes.fromhex(selector), chain_id=None,
+        )
+
+    root = node.call(request("c5f2892f"), ps.BlockId.LATEST())  # get_deposit_root()
+    assert root.success
+    assert root.return_data.hex() == "d70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
+    count = asyncio.run(node.call_async(request("621fd130"), ps.BlockId.LATEST()))
+    # get_deposit_count(): ABI bytes of length 8, all zero (an empty deposit tree)
+    assert count.return_data[32:64] == (8).to_bytes(32, "big")
+    assert count.return_data[64:72] == bytes(8)
+    gas = node.estimate_gas(request("c5f2892f"), ps.BlockId.LATEST())
+    assert 21_000 < gas.gas < 30_000_000
+    with pytest.raises(ps.NodeError.InvalidInput):
+        bad = request("c5f2892f")
+        bad.value = "lots"
+        node.call(bad, ps.BlockId.LATEST())
+
+
 def test_typed_errors(ps, devnet, node):
     node.update_head(devnet["header_rlp"])
     with pytest.raises(ps.NodeError.InvalidInput) as bad:

@@ -716,6 +716,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_portal_state_checksum_method_logsink_log(
     ): Int
+    external fun uniffi_portal_state_checksum_method_node_call(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_call_async(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_estimate_gas(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_estimate_gas_async(
+    ): Int
     external fun uniffi_portal_state_checksum_method_node_get_code(
     ): Int
     external fun uniffi_portal_state_checksum_method_node_get_code_async(
@@ -770,6 +778,14 @@ internal object UniffiLib {
     external fun uniffi_portal_state_fn_free_node(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_portal_state_fn_constructor_node_start(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_portal_state_fn_method_node_call(`ptr`: Long,`request`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_portal_state_fn_method_node_call_async(`ptr`: Long,`request`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_portal_state_fn_method_node_estimate_gas(`ptr`: Long,`request`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_portal_state_fn_method_node_estimate_gas_async(`ptr`: Long,`request`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_portal_state_fn_method_node_get_code(`ptr`: Long,`address`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -936,6 +952,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_logsink_log() and 0xFFFF) != 4367) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_call() and 0xFFFF) != 36354) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_call_async() and 0xFFFF) != 22207) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_estimate_gas() and 0xFFFF) != 30242) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_estimate_gas_async() and 0xFFFF) != 21748) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_get_code() and 0xFFFF) != 50989) {
@@ -1799,6 +1827,26 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 public interface NodeInterface {
     
     /**
+     * Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+     */
+    fun `call`(`request`: CallRequest, `block`: BlockId): CallAnswer
+    
+    /**
+     * Run `request` against the state of `block` (`eth_call`), async.
+     */
+    suspend fun `callAsync`(`request`: CallRequest, `block`: BlockId): CallAnswer
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+     */
+    fun `estimateGas`(`request`: CallRequest, `block`: BlockId): GasAnswer
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+     */
+    suspend fun `estimateGasAsync`(`request`: CallRequest, `block`: BlockId): GasAnswer
+    
+    /**
      * The code of `address` at `block`, verified.
      */
     fun `getCode`(`address`: kotlin.String, `block`: BlockId): CodeAnswer
@@ -1950,6 +1998,96 @@ open class Node: Disposable, AutoCloseable, NodeInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_portal_state_fn_clone_node(handle, status)
         }
+    }
+
+    
+    /**
+     * Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+     */
+    @Throws(NodeException::class)override fun `call`(`request`: CallRequest, `block`: BlockId): CallAnswer {
+            return FfiConverterTypeCallAnswer.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_call(
+        it,
+        
+        FfiConverterTypeCallRequest.lower(`request`),
+        FfiConverterTypeBlockId.lower(`block`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Run `request` against the state of `block` (`eth_call`), async.
+     */
+    @Throws(NodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `callAsync`(`request`: CallRequest, `block`: BlockId) : CallAnswer {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_portal_state_fn_method_node_call_async(
+                uniffiHandle,
+                
+        FfiConverterTypeCallRequest.lower(`request`),
+        FfiConverterTypeBlockId.lower(`block`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_portal_state_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_portal_state_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_portal_state_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCallAnswer.lift(it) },
+        // Error FFI converter
+        NodeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+     */
+    @Throws(NodeException::class)override fun `estimateGas`(`request`: CallRequest, `block`: BlockId): GasAnswer {
+            return FfiConverterTypeGasAnswer.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas(
+        it,
+        
+        FfiConverterTypeCallRequest.lower(`request`),
+        FfiConverterTypeBlockId.lower(`block`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+     */
+    @Throws(NodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `estimateGasAsync`(`request`: CallRequest, `block`: BlockId) : GasAnswer {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas_async(
+                uniffiHandle,
+                
+        FfiConverterTypeCallRequest.lower(`request`),
+        FfiConverterTypeBlockId.lower(`block`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_portal_state_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_portal_state_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_portal_state_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeGasAnswer.lift(it) },
+        // Error FFI converter
+        NodeException.ErrorHandler,
+    )
     }
 
     
@@ -2330,6 +2468,173 @@ public object FfiConverterTypeBlockInfo: FfiConverterRustBuffer<BlockInfo> {
 
 
 /**
+ * The outcome of a call. A revert or halt is an outcome (`success == false`), not an error.
+ */
+data class CallAnswer (
+    /**
+     * The block whose state the call ran against.
+     */
+    var `block`: BlockInfo
+    , 
+    /**
+     * Whether the call returned normally.
+     */
+    var `success`: kotlin.Boolean
+    , 
+    /**
+     * Returned bytes on success, revert data on a revert, empty on a halt.
+     */
+    var `returnData`: kotlin.ByteArray
+    , 
+    /**
+     * Gas used, refunds applied.
+     */
+    var `gasUsed`: kotlin.ULong
+    , 
+    /**
+     * The decoded `Error(string)` message of a revert.
+     */
+    var `revertReason`: kotlin.String?
+    , 
+    /**
+     * Why execution halted, when it did.
+     */
+    var `haltReason`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCallAnswer: FfiConverterRustBuffer<CallAnswer> {
+    override fun read(buf: ByteBuffer): CallAnswer {
+        return CallAnswer(
+            FfiConverterTypeBlockInfo.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CallAnswer) = (
+            FfiConverterTypeBlockInfo.allocationSize(value.`block`) +
+            FfiConverterBoolean.allocationSize(value.`success`) +
+            FfiConverterByteArray.allocationSize(value.`returnData`) +
+            FfiConverterULong.allocationSize(value.`gasUsed`) +
+            FfiConverterOptionalString.allocationSize(value.`revertReason`) +
+            FfiConverterOptionalString.allocationSize(value.`haltReason`)
+    )
+
+    override fun write(value: CallAnswer, buf: ByteBuffer) {
+            FfiConverterTypeBlockInfo.write(value.`block`, buf)
+            FfiConverterBoolean.write(value.`success`, buf)
+            FfiConverterByteArray.write(value.`returnData`, buf)
+            FfiConverterULong.write(value.`gasUsed`, buf)
+            FfiConverterOptionalString.write(value.`revertReason`, buf)
+            FfiConverterOptionalString.write(value.`haltReason`, buf)
+    }
+}
+
+
+
+/**
+ * A call (`eth_call` / `eth_estimateGas`): a transaction that is never signed nor sent.
+ * Amounts (`gas_price`, `value`) in wei as decimal or `0x`-hex strings.
+ */
+data class CallRequest (
+    /**
+     * The sender (`0x…`); the zero address when absent.
+     */
+    var `from`: kotlin.String?
+    , 
+    /**
+     * The called contract (`0x…`); a contract creation with `data` as init code when absent.
+     */
+    var `to`: kotlin.String?
+    , 
+    /**
+     * Gas limit; the block's gas limit when absent.
+     */
+    var `gas`: kotlin.ULong?
+    , 
+    /**
+     * Gas price in wei; zero (base fee not enforced) when absent.
+     */
+    var `gasPrice`: kotlin.String?
+    , 
+    /**
+     * Wei sent with the call (the sender's balance is not checked).
+     */
+    var `value`: kotlin.String?
+    , 
+    /**
+     * Calldata.
+     */
+    var `data`: kotlin.ByteArray
+    , 
+    /**
+     * What the `CHAINID` opcode reads; 1 when absent.
+     */
+    var `chainId`: kotlin.ULong?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCallRequest: FfiConverterRustBuffer<CallRequest> {
+    override fun read(buf: ByteBuffer): CallRequest {
+        return CallRequest(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CallRequest) = (
+            FfiConverterOptionalString.allocationSize(value.`from`) +
+            FfiConverterOptionalString.allocationSize(value.`to`) +
+            FfiConverterOptionalULong.allocationSize(value.`gas`) +
+            FfiConverterOptionalString.allocationSize(value.`gasPrice`) +
+            FfiConverterOptionalString.allocationSize(value.`value`) +
+            FfiConverterByteArray.allocationSize(value.`data`) +
+            FfiConverterOptionalULong.allocationSize(value.`chainId`)
+    )
+
+    override fun write(value: CallRequest, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`from`, buf)
+            FfiConverterOptionalString.write(value.`to`, buf)
+            FfiConverterOptionalULong.write(value.`gas`, buf)
+            FfiConverterOptionalString.write(value.`gasPrice`, buf)
+            FfiConverterOptionalString.write(value.`value`, buf)
+            FfiConverterByteArray.write(value.`data`, buf)
+            FfiConverterOptionalULong.write(value.`chainId`, buf)
+    }
+}
+
+
+
+/**
  * An account's code at a block, verified.
  */
 data class CodeAnswer (
@@ -2371,6 +2676,53 @@ public object FfiConverterTypeCodeAnswer: FfiConverterRustBuffer<CodeAnswer> {
     override fun write(value: CodeAnswer, buf: ByteBuffer) {
             FfiConverterTypeBlockInfo.write(value.`block`, buf)
             FfiConverterByteArray.write(value.`code`, buf)
+    }
+}
+
+
+
+/**
+ * The outcome of a gas estimate.
+ */
+data class GasAnswer (
+    /**
+     * The block whose state the estimate ran against.
+     */
+    var `block`: BlockInfo
+    , 
+    /**
+     * The least gas limit with which the call succeeds.
+     */
+    var `gas`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGasAnswer: FfiConverterRustBuffer<GasAnswer> {
+    override fun read(buf: ByteBuffer): GasAnswer {
+        return GasAnswer(
+            FfiConverterTypeBlockInfo.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: GasAnswer) = (
+            FfiConverterTypeBlockInfo.allocationSize(value.`block`) +
+            FfiConverterULong.allocationSize(value.`gas`)
+    )
+
+    override fun write(value: GasAnswer, buf: ByteBuffer) {
+            FfiConverterTypeBlockInfo.write(value.`block`, buf)
+            FfiConverterULong.write(value.`gas`, buf)
     }
 }
 
@@ -2903,6 +3255,40 @@ sealed class NodeException: kotlin.Exception() {
     }
     
     /**
+     * A gas estimate reverted even at the gas cap (a [`Node::call`] revert is an answer).
+     */
+    class Reverted(
+        
+        /**
+         * The decoded `Error(string)` message, or empty when the data is not one.
+         */
+        val `reason`: kotlin.String, 
+        
+        /**
+         * The revert data, as the contract returned it.
+         */
+        val `data`: kotlin.ByteArray
+        ) : NodeException() {
+        override val message
+            get() = "reason=${ `reason` }, data=${ `data` }"
+    }
+    
+    /**
+     * The EVM could not run the call: an invalid request (e.g. gas below 21,000), a halt
+     * during a gas estimate, or a failure inside the EVM.
+     */
+    class Execution(
+        
+        /**
+         * What went wrong.
+         */
+        val `reason`: kotlin.String
+        ) : NodeException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * A bug: a task panicked or the runtime could not be built. Worth a report.
      */
     class Internal(
@@ -2961,7 +3347,14 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
             7 -> NodeException.Storage(
                 FfiConverterString.read(buf),
                 )
-            8 -> NodeException.Internal(
+            8 -> NodeException.Reverted(
+                FfiConverterString.read(buf),
+                FfiConverterByteArray.read(buf),
+                )
+            9 -> NodeException.Execution(
+                FfiConverterString.read(buf),
+                )
+            10 -> NodeException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -2999,6 +3392,17 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is NodeException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is NodeException.Reverted -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterByteArray.allocationSize(value.`data`)
+            )
+            is NodeException.Execution -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -3046,8 +3450,19 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is NodeException.Internal -> {
+            is NodeException.Reverted -> {
                 buf.putInt(8)
+                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterByteArray.write(value.`data`, buf)
+                Unit
+            }
+            is NodeException.Execution -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is NodeException.Internal -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -3084,6 +3499,38 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
         } else {
             buf.put(1)
             FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
+    override fun read(buf: ByteBuffer): kotlin.String? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterString.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.String?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.String?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterString.write(value, buf)
         }
     }
 }

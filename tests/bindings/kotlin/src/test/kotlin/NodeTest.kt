@@ -15,6 +15,7 @@ import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.fail
 import uniffi.portal_state.BlockId
+import uniffi.portal_state.CallRequest
 import uniffi.portal_state.LogLevel
 import uniffi.portal_state.LogRecord
 import uniffi.portal_state.LogSink
@@ -34,6 +35,7 @@ const val WHALE = "0xD3994e4d3202dD23c8497d7F75bF1647d1DA1bb1"
 const val WHALE_BALANCE_HEX = "19D971E4FE8401E74000000"
 const val DEPOSIT_SLOT_22 = "0xf5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b"
 const val DEPOSIT_CODE_BYTES = 6358
+const val DEPOSIT_ROOT = "0xd70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
 
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NodeTest {
@@ -121,6 +123,26 @@ class NodeTest {
                 assertTrue(account.await().exists)
                 assertEquals(DEPOSIT_CODE_BYTES, code.await().code.size)
                 assertEquals(DEPOSIT_SLOT_22, slot.await().value)
+            }
+        }
+    }
+
+    @Test
+    fun contractCallsThroughTheNetwork() {
+        startNode("call").use { node ->
+            node.updateHead(headerRlp)
+            fun request(selector: String) = CallRequest(
+                from = null, to = DEPOSIT, gas = null, gasPrice = null, value = null,
+                data = hex(selector), chainId = null,
+            )
+            val root = node.call(request("c5f2892f"), BlockId.Latest) // get_deposit_root()
+            assertTrue(root.success)
+            assertArrayEquals(hex(DEPOSIT_ROOT), root.returnData)
+            runBlocking {
+                val count = node.callAsync(request("621fd130"), BlockId.Latest) // get_deposit_count()
+                assertArrayEquals(ByteArray(8), count.returnData.copyOfRange(64, 72))
+                val gas = node.estimateGasAsync(request("c5f2892f"), BlockId.Latest)
+                assertTrue(gas.gas > 21_000uL)
             }
         }
     }

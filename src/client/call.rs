@@ -1,0 +1,612 @@
+//! `eth_call` and `eth_estimateGas` on verified state: `revm` over a database that fetches
+//! accounts, code and storage from the network on demand.
+//!
+//! Every read is pinned to one trusted block (its state root), so an execution sees one
+//! consistent state even when newer blocks become trusted meanwhile. [`BlockId::Latest`] is
+//! resolved first to the newest block that has the called account (the same fall back as
+//! [`StateClient::account`]); the answer names that block.
+//!
+//! The EVM is synchronous and the network is not. The EVM therefore runs on tokio's blocking
+//! pool (`spawn_blocking`), where its database may block on the runtime's handle for each
+//! missing item: sound on any runtime flavour (unlike `block_in_place`, which panics on a
+//! current-thread runtime), and a panic in the EVM comes back as a `JoinError`, which becomes
+//! an error here instead of unwinding into an FFI caller.
+
+use super::{Answer, BlockId, BlockRef, ClientError, StateClient};
+use crate::content::{BytecodeKey, ContentKey};
+use crate::overlay::LookupStats;
+use crate::proof::{BlockHeader, VerifiedValue};
+use alloy_primitives::{Address, Bloom, Bytes, TxKind, B256, B64, U256};
+use alloy_rlp::Decodable;
+use alloy_trie::KECCAK_EMPTY;
+use revm::context::result::{EVMError, ExecutionResult, Output};
+use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
+use revm::database_interface::{DBErrorMarker, DatabaseRef, WrapDatabaseRef};
+use revm::handler::{ExecuteEvm, MainBuilder, MainContext};
+use revm::primitives::eip4844::{
+    BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+};
+use revm::primitives::hardfork::SpecId;
+use revm::state::{AccountInfo, Bytecode};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::runtime::Handle;
+
+/// What `eth_call` and `eth_estimateGas` take: a transaction that is never signed nor sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRequest {
+    /// The sender; the zero address when absent.
+    pub from: Option<Address>,
+    /// The called account; a contract creation (with `data` as init code) when absent.
+    pub to: Option<Address>,
+    /// The gas limit; the block's gas limit when absent.
+    pub gas: Option<u64>,
+    /// The gas price in wei. When absent the price is zero and the base fee is not enforced,
+    /// as execution clients do for `eth_call`.
+    pub gas_price: Option<U256>,
+    /// Wei sent with the call. The sender's balance is not checked (`eth_call` semantics):
+    /// during the call it reads as at least this much.
+    pub value: Option<U256>,
+    /// Calldata (or init code for a creation).
+    pub data: Bytes,
+    /// What the `CHAINID` opcode reads; 1 (mainnet) when absent. The network does not know
+    /// the chain's EVM id, and nothing is signed, so only contracts that read it care.
+    pub chain_id: Option<u64>,
+}
+
+/// The outcome of a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallResult {
+    /// Whether the call returned normally (neither reverted nor halted).
+    pub success: bool,
+    /// The returned bytes on success, the revert data on a revert, empty on a halt.
+    pub return_data: Bytes,
+    /// Gas used by the transaction, refunds applied (what a receipt would say).
+    pub gas_used: u64,
+    /// The message of a revert with `Error(string)` data, decoded.
+    pub revert_reason: Option<String>,
+    /// Why execution halted (out of gas, invalid opcode, …), when it did.
+    pub halt_reason: Option<String>,
+}
+
+/// The `Error(string)` selector: `keccak256("Error(string)")[..4]`.
+const ERROR_SELECTOR: [u8; 4] = [0x08, 0xc3, 0x79, 0xa0];
+
+/// The lowest gas any transaction needs.
+const MIN_GAS: u64 = 21_000;
+
+/// Decode `Error(string)` revert data; `None` for anything else (custom errors, panics, empty).
+pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
+    let body = data.strip_prefix(&ERROR_SELECTOR)?;
+    // ABI: a word with the offset of the string, then at that offset its length and bytes.
+    let word = |at: usize| -> Option<usize> {
+        let w = body.get(at..at.checked_add(32)?)?;
+        // Offsets and lengths beyond usize are malformed: the high bytes must be zero.
+        if w[..24].iter().any(|b| *b != 0) {
+            return None;
+        }
+        usize::try_from(u64::from_be_bytes(w[24..].try_into().ok()?)).ok()
+    };
+    let offset = word(0)?;
+    let len = word(offset)?;
+    let start = offset.checked_add(32)?;
+    let bytes = body.get(start..start.checked_add(len)?)?;
+    Some(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The block environment and fork of a trusted header, read from its RLP (the decoder in
+/// `proof` keeps only the fields state lookups need).
+struct BlockInfo {
+    env: BlockEnv,
+    spec: SpecId,
+}
+
+impl BlockInfo {
+    fn from_header(header: &BlockHeader) -> Result<Self, ClientError> {
+        let bad = |what: &str| ClientError::Execution(format!("trusted header: bad {what}"));
+        let mut buf: &[u8] = &header.rlp;
+        let list = alloy_rlp::Header::decode(&mut buf).map_err(|_| bad("RLP"))?;
+        let mut f = buf.get(..list.payload_length).ok_or_else(|| bad("RLP"))?;
+        fn next<T: Decodable>(f: &mut &[u8]) -> Option<T> {
+            T::decode(f).ok()
+        }
+        let _parent: B256 = next(&mut f).ok_or_else(|| bad("parent hash"))?;
+        let _ommers: B256 = next(&mut f).ok_or_else(|| bad("ommers hash"))?;
+        let beneficiary: Address = next(&mut f).ok_or_else(|| bad("beneficiary"))?;
+        for what in ["state root", "transactions root", "receipts root"] {
+            let _: B256 = next(&mut f).ok_or_else(|| bad(what))?;
+        }
+        let _bloom: Bloom = next(&mut f).ok_or_else(|| bad("logs bloom"))?;
+        let difficulty: U256 = next(&mut f).ok_or_else(|| bad("difficulty"))?;
+        let number: u64 = next(&mut f).ok_or_else(|| bad("number"))?;
+        let gas_limit: u64 = next(&mut f).ok_or_else(|| bad("gas limit"))?;
+        let _gas_used: u64 = next(&mut f).ok_or_else(|| bad("gas used"))?;
+        let timestamp: u64 = next(&mut f).ok_or_else(|| bad("timestamp"))?;
+        let _extra: Bytes = next(&mut f).ok_or_else(|| bad("extra data"))?;
+        let mix_hash: B256 = next(&mut f).ok_or_else(|| bad("mix hash"))?;
+        let _nonce: B64 = next(&mut f).ok_or_else(|| bad("nonce"))?;
+        // Fork fields, in order: base fee (London), withdrawals root (Shanghai), blob gas used
+        // and excess blob gas (Cancun), parent beacon root (Cancun), requests hash (Prague).
+        let base_fee: Option<u64> = next(&mut f);
+        let withdrawals: Option<B256> = next(&mut f);
+        let _blob_gas_used: Option<u64> = next(&mut f);
+        let excess_blob_gas: Option<u64> = next(&mut f);
+        let beacon_root: Option<B256> = next(&mut f);
+        let requests: Option<B256> = next(&mut f);
+
+        // The fork, from the fields the header has: the protocol rules the block was built
+        // under, as far as a header shows them (later forks without header fields, such as
+        // Osaka, run as Prague).
+        let spec = if requests.is_some() {
+            SpecId::PRAGUE
+        } else if beacon_root.is_some() {
+            SpecId::CANCUN
+        } else if withdrawals.is_some() {
+            SpecId::SHANGHAI
+        } else if base_fee.is_some() && difficulty.is_zero() {
+            SpecId::MERGE
+        } else if base_fee.is_some() {
+            SpecId::LONDON
+        } else {
+            SpecId::BERLIN
+        };
+        let mut env = BlockEnv {
+            number: U256::from(number),
+            beneficiary,
+            timestamp: U256::from(timestamp),
+            gas_limit,
+            basefee: base_fee.unwrap_or(0),
+            difficulty,
+            // After the merge the mix hash field carries RANDAO.
+            prevrandao: spec.is_enabled_in(SpecId::MERGE).then_some(mix_hash),
+            ..BlockEnv::default()
+        };
+        env.blob_excess_gas_and_price = None;
+        if let Some(excess) = excess_blob_gas {
+            let fraction = if spec.is_enabled_in(SpecId::PRAGUE) {
+                BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
+            } else {
+                BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN
+            };
+            env.set_blob_excess_gas_and_price(excess, fraction);
+        }
+        Ok(BlockInfo { env, spec })
+    }
+}
+
+/// A database read failed; the [`ClientError`] itself is kept in [`NetworkDb::failure`].
+#[derive(Debug, thiserror::Error)]
+#[error("state read failed: {0}")]
+struct DbFailure(String);
+
+impl DBErrorMarker for DbFailure {}
+
+/// State at one block, fetched from the network on first use and kept for the whole call (and
+/// every run of an estimate).
+struct NetworkDb {
+    client: StateClient,
+    handle: Handle,
+    /// The block every read is pinned to (by hash: a number could name another block later).
+    block: BlockId,
+    accounts: Mutex<HashMap<Address, AccountInfo>>,
+    code: Mutex<HashMap<B256, Bytecode>>,
+    storage: Mutex<HashMap<(Address, U256), U256>>,
+    /// The first error a read met; the call returns it rather than revm's wrapper of it.
+    failure: Mutex<Option<ClientError>>,
+    stats: Mutex<LookupStats>,
+}
+
+/// Lock a mutex even if a panicking thread poisoned it: the maps only ever hold verified items.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl NetworkDb {
+    fn fail(&self, error: ClientError) -> DbFailure {
+        let text = error.to_string();
+        lock(&self.failure).get_or_insert(error);
+        DbFailure(text)
+    }
+
+    fn add(&self, stats: &LookupStats) {
+        super::add_stats(&mut lock(&self.stats), stats);
+    }
+
+    /// Keep an account (and its code) fetched ahead of execution.
+    fn insert_account(&self, address: Address, account: AccountInfo) {
+        if let Some(code) = &account.code {
+            lock(&self.code).insert(account.code_hash, code.clone());
+        }
+        lock(&self.accounts).insert(address, account);
+    }
+}
+
+/// Fetch `address`'s account and code at `block`, verified.
+async fn fetch_account(
+    client: &StateClient,
+    address: Address,
+    block: BlockId,
+    stats: &mut LookupStats,
+) -> Result<(BlockRef, AccountInfo), ClientError> {
+    let answer = client.account(address, block).await?;
+    super::add_stats(stats, &answer.stats);
+    let a = answer.value;
+    let code = if a.code_hash == KECCAK_EMPTY {
+        Bytecode::default()
+    } else {
+        // Code is found by the hash the verified account fixed (any block will do).
+        let key = ContentKey::Bytecode(BytecodeKey {
+            address,
+            code_hash: a.code_hash,
+        });
+        match client.lookup(key, stats).await? {
+            Some(VerifiedValue::Bytecode(code)) => Bytecode::new_raw(code),
+            _ => {
+                return Err(ClientError::NotFound {
+                    what: format!("code {} of {address}", a.code_hash),
+                    tried: vec![answer.block.number],
+                })
+            }
+        }
+    };
+    let info = AccountInfo {
+        balance: a.balance,
+        nonce: a.nonce,
+        code_hash: a.code_hash,
+        code: Some(code),
+        ..AccountInfo::default()
+    };
+    Ok((answer.block, info))
+}
+
+impl DatabaseRef for NetworkDb {
+    type Error = DbFailure;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, DbFailure> {
+        if let Some(info) = lock(&self.accounts).get(&address) {
+            return Ok(Some(info.clone()));
+        }
+        let mut stats = LookupStats::default();
+        let fetched =
+            self.handle
+                .block_on(fetch_account(&self.client, address, self.block, &mut stats));
+        self.add(&stats);
+        let (_, info) = fetched.map_err(|e| self.fail(e))?;
+        self.insert_account(address, info.clone());
+        // An absent account reads as the empty account, which revm treats alike.
+        Ok(Some(info))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, DbFailure> {
+        // Code arrives with its account (`basic_ref`), so revm asks here only for code it was
+        // told about; anything else is a bug, reported rather than run as empty code.
+        lock(&self.code).get(&code_hash).cloned().ok_or_else(|| {
+            self.fail(ClientError::Execution(format!(
+                "code {code_hash} asked for before its account"
+            )))
+        })
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, DbFailure> {
+        if let Some(v) = lock(&self.storage).get(&(address, index)) {
+            return Ok(*v);
+        }
+        let answer = self
+            .handle
+            .block_on(self.client.storage(address, index, self.block))
+            .map_err(|e| self.fail(e))?;
+        self.add(&answer.stats);
+        lock(&self.storage).insert((address, index), answer.value);
+        Ok(answer.value)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, DbFailure> {
+        // Only trusted headers: a hash we cannot vouch for would be a wrong answer.
+        self.client
+            .header(BlockId::Number(number))
+            .map(|h| h.hash)
+            .map_err(|e| self.fail(e))
+    }
+}
+
+/// One execution's outcome, or why it could not run.
+enum Run {
+    Done(CallResult),
+    /// The transaction is invalid at this gas (e.g. below intrinsic gas): a failed try for an
+    /// estimate, an error for a call.
+    Invalid(String),
+}
+
+/// A call ready to run: pinned block, environment and state cache.
+struct Prepared {
+    db: NetworkDb,
+    block: BlockRef,
+    info: BlockInfo,
+}
+
+impl Prepared {
+    /// Run `request` once with gas limit `gas` (on the blocking pool: the database blocks).
+    fn run(&self, request: &CallRequest, gas: u64) -> Result<Run, ClientError> {
+        let gas_price = match request.gas_price {
+            Some(p) => u128::try_from(p)
+                .map_err(|_| ClientError::Execution(format!("gas price {p} too large")))?,
+            None => 0,
+        };
+        let tx = TxEnv {
+            tx_type: 0,
+            caller: request.from.unwrap_or(Address::ZERO),
+            gas_limit: gas,
+            gas_price,
+            kind: request.to.map_or(TxKind::Create, TxKind::Call),
+            value: request.value.unwrap_or_default(),
+            data: request.data.clone(),
+            // No chain id: the transaction is never signed, so there is none to check.
+            chain_id: None,
+            ..TxEnv::default()
+        };
+        let mut cfg = CfgEnv::new_with_spec(self.info.spec);
+        cfg.chain_id = request.chain_id.unwrap_or(1);
+        // eth_call semantics: any sender, any nonce, any balance, a sender with code.
+        cfg.disable_nonce_check = true;
+        cfg.disable_balance_check = true;
+        cfg.disable_eip3607 = true;
+        // Nothing is paid: the coinbase's account is then never read, so a call needs only
+        // the state it touches.
+        cfg.disable_fee_charge = true;
+        cfg.disable_base_fee = request.gas_price.is_none();
+        let mut evm = Context::mainnet()
+            .with_db(WrapDatabaseRef(&self.db))
+            .with_block(self.info.env.clone())
+            .with_cfg(cfg)
+            .build_mainnet();
+        let outcome = evm.transact(tx);
+        if let Some(e) = lock(&self.db.failure).take() {
+            return Err(e);
+        }
+        let result = match outcome {
+            Ok(r) => r.result,
+            Err(EVMError::Transaction(e)) => return Ok(Run::Invalid(e.to_string())),
+            Err(e) => return Err(ClientError::Execution(e.to_string())),
+        };
+        Ok(Run::Done(match result {
+            ExecutionResult::Success { gas, output, .. } => CallResult {
+                success: true,
+                return_data: match output {
+                    Output::Call(data) => data,
+                    // A creation returns the deployed code, as execution clients' eth_call does.
+                    Output::Create(data, _) => data,
+                },
+                gas_used: gas.tx_gas_used(),
+                revert_reason: None,
+                halt_reason: None,
+            },
+            ExecutionResult::Revert { gas, output, .. } => CallResult {
+                success: false,
+                revert_reason: decode_revert_reason(&output),
+                return_data: output,
+                gas_used: gas.tx_gas_used(),
+                halt_reason: None,
+            },
+            ExecutionResult::Halt { reason, gas, .. } => CallResult {
+                success: false,
+                return_data: Bytes::new(),
+                gas_used: gas.tx_gas_used(),
+                revert_reason: None,
+                halt_reason: Some(format!("{reason:?}")),
+            },
+        }))
+    }
+
+    fn gas_cap(&self, request: &CallRequest) -> u64 {
+        request.gas.unwrap_or(self.info.env.gas_limit)
+    }
+
+    fn call(&self, request: &CallRequest) -> Result<CallResult, ClientError> {
+        match self.run(request, self.gas_cap(request))? {
+            Run::Done(r) => Ok(r),
+            Run::Invalid(why) => Err(ClientError::Execution(why)),
+        }
+    }
+
+    /// The least gas at which `request` succeeds: a run at the cap, then a binary search below
+    /// it. Every run after the first reads only cached state.
+    fn estimate(&self, request: &CallRequest) -> Result<u64, ClientError> {
+        let cap = self.gas_cap(request);
+        let first = match self.run(request, cap)? {
+            Run::Done(r) => r,
+            Run::Invalid(why) => return Err(ClientError::Execution(why)),
+        };
+        if !first.success {
+            return Err(failed(first));
+        }
+        let succeeds = |gas: u64| -> Result<bool, ClientError> {
+            Ok(matches!(self.run(request, gas)?, Run::Done(r) if r.success))
+        };
+        // Gas used is a lower bound: below it the call cannot succeed (refunds lower what is
+        // used, never what is needed while running).
+        let mut lo = first.gas_used.max(MIN_GAS) - 1;
+        let mut hi = cap;
+        // Most calls need a little more than they use (the 63/64 rule keeps back gas from
+        // inner calls; refunds are paid at the end): try that first to narrow the search.
+        let optimistic = (first.gas_used + 2_300).saturating_mul(64) / 63;
+        if optimistic < hi {
+            if succeeds(optimistic)? {
+                hi = optimistic;
+            } else {
+                lo = optimistic;
+            }
+        }
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if succeeds(mid)? {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(hi)
+    }
+}
+
+/// The error for a call that did not succeed at the gas cap.
+fn failed(r: CallResult) -> ClientError {
+    match r.halt_reason {
+        Some(halt) => ClientError::Execution(format!("execution halted: {halt}")),
+        None => ClientError::Reverted {
+            reason: r.revert_reason,
+            data: r.return_data,
+        },
+    }
+}
+
+impl StateClient {
+    /// Resolve `block`, pin it, and fetch what the call surely needs (the called account and
+    /// its code, the sender's account) concurrently.
+    async fn prepare(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+    ) -> Result<Prepared, ClientError> {
+        let from = request.from.unwrap_or(Address::ZERO);
+        let mut stats = LookupStats::default();
+        let mut to_stats = LookupStats::default();
+        let (header, to_account) = match (request.to, block) {
+            // Latest: the newest block that has the called account, as `account` finds it.
+            (Some(to), BlockId::Latest) => {
+                let (block, info) = fetch_account(self, to, block, &mut to_stats).await?;
+                (self.header(BlockId::Hash(block.hash))?, Some((to, info)))
+            }
+            _ => (self.header(block)?, None),
+        };
+        let pinned = BlockId::Hash(header.hash);
+        let mut from_stats = LookupStats::default();
+        let (to_account, from_account) = tokio::join!(
+            async {
+                match (to_account, request.to) {
+                    (Some(done), _) => Ok(Some(done)),
+                    (None, Some(to)) => fetch_account(self, to, pinned, &mut to_stats)
+                        .await
+                        .map(|(_, info)| Some((to, info))),
+                    (None, None) => Ok(None),
+                }
+            },
+            fetch_account(self, from, pinned, &mut from_stats),
+        );
+        super::add_stats(&mut stats, &to_stats);
+        super::add_stats(&mut stats, &from_stats);
+        let db = NetworkDb {
+            client: self.clone(),
+            handle: Handle::current(),
+            block: pinned,
+            accounts: Mutex::default(),
+            code: Mutex::default(),
+            storage: Mutex::default(),
+            failure: Mutex::default(),
+            stats: Mutex::new(stats),
+        };
+        if let Some((to, info)) = to_account? {
+            db.insert_account(to, info);
+        }
+        let (_, mut sender) = from_account?;
+        // eth_call semantics: the sender can send `value` whatever its balance. revm tops the
+        // balance up only when it charges fees, which we turn off (see `run`), so do it here;
+        // the sender's BALANCE then reads at least `value` during the call.
+        sender.balance = sender.balance.max(request.value.unwrap_or_default());
+        db.insert_account(from, sender);
+        Ok(Prepared {
+            db,
+            block: (&header).into(),
+            info: BlockInfo::from_header(&header)?,
+        })
+    }
+
+    /// Run `f` on the blocking pool, where the database may wait for the network; a panic in
+    /// it becomes an error.
+    async fn execute<T: Send + 'static>(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+        f: impl FnOnce(&Prepared, &CallRequest) -> Result<T, ClientError> + Send + 'static,
+    ) -> Result<Answer<T>, ClientError> {
+        let prepared = self.prepare(request, block).await?;
+        let request = request.clone();
+        let (prepared, value) = tokio::task::spawn_blocking(move || {
+            let value = f(&prepared, &request);
+            (prepared, value)
+        })
+        .await
+        .map_err(|e| {
+            ClientError::Execution(if e.is_panic() {
+                format!("the EVM panicked: {}", panic_text(e.into_panic()))
+            } else {
+                "the EVM task was cancelled".to_string()
+            })
+        })?;
+        let stats = *lock(&prepared.db.stats);
+        Ok(Answer {
+            block: prepared.block,
+            value: value?,
+            stats,
+        })
+    }
+
+    /// Execute `request` against the state of `block` without a transaction (`eth_call`).
+    ///
+    /// A revert or halt is a result (`success == false`), not an error; errors are state the
+    /// network could not give ([`ClientError::NotFound`] naming the account, slot or code), an
+    /// invalid request, or a failure of the EVM itself.
+    pub async fn call(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+    ) -> Result<Answer<CallResult>, ClientError> {
+        self.execute(request, block, |p, r| p.call(r)).await
+    }
+
+    /// The least gas limit with which `request` succeeds at `block` (`eth_estimateGas`),
+    /// searched between 21,000 and the request's gas (or the block gas limit).
+    ///
+    /// A call that reverts at the cap gives [`ClientError::Reverted`] with the revert data.
+    pub async fn estimate_gas(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+    ) -> Result<Answer<u64>, ClientError> {
+        self.execute(request, block, |p, r| p.estimate(r)).await
+    }
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::hex;
+
+    #[test]
+    fn error_string_is_decoded_and_garbage_is_not() {
+        // Error("Not enough Ether provided.")
+        let data = hex::decode(
+            "08c379a0\
+             0000000000000000000000000000000000000000000000000000000000000020\
+             000000000000000000000000000000000000000000000000000000000000001a\
+             4e6f7420656e6f7567682045746865722070726f76696465642e000000000000",
+        )
+        .unwrap();
+        assert_eq!(
+            decode_revert_reason(&data).as_deref(),
+            Some("Not enough Ether provided.")
+        );
+        assert_eq!(decode_revert_reason(&data[..40]), None);
+        assert_eq!(decode_revert_reason(&[]), None);
+        let mut huge = data.clone();
+        huge[4] = 0xff; // an offset beyond any buffer
+        assert_eq!(decode_revert_reason(&huge), None);
+    }
+}
