@@ -39,6 +39,16 @@ if [[ ! -f "$STAMP" || ! -x "$ANVIL" || ! -x "$CAST" ]]; then
     touch "$STAMP"
 fi
 
+# The binding tests: Python 3 with pytest, and a JDK (17+) with Maven, which fetches Kotlin,
+# JNA, coroutines and JUnit from Maven Central itself. Missing tools fail here, with the fix.
+command -v python3 >/dev/null || { echo "install-test-deps: python3 is missing (apt-get install python3)" >&2; exit 1; }
+python3 -c 'import pytest' 2>/dev/null || {
+    echo "install-test-deps: pytest is missing (python3 -m pip install pytest)" >&2
+    exit 1
+}
+command -v java >/dev/null || { echo "install-test-deps: java is missing (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
+command -v mvn >/dev/null || { echo "install-test-deps: mvn is missing (apt-get install maven)" >&2; exit 1; }
+
 for bin in "$ANVIL" "$CAST"; do
     [[ -x "$bin" ]] || { echo "install-test-deps: $bin missing after npm install" >&2; exit 1; }
 done

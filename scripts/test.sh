@@ -30,3 +30,24 @@ echo "cast:  $PORTAL_STATE_CAST"
 
 step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
 cargo test --locked --all-targets
+
+step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
+# One build with the bindgen's features: the library the bindings are generated from is the
+# library the Kotlin and Python tests load.
+cargo build --locked --features uniffi-cli --lib --bin uniffi-bindgen --example devnet-for-bindings
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+DEVNET="$TARGET_DIR/debug/examples/devnet-for-bindings"
+
+step "bindings/ is what the library generates (else: ./scripts/gen-bindings.sh and commit)"
+FRESH="$(mktemp -d)"
+trap 'rm -rf "$FRESH"' EXIT
+LIB="$(./scripts/gen-bindings.sh "$FRESH")"
+diff -r bindings "$FRESH"
+
+step "Python bindings (pytest, against the host library)"
+PORTAL_STATE_LIB="$LIB" PORTAL_STATE_DEVNET="$DEVNET" \
+    python3 -m pytest -q -p no:cacheprovider tests/bindings/python
+
+step "Kotlin bindings on the JVM (Maven: kotlin-maven-plugin, JNA, coroutines, JUnit 5)"
+(cd tests/bindings/kotlin &&
+    mvn -B -q test -Djna.library.path="$(dirname "$LIB")" -Dportal.devnet="$DEVNET")

@@ -17,6 +17,8 @@
 //! | [`network`] | [`network::Network`]: transport + overlay + store running on tokio |
 //! | [`client`] | queries at a block (accounts, storage, code), verified, block named |
 //! | [`bridge`] | state into the network: genesis, proofs files, following an execution client; pushing |
+//! | [`node`] | [`node::Node`]: the app-facing API — its own runtime, blocking and async queries, one error |
+//! | [`logging`] | logs to stderr, logcat or the unified log, and to an app's own sink |
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
@@ -26,9 +28,18 @@
 pub mod bridge;
 pub mod client;
 pub mod content;
+pub mod logging;
 pub mod net;
 pub mod network;
+pub mod node;
 pub mod overlay;
 pub mod proof;
 pub mod store;
 pub mod wire;
+
+// The Kotlin / Swift / Python surface: a thin shell over `node` and `logging`.
+#[cfg(feature = "uniffi")]
+pub mod uniffi_api;
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();

@@ -1,0 +1,99 @@
+//! A holesky devnet on loopback for the Kotlin and Python binding tests: a few storage nodes,
+//! the holesky genesis state pushed into them by a bridge, exactly as the Rust tests build one.
+//!
+//! Prints one line of JSON on stdout once the state is placed:
+//! `{"bootnodes": ["enr:…", …], "header_rlp": "0x…", "number": 0, "hash": "0x…",
+//!   "state_root": "0x…"}`,
+//! then serves until its stdin reaches EOF (the test closes it, or dies), and stops.
+//!
+//! Test tooling only: nothing here is part of the library's API.
+
+use portal_state::bridge::{genesis_content, push};
+use portal_state::network::{Network, NetworkConfig};
+use portal_state::proof::BlockHeader;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+const NODES: usize = 6;
+
+fn holesky_header_rlp(repo: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(repo.join("data/genesis/genesis-headers.yaml"))
+        .expect("data/genesis/genesis-headers.yaml");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("headers yaml");
+    let entry = yaml["networks"]
+        .as_sequence()
+        .and_then(|n| n.iter().find(|n| n["network"].as_str() == Some("holesky")))
+        .expect("holesky entry");
+    alloy_primitives::hex::decode(entry["header_rlp"].as_str().expect("header_rlp"))
+        .expect("header hex")
+}
+
+fn config(dir: &Path, capacity_bytes: u64) -> NetworkConfig {
+    let mut config = NetworkConfig::loopback(dir, 1);
+    config.capacity_bytes = capacity_bytes;
+    config
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let header_rlp = holesky_header_rlp(repo);
+    let header = BlockHeader::decode(&header_rlp).expect("holesky header");
+    let json = std::fs::read_to_string(repo.join("data/genesis/holesky.json")).expect("genesis");
+    let content = genesis_content(&json).expect("holesky genesis content");
+    assert_eq!(content.state_root, header.state_root);
+
+    let mut nodes = vec![
+        Network::start(config(&dir.path().join("node-0"), 50_000_000))
+            .await
+            .expect("bootnode"),
+    ];
+    let boot = nodes[0].enr();
+    for i in 1..NODES {
+        let mut c = config(&dir.path().join(format!("node-{i}")), 50_000_000);
+        c.bootnodes = vec![boot.clone()];
+        nodes.push(Network::start(c).await.expect("node"));
+    }
+    for node in &nodes {
+        node.overlay().bootstrap(std::slice::from_ref(&boot)).await;
+        node.add_trusted_header(&header_rlp).expect("trust");
+    }
+    let mut c = config(&dir.path().join("bridge"), 0);
+    c.bootnodes = vec![boot.clone()];
+    let bridge = Network::start(c).await.expect("bridge");
+    bridge.add_trusted_header(&header_rlp).expect("trust");
+    let report = push(&bridge, content.items, |_| {}).await;
+    assert_eq!(report.unplaced, 0, "{report:?}");
+    // Let the nodes' own gossip settle, so the state is where lookups will look.
+    let mut last = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now: u64 = nodes.iter().map(|n| n.status().stored_items).sum();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+
+    let out = serde_json::json!({
+        "bootnodes": nodes.iter().map(|n| n.enr().to_base64()).collect::<Vec<_>>(),
+        "header_rlp": format!("0x{}", alloy_primitives::hex::encode(&header_rlp)),
+        "number": header.number,
+        "hash": header.hash.to_string(),
+        "state_root": header.state_root.to_string(),
+    });
+    println!("{out}");
+
+    // Serve until stdin closes; reading blocks, so on the blocking pool.
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await;
+    bridge.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
+}

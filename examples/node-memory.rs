@@ -1,0 +1,98 @@
+//! Resident memory of a started light node, idle and under 20 queries/s (DESIGN.md budget:
+//! ≤ 30 MB). The devnet runs in a child process (the `devnet-for-bindings` example, path as the
+//! first argument) so that only the node counts in this process' VmRSS.
+//!
+//! `cargo run --release --example node-memory -- target/debug/examples/devnet-for-bindings`
+
+use portal_state::client::BlockId;
+use portal_state::node::{Config, Node};
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn vm_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let devnet_bin = std::env::args()
+        .nth(1)
+        .expect("usage: node-memory <devnet-for-bindings binary>");
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let mut devnet = Command::new(devnet_bin)
+        .current_dir(repo)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("devnet");
+    let mut line = String::new();
+    std::io::BufReader::new(devnet.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("devnet output");
+    let info: serde_json::Value = serde_json::from_str(&line).expect("devnet JSON");
+    let bootnodes = info["bootnodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let header_rlp =
+        alloy_primitives::hex::decode(info["header_rlp"].as_str().unwrap()).expect("header");
+
+    let before = vm_rss_kb();
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(Config {
+        data_dir: dir.path().to_path_buf(),
+        bootnodes,
+        ..Config::default()
+    })
+    .expect("node");
+    node.update_head(&header_rlp).expect("head");
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = vm_rss_kb();
+
+    // 20 queries/s for 15 s: accounts of the genesis allocation, round robin.
+    let genesis: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{repo}/data/genesis/holesky.json")).unwrap(),
+    )
+    .unwrap();
+    let addresses: Vec<alloy_primitives::Address> = genesis["alloc"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    let start = Instant::now();
+    let (mut ok, mut peak) = (0, idle);
+    for i in 0..300 {
+        let due = start + Duration::from_millis(50 * i as u64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        if node
+            .query_account(addresses[i % addresses.len()], BlockId::Latest)
+            .is_ok()
+        {
+            ok += 1;
+        }
+        peak = peak.max(vm_rss_kb());
+    }
+    let loaded = vm_rss_kb();
+    println!(
+        "VmRSS: before start {} KB, idle {} KB, after 300 queries at 20/s {} KB (peak {} KB); {ok}/300 answered in {:.1} s; stored {} bytes",
+        before,
+        idle,
+        loaded,
+        peak,
+        start.elapsed().as_secs_f64(),
+        node.status().unwrap().stored_bytes
+    );
+    node.stop().unwrap();
+    drop(devnet.stdin.take());
+    let _ = devnet.wait();
+}

@@ -1,0 +1,700 @@
+//! [`Node`]: the API an app touches — start a node, give it trusted heads, ask it for verified
+//! state, stop it.
+//!
+//! A `Node` owns everything it runs: a multi-thread tokio runtime it builds itself (a small,
+//! configurable number of workers: phones), the [`Network`] spawned in it, and the
+//! [`StateClient`] over it. Every query runs as a task on that runtime, so
+//!
+//! * the blocking forms ([`Node::query_account`], …) can be called from any thread, including
+//!   threads of another async runtime (they wait on the task's `JoinHandle`, never nest a
+//!   runtime's `block_on`);
+//! * the async forms ([`Node::query_account_async`], …) return a `'static` future that only
+//!   awaits a tokio `JoinHandle`, which any executor can poll (Kotlin coroutines and Swift async
+//!   through uniffi, another tokio runtime, `futures::executor`);
+//! * a panic inside a query ends that task only, and comes back as [`NodeError::Internal`].
+//!
+//! After [`Node::stop`] every call returns [`NodeError::NotRunning`]; a new `Node` can then be
+//! started on the same data directory (it keeps its key, trusted headers and peers there).
+//!
+//! [`Node::call`] and [`Node::estimate_gas`] run revm over state fetched from the network on
+//! demand, every piece verified ([`crate::client::StateClient::call`]).
+
+pub use crate::client::CallRequest;
+use crate::client::{
+    AccountState, Answer, BlockId, BlockRef, CallResult, ClientError, StateClient,
+};
+use crate::network::{Network, NetworkConfig, NetworkError};
+use alloy_primitives::{Address, Bytes, B256, U256};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+use tokio::task::{JoinError, JoinHandle};
+
+/// How to run a [`Node`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the node keeps its key, its content store, trusted headers and known peers. On a
+    /// phone: a directory in the app's private files. Created if missing.
+    pub data_dir: PathBuf,
+    /// Bytes of content the node stores for the network (its share of the DHT). 0 makes a pure
+    /// client that stores nothing. Default 64 MiB: a phone's budget.
+    pub storage_capacity_bytes: u64,
+    /// UDP port to listen on; 0 picks a free one.
+    pub listen_port: u16,
+    /// Nodes to join through, as `enr:…` strings.
+    pub bootnodes: Vec<String>,
+    /// The chain whose state we serve (1 = mainnet); peers on other chains are not talked to.
+    pub chain_id: u64,
+    /// Worker threads of the node's own tokio runtime. Default 2.
+    pub worker_threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("portal-state-data"),
+            storage_capacity_bytes: 64 * 1024 * 1024,
+            listen_port: 0,
+            bootnodes: Vec::new(),
+            chain_id: 1,
+            worker_threads: 2,
+        }
+    }
+}
+
+/// A block an answer is true at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockInfo {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// The state root answers at this block were verified against.
+    pub state_root: B256,
+}
+
+impl From<BlockRef> for BlockInfo {
+    fn from(b: BlockRef) -> Self {
+        BlockInfo {
+            number: b.number,
+            hash: b.hash,
+            state_root: b.state_root,
+        }
+    }
+}
+
+/// An account's state at a block, verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountAnswer {
+    /// The block the answer is true at.
+    pub block: BlockInfo,
+    /// Transaction count (or contract creation count).
+    pub nonce: u64,
+    /// Balance in wei.
+    pub balance: U256,
+    /// Root of the account's storage trie.
+    pub storage_root: B256,
+    /// Keccak of the account's code.
+    pub code_hash: B256,
+    /// Whether the account exists; a missing account reads as zeros with the empty roots, and
+    /// that absence is proven too.
+    pub exists: bool,
+}
+
+impl From<Answer<AccountState>> for AccountAnswer {
+    fn from(a: Answer<AccountState>) -> Self {
+        AccountAnswer {
+            block: a.block.into(),
+            nonce: a.value.nonce,
+            balance: a.value.balance,
+            storage_root: a.value.storage_root,
+            code_hash: a.value.code_hash,
+            exists: a.value.exists,
+        }
+    }
+}
+
+/// A storage slot's value at a block, verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StorageAnswer {
+    /// The block the answer is true at.
+    pub block: BlockInfo,
+    /// The slot's value (0 for a slot never written).
+    pub value: U256,
+}
+
+/// An account's code at a block, verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeAnswer {
+    /// The block the answer is true at.
+    pub block: BlockInfo,
+    /// The bytecode (empty for an account without code).
+    pub code: Bytes,
+}
+
+/// The outcome of [`Node::call`] (`eth_call`). A revert or halt is an outcome, not an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallAnswer {
+    /// The block whose state the call ran against.
+    pub block: BlockInfo,
+    /// Whether the call returned normally (neither reverted nor halted).
+    pub success: bool,
+    /// The returned bytes on success, the revert data on a revert, empty on a halt.
+    pub return_data: Bytes,
+    /// Gas used, refunds applied.
+    pub gas_used: u64,
+    /// The decoded `Error(string)` message of a revert, when it is one.
+    pub revert_reason: Option<String>,
+    /// Why execution halted (out of gas, invalid opcode, …), when it did.
+    pub halt_reason: Option<String>,
+}
+
+impl From<Answer<CallResult>> for CallAnswer {
+    fn from(a: Answer<CallResult>) -> Self {
+        CallAnswer {
+            block: a.block.into(),
+            success: a.value.success,
+            return_data: a.value.return_data,
+            gas_used: a.value.gas_used,
+            revert_reason: a.value.revert_reason,
+            halt_reason: a.value.halt_reason,
+        }
+    }
+}
+
+/// The outcome of [`Node::estimate_gas`] (`eth_estimateGas`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GasAnswer {
+    /// The block whose state the estimate ran against.
+    pub block: BlockInfo,
+    /// The least gas limit with which the call succeeds.
+    pub gas: u64,
+}
+
+/// A snapshot of a running node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Our node id.
+    pub node_id: B256,
+    /// Our ENR (`enr:…`), as peers see it.
+    pub enr: String,
+    /// Peers in the routing table.
+    pub peers: u64,
+    /// Our radius: content whose id is within this distance of our id is ours to store.
+    pub radius: U256,
+    /// Bytes of content stored.
+    pub stored_bytes: u64,
+    /// The newest trusted block's number, if any header is trusted.
+    pub newest_block: Option<u64>,
+}
+
+/// Why a [`Node`] call failed. The one error type of the API, in Rust and in every binding.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error))]
+#[cfg_attr(feature = "uniffi", uniffi::export(Display))]
+pub enum NodeError {
+    /// The node was stopped (or dropped); start a new one.
+    #[error("the node is not running")]
+    NotRunning,
+    /// An argument is malformed: an address, slot, hash, ENR, header RLP or config value.
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What is wrong with which argument.
+        reason: String,
+    },
+    /// The named block is not among the trusted headers (give it with `update_head` first).
+    #[error("block {block} is not a trusted block")]
+    UnknownBlock {
+        /// The block as asked for (a number or a 0x hash).
+        block: String,
+    },
+    /// No header is trusted yet, so nothing can be verified: call `update_head` first.
+    #[error("no trusted block header yet")]
+    NoTrustedHeader,
+    /// No peer had a verifiable answer (at any block tried, for `Latest`).
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was asked, and at which blocks.
+        what: String,
+    },
+    /// The network failed: the socket could not be bound, a lookup or request failed.
+    #[error("network error: {reason}")]
+    Network {
+        /// The underlying error.
+        reason: String,
+    },
+    /// The data directory, key file or content database failed.
+    #[error("storage error: {reason}")]
+    Storage {
+        /// The underlying error.
+        reason: String,
+    },
+    /// A gas estimate reverted even at the gas cap (a [`Node::call`] revert is an answer).
+    #[error("execution reverted: {reason}")]
+    Reverted {
+        /// The decoded `Error(string)` message, or empty when the data is not one.
+        reason: String,
+        /// The revert data, as the contract returned it.
+        data: Vec<u8>,
+    },
+    /// The EVM could not run the call: an invalid request (e.g. gas below 21,000), a halt
+    /// during a gas estimate, or a failure inside the EVM.
+    #[error("execution failed: {reason}")]
+    Execution {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A bug: a task panicked or the runtime could not be built. Worth a report.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl NodeError {
+    fn invalid(reason: impl Into<String>) -> Self {
+        NodeError::InvalidInput {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<NetworkError> for NodeError {
+    fn from(e: NetworkError) -> Self {
+        match e {
+            NetworkError::Io { .. } | NetworkError::BadKeyFile { .. } | NetworkError::Store(_) => {
+                NodeError::Storage {
+                    reason: e.to_string(),
+                }
+            }
+            NetworkError::Header(h) => NodeError::invalid(format!("header RLP: {h}")),
+            NetworkError::Net(_) | NetworkError::Overlay(_) => NodeError::Network {
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+/// How a block is named in errors: the way a caller wrote it.
+fn describe_block(block: &BlockId) -> String {
+    match block {
+        BlockId::Latest => "latest".into(),
+        BlockId::Number(n) => n.to_string(),
+        BlockId::Hash(h) => h.to_string(),
+    }
+}
+
+impl From<ClientError> for NodeError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::NoTrustedHeader => NodeError::NoTrustedHeader,
+            ClientError::UnknownBlock(b) => NodeError::UnknownBlock {
+                block: describe_block(&b),
+            },
+            ClientError::NotFound { what, tried } => NodeError::NotFound {
+                what: format!("{what} (blocks tried: {tried:?})"),
+            },
+            ClientError::Reverted { reason, data } => NodeError::Reverted {
+                reason: reason.unwrap_or_default(),
+                data: data.to_vec(),
+            },
+            ClientError::Execution(reason) => NodeError::Execution { reason },
+            ClientError::Network(n) => n.into(),
+        }
+    }
+}
+
+fn join_error(e: JoinError) -> NodeError {
+    if e.is_cancelled() {
+        // The runtime was shut down under the task: `stop` ran meanwhile.
+        return NodeError::NotRunning;
+    }
+    let panic = e.into_panic();
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    NodeError::Internal {
+        reason: format!("a task panicked: {message}"),
+    }
+}
+
+/// The future of an async query: `'static`, `Send`, pollable by any executor.
+pub type NodeFuture<T> = Pin<Box<dyn Future<Output = Result<T, NodeError>> + Send + 'static>>;
+
+struct Running {
+    runtime: Runtime,
+    network: Arc<Network>,
+    client: StateClient,
+}
+
+/// A running state-network node with its own runtime. See the [module docs](self).
+pub struct Node {
+    // `None` once stopped. Held only to clone handles out, never across a wait.
+    state: Mutex<Option<Running>>,
+}
+
+/// Shut a runtime down without blocking inside an async context (dropping a runtime there
+/// panics): in one, the workers are left to finish in the background.
+fn dispose(runtime: Runtime) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        runtime.shutdown_background();
+    } else {
+        runtime.shutdown_timeout(Duration::from_secs(5));
+    }
+}
+
+/// The local IP address that routes to the first bootnode: what the node advertises in its
+/// ENR while listening on every interface. Found by "connecting" a UDP socket, which sends
+/// nothing. Loopback when there is no bootnode (a node alone is only useful locally).
+fn route_ip(bootnodes: &[crate::net::Enr]) -> IpAddr {
+    let target = bootnodes.iter().find_map(|enr| enr.udp4_socket());
+    target
+        .and_then(|target| {
+            let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+            socket.connect(target).ok()?;
+            Some(socket.local_addr().ok()?.ip())
+        })
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// The file in the data directory holding the UDP port of the last run.
+const PORT_FILE_NAME: &str = "listen.port";
+
+fn read_port(data_dir: &std::path::Path) -> Option<u16> {
+    let text = std::fs::read_to_string(data_dir.join(PORT_FILE_NAME)).ok()?;
+    text.trim().parse().ok().filter(|p| *p != 0)
+}
+
+fn write_port(data_dir: &std::path::Path, port: u16) {
+    // Only a hint for the next start: failing to keep it costs nothing now.
+    if let Err(e) = std::fs::write(data_dir.join(PORT_FILE_NAME), port.to_string()) {
+        tracing::debug!(error = %e, "could not remember the listen port");
+    }
+}
+
+fn start_network(
+    runtime: &Runtime,
+    config: &Config,
+    bootnodes: &[crate::net::Enr],
+    port: u16,
+) -> Result<Network, NodeError> {
+    let mut network_config = NetworkConfig::loopback(&config.data_dir, config.chain_id);
+    // Every interface, advertising the one that routes to the network.
+    network_config.bind = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    network_config.external = Some(SocketAddr::new(route_ip(bootnodes), 0));
+    network_config.bootnodes = bootnodes.to_vec();
+    network_config.capacity_bytes = config.storage_capacity_bytes;
+    // Spawned rather than `block_on`: `start` may be called from inside another runtime.
+    match futures::executor::block_on(runtime.spawn(Network::start(network_config))) {
+        Ok(started) => Ok(started?),
+        Err(e) => Err(join_error(e)),
+    }
+}
+
+impl Node {
+    /// Start a node: build its runtime, bind the socket, open the store in `data_dir`, restore
+    /// its trusted headers and peers, and join through the bootnodes. Blocks until the node is
+    /// up.
+    pub fn start(config: Config) -> Result<Node, NodeError> {
+        if config.worker_threads == 0 {
+            return Err(NodeError::invalid("worker_threads must be at least 1"));
+        }
+        if config.data_dir.as_os_str().is_empty() {
+            return Err(NodeError::invalid("data_dir is empty"));
+        }
+        let bootnodes = config
+            .bootnodes
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                crate::net::enr_from_base64(text.trim())
+                    .map_err(|e| NodeError::invalid(format!("bootnode {i}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads)
+            .thread_name("portal-state")
+            .enable_all()
+            .build()
+            .map_err(|e| NodeError::Internal {
+                reason: format!("could not build the runtime: {e}"),
+            })?;
+        // With "any port", the port of the last run first: peers that know us keep reaching
+        // us there (our ENR's sequence number does not change between runs, so a record with a
+        // new port would not replace the one they hold). Any free port if it is taken.
+        let remembered = (config.listen_port == 0)
+            .then(|| read_port(&config.data_dir))
+            .flatten();
+        let mut started = Err(NodeError::NotRunning);
+        for port in remembered.into_iter().chain([config.listen_port]) {
+            started = start_network(&runtime, &config, &bootnodes, port);
+            if started.is_ok() {
+                break;
+            }
+        }
+        let network = match started {
+            Ok(network) => Arc::new(network),
+            Err(e) => {
+                dispose(runtime);
+                return Err(e);
+            }
+        };
+        if let Some(port) = network.enr().udp4() {
+            write_port(&config.data_dir, port);
+        }
+        tracing::info!(enr = %network.enr().to_base64(), "node started");
+        let client = StateClient::new(network.clone());
+        Ok(Node {
+            state: Mutex::new(Some(Running {
+                runtime,
+                network,
+                client,
+            })),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, Option<Running>> {
+        // A panic while the lock was held cannot leave `Option<Running>` half-updated.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn network(&self) -> Result<Arc<Network>, NodeError> {
+        self.state()
+            .as_ref()
+            .map(|r| r.network.clone())
+            .ok_or(NodeError::NotRunning)
+    }
+
+    /// Run `query` as a task on the node's runtime.
+    fn spawn<T, F>(
+        &self,
+        query: impl FnOnce(StateClient) -> F,
+    ) -> Result<JoinHandle<Result<T, NodeError>>, NodeError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, NodeError>> + Send + 'static,
+    {
+        let state = self.state();
+        let running = state.as_ref().ok_or(NodeError::NotRunning)?;
+        Ok(running.runtime.spawn(query(running.client.clone())))
+    }
+
+    fn wait<T>(
+        spawned: Result<JoinHandle<Result<T, NodeError>>, NodeError>,
+    ) -> Result<T, NodeError> {
+        futures::executor::block_on(spawned?).unwrap_or_else(|e| Err(join_error(e)))
+    }
+
+    fn later<T: Send + 'static>(
+        spawned: Result<JoinHandle<Result<T, NodeError>>, NodeError>,
+    ) -> NodeFuture<T> {
+        Box::pin(async move { spawned?.await.unwrap_or_else(|e| Err(join_error(e))) })
+    }
+
+    /// Stop the node: end every task, save the known peers, release the socket and the
+    /// database, shut the runtime down. Calling it again does nothing; every other call then
+    /// returns [`NodeError::NotRunning`].
+    pub fn stop(&self) -> Result<(), NodeError> {
+        let Some(running) = self.state().take() else {
+            return Ok(());
+        };
+        let network = running.network.clone();
+        let stopped = futures::executor::block_on(running.runtime.spawn(async move {
+            network.stop().await;
+        }));
+        dispose(running.runtime);
+        tracing::info!("node stopped");
+        stopped.map_err(join_error)
+    }
+
+    /// Trust a block header (its RLP, as an execution client or a light client gives it):
+    /// state at its root becomes verifiable, and `Latest` queries use it once it is the
+    /// newest. It is kept in the data directory across restarts.
+    ///
+    /// The caller vouches for the header: the node checks that it decodes and hashes it, not
+    /// that it is canonical.
+    pub fn update_head(&self, header_rlp: &[u8]) -> Result<BlockInfo, NodeError> {
+        let header = self.network()?.add_trusted_header(header_rlp)?;
+        Ok(BlockInfo {
+            number: header.number,
+            hash: header.hash,
+            state_root: header.state_root,
+        })
+    }
+
+    /// An account's nonce, balance, storage root and code hash at `block`, verified.
+    pub fn query_account(
+        &self,
+        address: Address,
+        block: BlockId,
+    ) -> Result<AccountAnswer, NodeError> {
+        Self::wait(self.spawn_account(address, block))
+    }
+
+    /// [`Node::query_account`], as a future.
+    pub fn query_account_async(
+        &self,
+        address: Address,
+        block: BlockId,
+    ) -> NodeFuture<AccountAnswer> {
+        Self::later(self.spawn_account(address, block))
+    }
+
+    fn spawn_account(
+        &self,
+        address: Address,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<AccountAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move { Ok(client.account(address, block).await?.into()) })
+    }
+
+    /// The value of storage `slot` of `address` at `block`, verified.
+    pub fn query_storage(
+        &self,
+        address: Address,
+        slot: U256,
+        block: BlockId,
+    ) -> Result<StorageAnswer, NodeError> {
+        Self::wait(self.spawn_storage(address, slot, block))
+    }
+
+    /// [`Node::query_storage`], as a future.
+    pub fn query_storage_async(
+        &self,
+        address: Address,
+        slot: U256,
+        block: BlockId,
+    ) -> NodeFuture<StorageAnswer> {
+        Self::later(self.spawn_storage(address, slot, block))
+    }
+
+    fn spawn_storage(
+        &self,
+        address: Address,
+        slot: U256,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<StorageAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move {
+            let answer = client.storage(address, slot, block).await?;
+            Ok(StorageAnswer {
+                block: answer.block.into(),
+                value: answer.value,
+            })
+        })
+    }
+
+    /// The code of `address` at `block`, verified (empty for an account without code).
+    pub fn get_code(&self, address: Address, block: BlockId) -> Result<CodeAnswer, NodeError> {
+        Self::wait(self.spawn_code(address, block))
+    }
+
+    /// [`Node::get_code`], as a future.
+    pub fn get_code_async(&self, address: Address, block: BlockId) -> NodeFuture<CodeAnswer> {
+        Self::later(self.spawn_code(address, block))
+    }
+
+    fn spawn_code(
+        &self,
+        address: Address,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<CodeAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move {
+            let answer = client.code(address, block).await?;
+            Ok(CodeAnswer {
+                block: answer.block.into(),
+                code: answer.value,
+            })
+        })
+    }
+
+    /// Execute `request` against the state of `block` without a transaction (`eth_call`):
+    /// the state it touches is fetched from the network and verified.
+    pub fn call(&self, request: CallRequest, block: BlockId) -> Result<CallAnswer, NodeError> {
+        Self::wait(self.spawn_call(request, block))
+    }
+
+    /// [`Node::call`], as a future.
+    pub fn call_async(&self, request: CallRequest, block: BlockId) -> NodeFuture<CallAnswer> {
+        Self::later(self.spawn_call(request, block))
+    }
+
+    fn spawn_call(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<CallAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move { Ok(client.call(&request, block).await?.into()) })
+    }
+
+    /// The least gas limit with which `request` succeeds at `block` (`eth_estimateGas`).
+    pub fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<GasAnswer, NodeError> {
+        Self::wait(self.spawn_estimate(request, block))
+    }
+
+    /// [`Node::estimate_gas`], as a future.
+    pub fn estimate_gas_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> NodeFuture<GasAnswer> {
+        Self::later(self.spawn_estimate(request, block))
+    }
+
+    fn spawn_estimate(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<JoinHandle<Result<GasAnswer, NodeError>>, NodeError> {
+        self.spawn(move |client| async move {
+            let answer = client.estimate_gas(&request, block).await?;
+            Ok(GasAnswer {
+                block: answer.block.into(),
+                gas: answer.value,
+            })
+        })
+    }
+
+    /// A snapshot of the node: id, ENR, peers, radius, bytes stored, newest trusted block.
+    pub fn status(&self) -> Result<NodeStatus, NodeError> {
+        let status = self.network()?.status();
+        Ok(NodeStatus {
+            node_id: status.node_id,
+            enr: status.enr.to_base64(),
+            peers: status.peers as u64,
+            radius: status.radius.0,
+            stored_bytes: status.stored_bytes,
+            newest_block: status.newest_header,
+        })
+    }
+
+    /// Whether the node is running (started and not stopped).
+    pub fn is_running(&self) -> bool {
+        self.state().is_some()
+    }
+}
+
+impl Drop for Node {
+    /// A dropped node stops: its socket and database are released.
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("running", &self.is_running())
+            .finish()
+    }
+}

@@ -1,0 +1,540 @@
+//! The Kotlin / Swift / Python surface (uniffi proc-macros): a thin shell over [`crate::node`]
+//! and [`crate::logging`] that only converts types at the edge.
+//!
+//! Conventions at the edge, the way wallet code holds these values:
+//!
+//! * addresses: `0x` + 40 hex digits. Any case; a mixed-case address must carry a valid
+//!   EIP-55 checksum (a typo in a checksummed address is caught, not queried).
+//! * storage slots: `0x` + 1 to 64 hex digits (`"0x0"` is slot 0).
+//! * hashes (block hash, state/storage root, code hash, node id): `0x` + 64 lowercase hex digits.
+//! * **balance**: a *decimal* string of wei (`"1000000000000000000"`), exact at any size: Kotlin
+//!   `BigInteger(balance)`, Python `int(balance)`, Swift a decimal big-integer type.
+//! * **storage value**: the 32-byte word as `0x` + 64 hex digits, as `eth_getStorageAt` gives it
+//!   (Python `int(value, 16)`, Kotlin `BigInteger(value.substring(2), 16)`).
+//! * header RLP and code: bytes (`ByteArray`, `bytes`, `Data`).
+//!
+//! Every error is one [`NodeError`]; malformed input is [`NodeError::InvalidInput`] with a
+//! reason naming the argument. Panics are caught by uniffi and surface as errors (the crate
+//! keeps `panic = "unwind"` in every profile).
+
+use crate::logging::{self, LogLevel, LogSink};
+use crate::node::{self as core, NodeError};
+use alloy_primitives::{Address, B256, U256};
+use std::sync::Arc;
+
+/// How to run a node. Start from [`default_node_config`].
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct NodeConfig {
+    /// Where the node keeps its key, content, trusted headers and peers (created if missing).
+    pub data_dir: String,
+    /// Bytes of content stored for the network; 0 stores nothing. Default 64 MiB.
+    pub storage_capacity_bytes: u64,
+    /// UDP port to listen on; 0 picks a free one.
+    pub listen_port: u16,
+    /// Nodes to join through, as `enr:…` strings.
+    pub bootnodes: Vec<String>,
+    /// Chain id (1 = mainnet).
+    pub chain_id: u64,
+    /// Worker threads of the node's runtime. Default 2.
+    pub worker_threads: u32,
+}
+
+/// The default configuration (64 MiB store, any port, mainnet, 2 threads, no bootnodes) with
+/// `data_dir` set.
+#[uniffi::export]
+pub fn default_node_config(data_dir: String) -> NodeConfig {
+    let d = core::Config::default();
+    NodeConfig {
+        data_dir,
+        storage_capacity_bytes: d.storage_capacity_bytes,
+        listen_port: d.listen_port,
+        bootnodes: d.bootnodes,
+        chain_id: d.chain_id,
+        worker_threads: d.worker_threads as u32,
+    }
+}
+
+/// Which block a query is about.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum BlockId {
+    /// The newest trusted block with an answer (older trusted blocks are tried when the
+    /// newest has none yet; the answer's `block` says which).
+    Latest,
+    /// The trusted block with this number.
+    Number {
+        /// Block number.
+        number: u64,
+    },
+    /// The trusted block with this hash (`0x` + 64 hex digits).
+    Hash {
+        /// Block hash.
+        hash: String,
+    },
+}
+
+/// The block an answer is true at.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct BlockInfo {
+    /// Block number.
+    pub number: u64,
+    /// Block hash, `0x…`.
+    pub hash: String,
+    /// The state root the answer was verified against, `0x…`.
+    pub state_root: String,
+}
+
+/// An account at a block, verified.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AccountAnswer {
+    /// The block the answer is true at.
+    pub block: BlockInfo,
+    /// Transaction count.
+    pub nonce: u64,
+    /// Balance in wei, as a decimal string (exact).
+    pub balance: String,
+    /// Storage root, `0x…`.
+    pub storage_root: String,
+    /// Code hash, `0x…`.
+    pub code_hash: String,
+    /// Whether the account exists (its absence is proven too).
+    pub exists: bool,
+}
+
+/// A storage slot at a block, verified.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StorageAnswer {
+    /// The block the answer is true at.
+    pub block: BlockInfo,
+    /// The 32-byte word, `0x` + 64 hex digits.
+    pub value: String,
+}
+
+/// An account's code at a block, verified.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CodeAnswer {
+    /// The block the answer is true at.
+    pub block: BlockInfo,
+    /// The bytecode (empty for an account without code).
+    pub code: Vec<u8>,
+}
+
+/// A call (`eth_call` / `eth_estimateGas`): a transaction that is never signed nor sent.
+/// Amounts (`gas_price`, `value`) in wei as decimal or `0x`-hex strings.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CallRequest {
+    /// The sender (`0x…`); the zero address when absent.
+    pub from: Option<String>,
+    /// The called contract (`0x…`); a contract creation with `data` as init code when absent.
+    pub to: Option<String>,
+    /// Gas limit; the block's gas limit when absent.
+    pub gas: Option<u64>,
+    /// Gas price in wei; zero (base fee not enforced) when absent.
+    pub gas_price: Option<String>,
+    /// Wei sent with the call (the sender's balance is not checked).
+    pub value: Option<String>,
+    /// Calldata.
+    pub data: Vec<u8>,
+    /// What the `CHAINID` opcode reads; 1 when absent.
+    pub chain_id: Option<u64>,
+}
+
+/// The outcome of a call. A revert or halt is an outcome (`success == false`), not an error.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CallAnswer {
+    /// The block whose state the call ran against.
+    pub block: BlockInfo,
+    /// Whether the call returned normally.
+    pub success: bool,
+    /// Returned bytes on success, revert data on a revert, empty on a halt.
+    pub return_data: Vec<u8>,
+    /// Gas used, refunds applied.
+    pub gas_used: u64,
+    /// The decoded `Error(string)` message of a revert.
+    pub revert_reason: Option<String>,
+    /// Why execution halted, when it did.
+    pub halt_reason: Option<String>,
+}
+
+/// The outcome of a gas estimate.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct GasAnswer {
+    /// The block whose state the estimate ran against.
+    pub block: BlockInfo,
+    /// The least gas limit with which the call succeeds.
+    pub gas: u64,
+}
+
+/// A snapshot of a running node.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct NodeStatus {
+    /// Node id, `0x…`.
+    pub node_id: String,
+    /// Our ENR, `enr:…`.
+    pub enr: String,
+    /// Peers in the routing table.
+    pub peers: u64,
+    /// Radius, `0x…` (64 hex digits).
+    pub radius: String,
+    /// Bytes of content stored.
+    pub stored_bytes: u64,
+    /// The newest trusted block's number.
+    pub newest_block: Option<u64>,
+}
+
+/// A node of the state network. Blocking methods wait for the answer: call them off the UI
+/// thread. `…Async` methods are Kotlin `suspend` / Swift `async` / Python `async` functions.
+/// After `stop()` every method fails with `NotRunning`.
+#[derive(uniffi::Object)]
+pub struct Node {
+    inner: core::Node,
+}
+
+fn hex_digits<'a>(text: &'a str, what: &str) -> Result<&'a str, NodeError> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .ok_or_else(|| invalid(format!("{what} {text:?}: must start with 0x")))?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid(format!("{what} {text:?}: not hex digits after 0x")));
+    }
+    Ok(digits)
+}
+
+fn invalid(reason: String) -> NodeError {
+    NodeError::InvalidInput { reason }
+}
+
+fn parse_address(text: &str) -> Result<Address, NodeError> {
+    let digits = hex_digits(text, "address")?;
+    if digits.len() != 40 {
+        return Err(invalid(format!(
+            "address {text:?}: must be 40 hex digits, is {}",
+            digits.len()
+        )));
+    }
+    let mixed = digits.bytes().any(|b| b.is_ascii_uppercase())
+        && digits.bytes().any(|b| b.is_ascii_lowercase());
+    if mixed {
+        return Address::parse_checksummed(format!("0x{digits}"), None)
+            .map_err(|_| invalid(format!("address {text:?}: wrong EIP-55 checksum")));
+    }
+    digits
+        .parse::<Address>()
+        .map_err(|e| invalid(format!("address {text:?}: {e}")))
+}
+
+fn parse_slot(text: &str) -> Result<U256, NodeError> {
+    let digits = hex_digits(text, "slot")?;
+    if digits.len() > 64 {
+        return Err(invalid(format!("slot {text:?}: more than 64 hex digits")));
+    }
+    U256::from_str_radix(digits, 16).map_err(|e| invalid(format!("slot {text:?}: {e}")))
+}
+
+fn parse_amount(text: &str, what: &str) -> Result<U256, NodeError> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(_) => U256::from_str_radix(hex_digits(text, what)?, 16),
+        None => U256::from_str_radix(text, 10),
+    };
+    parsed.map_err(|e| invalid(format!("{what} {text:?}: {e} (decimal or 0x-hex wei)")))
+}
+
+fn parse_call(request: CallRequest) -> Result<core::CallRequest, NodeError> {
+    let address = |a: Option<String>| a.as_deref().map(parse_address).transpose();
+    let amount = |a: Option<String>, what| a.map(|t| parse_amount(&t, what)).transpose();
+    Ok(core::CallRequest {
+        from: address(request.from)?,
+        to: address(request.to)?,
+        gas: request.gas,
+        gas_price: amount(request.gas_price, "gas_price")?,
+        value: amount(request.value, "value")?,
+        data: request.data.into(),
+        chain_id: request.chain_id,
+    })
+}
+
+impl From<core::CallAnswer> for CallAnswer {
+    fn from(a: core::CallAnswer) -> Self {
+        CallAnswer {
+            block: a.block.into(),
+            success: a.success,
+            return_data: a.return_data.to_vec(),
+            gas_used: a.gas_used,
+            revert_reason: a.revert_reason,
+            halt_reason: a.halt_reason,
+        }
+    }
+}
+
+fn parse_hash(text: &str) -> Result<B256, NodeError> {
+    let digits = hex_digits(text, "block hash")?;
+    if digits.len() != 64 {
+        return Err(invalid(format!(
+            "block hash {text:?}: must be 64 hex digits, is {}",
+            digits.len()
+        )));
+    }
+    digits
+        .parse::<B256>()
+        .map_err(|e| invalid(format!("block hash {text:?}: {e}")))
+}
+
+fn parse_block(block: BlockId) -> Result<crate::client::BlockId, NodeError> {
+    Ok(match block {
+        BlockId::Latest => crate::client::BlockId::Latest,
+        BlockId::Number { number } => crate::client::BlockId::Number(number),
+        BlockId::Hash { hash } => crate::client::BlockId::Hash(parse_hash(&hash)?),
+    })
+}
+
+fn word(value: U256) -> String {
+    format!("0x{value:064x}")
+}
+
+impl From<core::BlockInfo> for BlockInfo {
+    fn from(b: core::BlockInfo) -> Self {
+        BlockInfo {
+            number: b.number,
+            hash: b.hash.to_string(),
+            state_root: b.state_root.to_string(),
+        }
+    }
+}
+
+impl From<core::AccountAnswer> for AccountAnswer {
+    fn from(a: core::AccountAnswer) -> Self {
+        AccountAnswer {
+            block: a.block.into(),
+            nonce: a.nonce,
+            balance: a.balance.to_string(),
+            storage_root: a.storage_root.to_string(),
+            code_hash: a.code_hash.to_string(),
+            exists: a.exists,
+        }
+    }
+}
+
+impl From<core::StorageAnswer> for StorageAnswer {
+    fn from(a: core::StorageAnswer) -> Self {
+        StorageAnswer {
+            block: a.block.into(),
+            value: word(a.value),
+        }
+    }
+}
+
+impl From<core::CodeAnswer> for CodeAnswer {
+    fn from(a: core::CodeAnswer) -> Self {
+        CodeAnswer {
+            block: a.block.into(),
+            code: a.code.to_vec(),
+        }
+    }
+}
+
+#[uniffi::export]
+impl Node {
+    /// Start a node (blocking until it is up). Also installs log routing: stderr / logcat /
+    /// unified log, plus any sink set with `set_log_sink`.
+    #[uniffi::constructor]
+    pub fn start(config: NodeConfig) -> Result<Arc<Self>, NodeError> {
+        logging::init();
+        let inner = core::Node::start(core::Config {
+            data_dir: config.data_dir.into(),
+            storage_capacity_bytes: config.storage_capacity_bytes,
+            listen_port: config.listen_port,
+            bootnodes: config.bootnodes,
+            chain_id: config.chain_id,
+            worker_threads: config.worker_threads as usize,
+        })?;
+        Ok(Arc::new(Node { inner }))
+    }
+
+    /// Stop: end every task, release the socket and the database. Idempotent.
+    pub fn stop(&self) -> Result<(), NodeError> {
+        self.inner.stop()
+    }
+
+    /// Trust a block header (RLP bytes); returns the block it names.
+    pub fn update_head(&self, header_rlp: Vec<u8>) -> Result<BlockInfo, NodeError> {
+        Ok(self.inner.update_head(&header_rlp)?.into())
+    }
+
+    /// An account at `block`, verified.
+    pub fn query_account(
+        &self,
+        address: String,
+        block: BlockId,
+    ) -> Result<AccountAnswer, NodeError> {
+        let (address, block) = (parse_address(&address)?, parse_block(block)?);
+        Ok(self.inner.query_account(address, block)?.into())
+    }
+
+    /// An account at `block`, verified (async).
+    pub async fn query_account_async(
+        &self,
+        address: String,
+        block: BlockId,
+    ) -> Result<AccountAnswer, NodeError> {
+        let (address, block) = (parse_address(&address)?, parse_block(block)?);
+        Ok(self.inner.query_account_async(address, block).await?.into())
+    }
+
+    /// Storage `slot` of `address` at `block`, verified.
+    pub fn query_storage(
+        &self,
+        address: String,
+        slot: String,
+        block: BlockId,
+    ) -> Result<StorageAnswer, NodeError> {
+        let (address, slot) = (parse_address(&address)?, parse_slot(&slot)?);
+        let block = parse_block(block)?;
+        Ok(self.inner.query_storage(address, slot, block)?.into())
+    }
+
+    /// Storage `slot` of `address` at `block`, verified (async).
+    pub async fn query_storage_async(
+        &self,
+        address: String,
+        slot: String,
+        block: BlockId,
+    ) -> Result<StorageAnswer, NodeError> {
+        let (address, slot) = (parse_address(&address)?, parse_slot(&slot)?);
+        let block = parse_block(block)?;
+        Ok(self
+            .inner
+            .query_storage_async(address, slot, block)
+            .await?
+            .into())
+    }
+
+    /// The code of `address` at `block`, verified.
+    pub fn get_code(&self, address: String, block: BlockId) -> Result<CodeAnswer, NodeError> {
+        let (address, block) = (parse_address(&address)?, parse_block(block)?);
+        Ok(self.inner.get_code(address, block)?.into())
+    }
+
+    /// The code of `address` at `block`, verified (async).
+    pub async fn get_code_async(
+        &self,
+        address: String,
+        block: BlockId,
+    ) -> Result<CodeAnswer, NodeError> {
+        let (address, block) = (parse_address(&address)?, parse_block(block)?);
+        Ok(self.inner.get_code_async(address, block).await?.into())
+    }
+
+    /// Run `request` against the state of `block` (`eth_call`), state fetched and verified.
+    pub fn call(&self, request: CallRequest, block: BlockId) -> Result<CallAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        Ok(self.inner.call(request, block)?.into())
+    }
+
+    /// Run `request` against the state of `block` (`eth_call`), async.
+    pub async fn call_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<CallAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        Ok(self.inner.call_async(request, block).await?.into())
+    }
+
+    /// The least gas with which `request` succeeds at `block` (`eth_estimateGas`).
+    pub fn estimate_gas(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<GasAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        let answer = self.inner.estimate_gas(request, block)?;
+        Ok(GasAnswer {
+            block: answer.block.into(),
+            gas: answer.gas,
+        })
+    }
+
+    /// The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
+    pub async fn estimate_gas_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> Result<GasAnswer, NodeError> {
+        let (request, block) = (parse_call(request)?, parse_block(block)?);
+        let answer = self.inner.estimate_gas_async(request, block).await?;
+        Ok(GasAnswer {
+            block: answer.block.into(),
+            gas: answer.gas,
+        })
+    }
+
+    /// A snapshot of the node.
+    pub fn status(&self) -> Result<NodeStatus, NodeError> {
+        let s = self.inner.status()?;
+        Ok(NodeStatus {
+            node_id: s.node_id.to_string(),
+            enr: s.enr,
+            peers: s.peers,
+            radius: word(s.radius),
+            stored_bytes: s.stored_bytes,
+            newest_block: s.newest_block,
+        })
+    }
+}
+
+/// Log this library's lines up to `level` (default `Info`; other crates' from `Warn` up).
+#[uniffi::export]
+pub fn set_log_level(level: LogLevel) {
+    logging::set_level(level);
+}
+
+/// Receive every log line in `sink` (replacing any sink set before). Called on the node's
+/// threads: return quickly and do not call the node from it.
+#[uniffi::export]
+pub fn set_log_sink(sink: Arc<dyn LogSink>) {
+    logging::set_sink(Some(sink));
+}
+
+/// Stop sending log lines to the sink set with `set_log_sink`.
+#[uniffi::export]
+pub fn clear_log_sink() {
+    logging::set_sink(None);
+}
+
+/// Whether log lines also go to stderr / logcat / the unified log (default on).
+#[uniffi::export]
+pub fn set_platform_logs(enabled: bool) {
+    logging::set_platform_output(enabled);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_validated_with_reasons() {
+        let a = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
+        assert!(parse_address(a).is_ok());
+        assert!(parse_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").is_ok());
+        let bad_checksum = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
+        for (text, reason) in [
+            ("5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "0x"),
+            ("0x5aaeb6", "40 hex digits"),
+            ("0xzzaeb6053f3e94c9b9a09f33669435e7ef1beaed", "not hex"),
+            (bad_checksum, "checksum"),
+        ] {
+            match parse_address(text) {
+                Err(NodeError::InvalidInput { reason: r }) => assert!(r.contains(reason), "{r}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert_eq!(parse_slot("0x0").unwrap(), U256::ZERO);
+        assert_eq!(parse_slot("0x10").unwrap(), U256::from(16));
+        assert!(parse_slot(&format!("0x{}", "f".repeat(65))).is_err());
+        assert!(parse_hash("0x1234").is_err());
+        assert_eq!(parse_amount("1000", "value").unwrap(), U256::from(1000));
+        assert_eq!(parse_amount("0x3e8", "value").unwrap(), U256::from(1000));
+        assert!(parse_amount("1e3", "value").is_err());
+        assert_eq!(word(U256::from(1)), format!("0x{}1", "0".repeat(63)));
+    }
+}

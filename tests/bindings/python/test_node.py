@@ -1,0 +1,131 @@
+"""The generated Python bindings against a real devnet: start, trust a head, verified
+account / storage / code answers checked against the genesis file, typed errors, stop."""
+
+import asyncio
+
+import pytest
+
+DEPOSIT = "0x4242424242424242424242424242424242424242"
+WHALE = "0xD3994e4d3202dD23c8497d7F75bF1647d1DA1bb1"
+
+
+@pytest.fixture
+def node(ps, devnet, tmp_path):
+    config = ps.default_node_config(str(tmp_path / "node"))
+    config.storage_capacity_bytes = 0  # a light node: every answer comes from the network
+    config.bootnodes = devnet["bootnodes"]
+    node = ps.Node.start(config)
+    yield node
+    node.stop()
+
+
+def test_queries_are_verified_against_the_genesis(ps, devnet, genesis, node):
+    with pytest.raises(ps.NodeError.NoTrustedHeader):
+        node.query_account(DEPOSIT, ps.BlockId.LATEST())
+    head = node.update_head(devnet["header_rlp"])
+    assert head.number == 0 and head.hash == devnet["hash"]
+    status = node.status()
+    assert status.newest_block == 0 and status.peers >= 1 and status.enr.startswith("enr:")
+
+    # Balance: a decimal string, exact (this one is above 2**64).
+    account = node.query_account(WHALE, ps.BlockId.LATEST())
+    assert account.exists and account.nonce == 0
+    assert int(account.balance) == int(genesis["alloc"][WHALE]["balance"], 16)
+    assert int(account.balance) > 2**64
+    assert account.block.hash == devnet["hash"]
+
+    deposit = genesis["alloc"][DEPOSIT]
+    slot = "0x" + "00" * 31 + "22"
+    storage = node.query_storage(DEPOSIT, "0x22", ps.BlockId.NUMBER(number=0))
+    assert storage.value == deposit["storage"][slot]
+    code = node.get_code(DEPOSIT, ps.BlockId.HASH(hash=devnet["hash"]))
+    assert code.code == bytes.fromhex(deposit["code"][2:])
+
+    absent = node.query_account("0x" + "77" * 20, ps.BlockId.LATEST())
+    assert not absent.exists and absent.balance == "0"
+
+
+def test_async_queries(ps, devnet, genesis, node):
+    node.update_head(devnet["header_rlp"])
+
+    async def both():
+        return await asyncio.gather(
+            node.query_account_async(DEPOSIT, ps.BlockId.LATEST()),
+            node.get_code_async(DEPOSIT, ps.BlockId.LATEST()),
+        )
+
+    account, code = asyncio.run(both())
+    assert account.exists and len(code.code) == (len(genesis["alloc"][DEPOSIT]["code"]) - 2) // 2
+
+
+def test_contract_calls_through_the_network(ps, devnet, node):
+    node.update_head(devnet["header_rlp"])
+
+    def request(selector):
+        return ps.CallRequest(
+            _from=None, to=DEPOSIT, gas=None, gas_price=None, value=None,
+            data=bytes.fromhex(selector), chain_id=None,
+        )
+
+    root = node.call(request("c5f2892f"), ps.BlockId.LATEST())  # get_deposit_root()
+    assert root.success
+    assert root.return_data.hex() == "d70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
+    count = asyncio.run(node.call_async(request("621fd130"), ps.BlockId.LATEST()))
+    # get_deposit_count(): ABI bytes of length 8, all zero (an empty deposit tree)
+    assert count.return_data[32:64] == (8).to_bytes(32, "big")
+    assert count.return_data[64:72] == bytes(8)
+    gas = node.estimate_gas(request("c5f2892f"), ps.BlockId.LATEST())
+    assert 21_000 < gas.gas < 30_000_000
+    with pytest.raises(ps.NodeError.InvalidInput):
+        bad = request("c5f2892f")
+        bad.value = "lots"
+        node.call(bad, ps.BlockId.LATEST())
+
+
+def test_typed_errors(ps, devnet, node):
+    node.update_head(devnet["header_rlp"])
+    with pytest.raises(ps.NodeError.InvalidInput) as bad:
+        node.query_account("0x1234", ps.BlockId.LATEST())
+    assert "40 hex digits" in str(bad.value)
+    with pytest.raises(ps.NodeError.InvalidInput) as bad:
+        node.query_account(WHALE[:-1] + "B", ps.BlockId.LATEST())  # checksum typo
+    assert "checksum" in str(bad.value)
+    with pytest.raises(ps.NodeError.InvalidInput):
+        node.query_storage(DEPOSIT, "22", ps.BlockId.LATEST())
+    with pytest.raises(ps.NodeError.UnknownBlock):
+        node.query_account(DEPOSIT, ps.BlockId.NUMBER(number=5))
+    with pytest.raises(ps.NodeError.InvalidInput):
+        node.update_head(b"\xc0\x01")
+    # Every error is a NodeError.
+    with pytest.raises(ps.NodeError):
+        node.query_account(DEPOSIT, ps.BlockId.HASH(hash="0xnothex"))
+
+    node.stop()
+    node.stop()  # idempotent
+    with pytest.raises(ps.NodeError.NotRunning):
+        node.query_account(DEPOSIT, ps.BlockId.LATEST())
+    with pytest.raises(ps.NodeError.NotRunning):
+        node.status()
+    with pytest.raises(ps.NodeError.NotRunning):
+        asyncio.run(node.get_code_async(DEPOSIT, ps.BlockId.LATEST()))
+
+
+def test_log_sink_receives_lines(ps, devnet, tmp_path):
+    lines = []
+
+    class Sink(ps.LogSink):
+        def log(self, record):
+            lines.append(record)
+
+    ps.set_log_sink(Sink())
+    try:
+        config = ps.default_node_config(str(tmp_path / "logged"))
+        config.bootnodes = devnet["bootnodes"]
+        node = ps.Node.start(config)
+        node.stop()
+    finally:
+        ps.clear_log_sink()
+    messages = [r.message for r in lines if r.target.startswith("portal_state")]
+    assert any("node started" in m for m in messages), messages
+    assert any("node stopped" in m for m in messages), messages
+    assert all(r.level == ps.LogLevel.INFO for r in lines if "node started" in r.message)
