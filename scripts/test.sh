@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A CI run builds once from scratch: incremental artifacts would only cost disk and time.
+if [ "${CI:-}" = "true" ]; then
+    export CARGO_INCREMENTAL=0
+fi
+
 step "toolchain"
 cargo --version
 # rustfmt and clippy ship with the rustup toolchain on our machines; fail early and clearly if not.
