@@ -233,6 +233,7 @@ fn every_subcommand_has_help() {
         vec!["--help"],
         vec!["devnet", "--help"],
         vec!["node", "--help"],
+        vec!["bridge", "--help"],
         vec!["query", "--help"],
         vec!["query", "account", "--help"],
         vec!["query", "storage", "--help"],

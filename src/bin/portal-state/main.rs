@@ -1,9 +1,10 @@
-//! `portal-state`: run a local state network (`devnet`), a node (`node`), or one-shot verified
-//! queries (`query`).
+//! `portal-state`: run a local state network (`devnet`), a node (`node`), a bridge (`bridge`),
+//! or one-shot verified queries (`query`).
 //!
 //! One file per subcommand; this one holds the command line, what the subcommands share (the
 //! embedded genesis states, header and ENR arguments, waiting for Ctrl-C) and the runtime.
 
+mod bridge;
 mod devnet;
 mod node;
 mod query;
@@ -39,8 +40,9 @@ enum Command {
     /// Ask the network once for an account, a storage slot or a contract's code, verified
     /// against a trusted header; print the answer and the block it is true at.
     Query(query::QueryArgs),
-    // The `bridge` subcommand (push a genesis, a proofs file, or follow an execution client
-    // into a running network) goes here; it is built in `src/bridge`'s branch.
+    /// Push verified state into a running network: a genesis file, a proofs file, or every
+    /// block of an execution client.
+    Bridge(bridge::BridgeArgs),
 }
 
 /// Genesis states embedded in the binary.
@@ -212,6 +214,7 @@ fn main() -> ExitCode {
             Command::Devnet(args) => devnet::run(args).await,
             Command::Node(args) => node::run(args).await,
             Command::Query(args) => query::run(args).await,
+            Command::Bridge(args) => bridge::run(args).await,
         }
     });
     // Tasks of stopped nodes may still be winding down; do not wait on them forever.
