@@ -7,28 +7,14 @@
 //! light node then finds, verified. With `PORTAL_STATE_BENCH_NO_GOSSIP=1` the storage nodes do
 //! not re-offer what they receive, which measures the bridge's own offers alone.
 
+mod common;
+
+use common::{full_run, mainnet_header_rlp, repo_file};
 use portal_state::bridge::{genesis_content, push};
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::proof::BlockHeader;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn full_run() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn repo_file(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn mainnet_header_rlp() -> Vec<u8> {
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(&repo_file("data/genesis/genesis-headers.yaml")).unwrap();
-    let entry = &yaml["networks"][0];
-    assert_eq!(entry["network"].as_str(), Some("mainnet"));
-    alloy_primitives::hex::decode(entry["header_rlp"].as_str().unwrap()).unwrap()
-}
 
 fn config(dir: &Path, capacity: u64) -> NetworkConfig {
     let mut c = NetworkConfig::loopback(dir, 1);

@@ -5,28 +5,14 @@
 //! 1,000 random account lookups from a light node. Under `cargo test` it runs a small smoke
 //! version (8 nodes, 50 lookups).
 
+mod common;
+
+use common::{full_run, mainnet_header_rlp, repo_file};
 use portal_state::content::ContentKey;
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::proof::{self, build_witnesses, BlockHeader, GenesisAlloc, VerifiedContent};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn full_run() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn repo_file(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn mainnet_header_rlp() -> Vec<u8> {
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(&repo_file("data/genesis/genesis-headers.yaml")).unwrap();
-    let entry = &yaml["networks"][0];
-    assert_eq!(entry["network"].as_str(), Some("mainnet"));
-    alloy_primitives::hex::decode(entry["header_rlp"].as_str().unwrap()).unwrap()
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
