@@ -40,12 +40,27 @@ if [[ ! -f "$STAMP" || ! -x "$ANVIL" || ! -x "$CAST" ]]; then
 fi
 
 # The binding tests: Python 3 with pytest, and a JDK (17+) with Maven, which fetches Kotlin,
-# JNA, coroutines and JUnit from Maven Central itself. Missing tools fail here, with the fix.
+# JNA, coroutines and JUnit from Maven Central itself. What is missing is installed (Debian's
+# packages, PyPI); what cannot be installed fails here, with the fix. Installer output goes to
+# stderr: stdout is read by `eval`.
+apt_install() {
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "install-test-deps: installing $* (apt)" >&2
+        apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+    fi
+}
+command -v python3 >/dev/null || apt_install python3 python3-pip
 command -v python3 >/dev/null || { echo "install-test-deps: python3 is missing (apt-get install python3)" >&2; exit 1; }
+python3 -c 'import pytest' 2>/dev/null || {
+    echo "install-test-deps: installing pytest (pip)" >&2
+    python3 -m pip install -q pytest >&2 || true
+}
 python3 -c 'import pytest' 2>/dev/null || {
     echo "install-test-deps: pytest is missing (python3 -m pip install pytest)" >&2
     exit 1
 }
+command -v java >/dev/null || apt_install openjdk-17-jdk-headless
+command -v mvn >/dev/null || apt_install maven
 command -v java >/dev/null || { echo "install-test-deps: java is missing (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "install-test-deps: mvn is missing (apt-get install maven)" >&2; exit 1; }
 
