@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{full_run, mainnet_header_rlp, repo_file};
+use common::{full_run, mainnet_header_rlp, repo_file, start_network};
 use portal_state::bridge::{genesis_content, push};
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::proof::BlockHeader;
@@ -53,22 +53,8 @@ async fn run() {
     // Room for about 8 copies of everything across the network, as in the network bench.
     let capacity = total_bytes * 8 / n_nodes as u64;
 
-    let boot = Network::start(config(&dir.path().join("n0"), capacity))
-        .await
-        .unwrap();
-    let boot_enr = boot.enr();
-    let mut nodes = vec![boot];
-    for i in 1..n_nodes {
-        let mut c = config(&dir.path().join(format!("n{i}")), capacity);
-        c.bootnodes = vec![boot_enr.clone()];
-        nodes.push(Network::start(c).await.unwrap());
-    }
-    for node in &nodes {
-        node.overlay()
-            .bootstrap(std::slice::from_ref(&boot_enr))
-            .await;
-        node.add_trusted_header(&header_rlp).unwrap();
-    }
+    let nodes = start_network(dir.path(), n_nodes, capacity, &header_rlp, config).await;
+    let boot_enr = nodes[0].enr();
     let mut bc = config(&dir.path().join("bridge"), 0);
     bc.bootnodes = vec![boot_enr.clone()];
     let bridge = Network::start(bc).await.unwrap();

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{full_run, mainnet_header_rlp, repo_file};
+use common::{full_run, mainnet_header_rlp, repo_file, start_network};
 use portal_state::content::ContentKey;
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::proof::{self, build_witnesses, BlockHeader, GenesisAlloc, VerifiedContent};
@@ -53,22 +53,8 @@ async fn run() {
     let capacity = total_bytes * 8 / n_nodes as u64;
 
     let started = Instant::now();
-    let boot = Network::start(config(&dir.path().join("n0"), capacity))
-        .await
-        .unwrap();
-    let boot_enr = boot.enr();
-    let mut nodes = vec![boot];
-    for i in 1..n_nodes {
-        let mut c = config(&dir.path().join(format!("n{i}")), capacity);
-        c.bootnodes = vec![boot_enr.clone()];
-        nodes.push(Network::start(c).await.unwrap());
-    }
-    for node in &nodes {
-        node.overlay()
-            .bootstrap(std::slice::from_ref(&boot_enr))
-            .await;
-        node.add_trusted_header(&header_rlp).unwrap();
-    }
+    let nodes = start_network(dir.path(), n_nodes, capacity, &header_rlp, config).await;
+    let boot_enr = nodes[0].enr();
     let avg_peers = nodes.iter().map(|n| n.status().peers).sum::<usize>() as f64 / n_nodes as f64;
     println!(
         "network/setup: {n_nodes} nodes in {:.1} s, {avg_peers:.1} peers each",

@@ -107,21 +107,7 @@ async fn a_bridge_with_a_thin_table_looks_nodes_up() {
     let peers = bridge.status().peers;
     assert!(peers >= 2, "lookups found nodes: {peers} peers, {report:?}");
     assert_eq!(report.unplaced, 0, "{report:?}");
-    // Receivers store what they accepted once the transfer is in: give them a moment.
-    let stored = |item: &portal_state::proof::VerifiedContent| {
-        nodes.iter().any(|n| {
-            n.overlay()
-                .with_store(|s| s.contains(item.key()).unwrap())
-                .unwrap()
-        })
-    };
-    let all_stored = eventually(Duration::from_secs(10), || items.iter().all(stored)).await;
-    let missing: Vec<_> = items
-        .iter()
-        .filter(|i| !stored(i))
-        .map(|i| *i.key())
-        .collect();
-    assert!(all_stored, "stored nowhere: {missing:?}");
+    assert_each_stored_somewhere(&nodes, &items).await;
     bridge.stop().await;
     for node in nodes {
         node.stop().await;
@@ -162,7 +148,19 @@ async fn items_whose_offers_all_failed_are_retried_with_other_peers() {
         report.unplaced, 0,
         "every item reached a live node: {report:?}"
     );
-    // Receivers store what they accepted once the transfer is in: give them a moment.
+    assert_each_stored_somewhere(&nodes, &items).await;
+    bridge.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// Every item ends up in some node's store. Receivers store what they accepted once the
+/// transfer is in, so this waits a moment before failing with the missing keys.
+async fn assert_each_stored_somewhere(
+    nodes: &[Network],
+    items: &[portal_state::proof::VerifiedContent],
+) {
     let stored = |item: &portal_state::proof::VerifiedContent| {
         nodes.iter().any(|n| {
             n.overlay()
@@ -177,8 +175,4 @@ async fn items_whose_offers_all_failed_are_retried_with_other_peers() {
         .map(|i| *i.key())
         .collect();
     assert!(all_stored, "stored nowhere: {missing:?}");
-    bridge.stop().await;
-    for node in nodes {
-        node.stop().await;
-    }
 }
