@@ -46,13 +46,15 @@ pub struct SubnetCap {
 #[derive(Clone, Debug)]
 pub struct PeerLimits {
     /// Inbound TALKREQs per node id. Over it, the request is answered empty before it is even
-    /// decoded. Default: 50/s, bursts of 100 (a lookup or a gossip round sends a handful).
+    /// decoded. Default: 200/s, bursts of 400 (a lookup sends a peer one or two requests; a
+    /// wallet resolving an eth_call may run hundreds of lookups in a second).
     pub requests_per_peer: Rate,
     /// Inbound TALKREQs per IP address, all node ids from it together (node ids are free to
-    /// make; addresses are not). Default: 200/s, bursts of 400.
+    /// make; addresses are not). Default: 1,000/s, bursts of 2,000.
     pub requests_per_ip: Rate,
     /// Inbound Offers per node id. Over it, every key is answered "rate limited" without
-    /// looking at the store. Default: 5/s, bursts of 20.
+    /// looking at the store. Default: 20/s, bursts of 100 (a bridge placing a block's worth of
+    /// state sends a peer tens of offers at once).
     pub offers_per_peer: Rate,
     /// Node ids and addresses tracked by each rate limiter; when every tracked sender is
     /// active, requests from new ones are refused until some go quiet. Default: 10,000.
@@ -64,6 +66,20 @@ pub struct PeerLimits {
     /// beyond it, newcomers are not pinged, so a flood of new ids costs no outbound traffic.
     /// Default: 64.
     pub max_pending_pings: usize,
+    /// Content streams (uTP) we offer one node id at once in answer to FindContent, once
+    /// streams run short (see `stream_pressure`). Each holds one of the transport's streams
+    /// until the requester reads it or the uTP deadline passes, so requesters that ask and
+    /// never connect would otherwise tie them all up. Over it, the request is answered empty.
+    /// Default: 2.
+    pub max_content_streams_per_peer: usize,
+    /// Content streams we offer one IP address at once (all its node ids), once streams run
+    /// short. Default: 4.
+    pub max_content_streams_per_ip: usize,
+    /// The per-peer and per-IP content-stream caps apply when fewer uTP streams than this are
+    /// free. Without pressure everyone is served: a wallet running lookups back to back leaves
+    /// streams behind (the α − 1 answers it no longer needs) and must not be refused for it.
+    /// Default: 32 (half the transport's default of 64).
+    pub stream_pressure: usize,
     /// Content streams (uTP) a peer may promise in a row and then not deliver before it is
     /// dropped from the table as a liar. Default: 2.
     pub max_failed_streams: u32,
@@ -83,13 +99,16 @@ pub struct PeerLimits {
 impl Default for PeerLimits {
     fn default() -> Self {
         PeerLimits {
-            requests_per_peer: Rate::new(50.0, 100.0),
-            requests_per_ip: Rate::new(200.0, 400.0),
-            offers_per_peer: Rate::new(5.0, 20.0),
+            requests_per_peer: Rate::new(200.0, 400.0),
+            requests_per_ip: Rate::new(1000.0, 2000.0),
+            offers_per_peer: Rate::new(20.0, 100.0),
             max_tracked_senders: 10_000,
             max_concurrent_lookups: 64,
             max_pending_pings: 64,
             max_failed_streams: 2,
+            max_content_streams_per_peer: 2,
+            max_content_streams_per_ip: 4,
+            stream_pressure: 32,
             ban_duration: Duration::from_secs(3600),
             max_banned: 10_000,
             subnet_cap: Some(SubnetCap {
@@ -114,6 +133,9 @@ pub struct LimitCounters {
     pub banned_refusals: u64,
     /// Peers banned.
     pub bans: u64,
+    /// FindContent requests answered empty because the requester (or its address) already
+    /// had its share of content streams.
+    pub streams_refused: u64,
     /// Node ids the request limiter tracks now (bounded by `max_tracked_senders`).
     pub tracked_peers: usize,
     /// Addresses the request limiter tracks now (bounded by `max_tracked_senders`).
@@ -219,6 +241,8 @@ pub(crate) struct Guard {
     per_ip: Mutex<RateLimiter<Option<IpAddr>>>,
     offers: Mutex<RateLimiter<NodeId>>,
     banned: Mutex<(HashMap<NodeId, Instant>, VecDeque<NodeId>)>,
+    /// Content streams being sent, per node id and per address.
+    sending: Mutex<(HashMap<NodeId, usize>, HashMap<Option<IpAddr>, usize>)>,
     /// Streams promised and not delivered in a row, per peer (bounded like the limiters).
     failed_streams: Mutex<HashMap<NodeId, u32>>,
     counters: Mutex<LimitCounters>,
@@ -237,6 +261,7 @@ impl Guard {
             offers: Mutex::new(RateLimiter::new(limits.offers_per_peer, cap)),
             banned: Mutex::new((HashMap::new(), VecDeque::new())),
             failed_streams: Mutex::new(HashMap::new()),
+            sending: Mutex::new((HashMap::new(), HashMap::new())),
             counters: Mutex::new(LimitCounters::default()),
             limits,
         }
@@ -258,6 +283,7 @@ impl Guard {
         let ok = lock(&self.per_peer).allow(peer, now)
             && (self.exempt(ip) || lock(&self.per_ip).allow(ip, now));
         if !ok {
+            tracing::trace!(?peer, ?ip, "request over the rate limit");
             lock(&self.counters).requests_refused += 1;
         }
         ok
@@ -267,6 +293,7 @@ impl Guard {
     pub(crate) fn allow_offer(&self, peer: NodeId) -> bool {
         let ok = lock(&self.offers).allow(peer, Instant::now());
         if !ok {
+            tracing::trace!(?peer, "offer over the rate limit");
             lock(&self.counters).offers_refused += 1;
         }
         ok
@@ -288,6 +315,42 @@ impl Guard {
             }
         }
         lock(&self.counters).bans += 1;
+    }
+
+    /// Reserves a content stream to `peer`; false when streams are short (fewer than
+    /// `stream_pressure` of them `free`) and it or its address has its share already.
+    /// Every `true` must be followed by [`Guard::end_send`].
+    pub(crate) fn begin_send(&self, peer: NodeId, enr: &Enr, free: usize) -> bool {
+        let ip = enr_ip(enr);
+        let mut guard = lock(&self.sending);
+        let (per_peer, per_ip) = &mut *guard;
+        let by_peer = per_peer.get(&peer).copied().unwrap_or(0);
+        let by_ip = per_ip.get(&ip).copied().unwrap_or(0);
+        let ip_ok = self.exempt(ip) || by_ip < self.limits.max_content_streams_per_ip;
+        let pressure = free < self.limits.stream_pressure;
+        if pressure && (by_peer >= self.limits.max_content_streams_per_peer || !ip_ok) {
+            tracing::trace!(?peer, ?ip, "too many content streams");
+            lock(&self.counters).streams_refused += 1;
+            return false;
+        }
+        *per_peer.entry(peer).or_insert(0) += 1;
+        *per_ip.entry(ip).or_insert(0) += 1;
+        true
+    }
+
+    /// A content stream reserved with [`Guard::begin_send`] ended.
+    pub(crate) fn end_send(&self, peer: NodeId, enr: &Enr) {
+        let ip = enr_ip(enr);
+        let mut guard = lock(&self.sending);
+        let (per_peer, per_ip) = &mut *guard;
+        if let Some(count) = per_peer.get_mut(&peer) {
+            *count = count.saturating_sub(1);
+        }
+        per_peer.retain(|_, c| *c > 0);
+        if let Some(count) = per_ip.get_mut(&ip) {
+            *count = count.saturating_sub(1);
+        }
+        per_ip.retain(|_, c| *c > 0);
     }
 
     /// A content stream `peer` promised failed; true when that makes too many in a row.
@@ -346,6 +409,7 @@ impl Guard {
         }
         let ok = in_table < cap.per_table && in_bucket < cap.per_bucket;
         if !ok {
+            tracing::trace!(?id, ?subnet, "subnet full");
             lock(&self.counters).subnet_refusals += 1;
         }
         ok

@@ -609,6 +609,10 @@ impl Overlay {
             }
             Some(value) => {
                 let enr = enr?;
+                let free = self.inner.transport.utp_streams_available();
+                if !self.inner.guard.begin_send(requester, &enr, free) {
+                    return None;
+                }
                 let cid = self.inner.transport.new_connection_id(&enr);
                 // v1 added a length prefix to content sent over uTP.
                 let payload = if version >= ProtocolVersion::V1 {
@@ -616,11 +620,13 @@ impl Overlay {
                 } else {
                     value
                 };
-                let transport = self.inner.transport.clone();
+                let overlay = self.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = transport.utp_accept_send(enr, cid, payload).await {
+                    let transport = &overlay.inner.transport;
+                    if let Err(e) = transport.utp_accept_send(enr.clone(), cid, payload).await {
                         tracing::debug!(error = %e, "uTP content send failed");
                     }
+                    overlay.inner.guard.end_send(requester, &enr);
                 });
                 Some(Content::ConnectionId(cid))
             }
@@ -844,6 +850,7 @@ impl Overlay {
 
     /// A peer sent invalid data: it leaves the routing table and is banned from it for a while.
     pub(super) fn penalise(&self, peer: NodeId) {
+        tracing::debug!(?peer, "peer penalised: out of the table, banned");
         lock(&self.inner.table).remove(peer);
         self.inner.guard.ban(peer);
     }
@@ -877,6 +884,11 @@ impl Overlay {
             }
         };
         let received = response.len() as u64;
+        if response.is_empty() {
+            // An empty TALKRESP is a refusal (rate limit, full queue), not a lie.
+            lock(&self.inner.table).record_failure(id);
+            return Err(OverlayError::BadResponse("empty answer: refused".into()));
+        }
         let decoded = Message::decode(&response, version).map_err(|e| {
             self.penalise(id);
             OverlayError::BadResponse(e.to_string())
