@@ -324,7 +324,7 @@ async fn main() {
     drop(child.stdin.take());
     let _ = child.wait();
     let _ = reader.join();
-    let samples = samples.lock().unwrap();
+    let samples = std::mem::take(&mut *samples.lock().unwrap());
     let peak = samples
         .iter()
         .filter_map(|s| s["hwm_kb"].as_u64())

@@ -232,6 +232,9 @@ pub fn subnet_of(ip: IpAddr) -> Subnet {
     }
 }
 
+/// Content streams being sent: per node id, and per address (`None`: unknown address).
+type Sending = (HashMap<NodeId, usize>, HashMap<Option<IpAddr>, usize>);
+
 /// The enforcement state of [`PeerLimits`] for one overlay.
 #[derive(Debug)]
 pub(crate) struct Guard {
@@ -242,7 +245,7 @@ pub(crate) struct Guard {
     offers: Mutex<RateLimiter<NodeId>>,
     banned: Mutex<(HashMap<NodeId, Instant>, VecDeque<NodeId>)>,
     /// Content streams being sent, per node id and per address.
-    sending: Mutex<(HashMap<NodeId, usize>, HashMap<Option<IpAddr>, usize>)>,
+    sending: Mutex<Sending>,
     /// Streams promised and not delivered in a row, per peer (bounded like the limiters).
     failed_streams: Mutex<HashMap<NodeId, u32>>,
     counters: Mutex<LimitCounters>,

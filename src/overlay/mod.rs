@@ -4,9 +4,9 @@
 //! headers whose state roots it accepts content for ([`TrustedHeaders`]), the handlers that
 //! answer each wire message, the node and content lookups, and offer/accept gossip
 //! ([`Overlay`]), and the defences against hostile peers: rate limits, bans, the subnet cap
-//! ([`PeerLimits`]) and disjoint-path lookups ([`LookupOptions`]). It decodes messages with [`crate::wire`], checks every value with
-//! [`crate::proof`] and keeps content in [`crate::store`]; it reaches the network only through
-//! [`crate::net`].
+//! ([`PeerLimits`]) and disjoint-path lookups ([`LookupOptions`]). It decodes messages with
+//! [`crate::wire`], checks every value with [`crate::proof`] and keeps content in
+//! [`crate::store`]; it reaches the network only through [`crate::net`].
 
 mod disjoint;
 mod heads;
