@@ -269,6 +269,9 @@ async fn nodes_full_of_unreachable_enrs() {
     .await;
     let q = &querier.overlay;
     q.bootstrap(&[honest[0].enr()]).await;
+    for node in &honest {
+        q.ping(&node.enr()).await.unwrap();
+    }
     q.ping(&liar.enr()).await.unwrap();
     let found = q.lookup_nodes(far_target(liar_id)).await;
     assert!(liar.find_nodes_hits.load(Ordering::Relaxed) >= 1);
@@ -315,6 +318,9 @@ async fn nodes_with_wrong_distance_enrs() {
     .await;
     let q = &querier.overlay;
     q.bootstrap(&[honest[0].enr()]).await;
+    for node in &honest {
+        q.ping(&node.enr()).await.unwrap();
+    }
     q.ping(&liar.enr()).await.unwrap();
     let target = far_target(liar_id);
     let found = q.lookup_nodes(target).await;
