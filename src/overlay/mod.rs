@@ -3,15 +3,20 @@
 //! It owns the routing table of overlay peers with their radius ([`RoutingTable`]), the block
 //! headers whose state roots it accepts content for ([`TrustedHeaders`]), the handlers that
 //! answer each wire message, the node and content lookups, and offer/accept gossip
-//! ([`Overlay`]). It decodes messages with [`crate::wire`], checks every value with
-//! [`crate::proof`] and keeps content in [`crate::store`]; it reaches the network only through
-//! [`crate::net`].
+//! ([`Overlay`]), and the defences against hostile peers: rate limits, bans, the subnet cap
+//! ([`PeerLimits`]) and disjoint-path lookups ([`LookupOptions`]). It decodes messages with
+//! [`crate::wire`], checks every value with [`crate::proof`] and keeps content in
+//! [`crate::store`]; it reaches the network only through [`crate::net`].
 
+mod disjoint;
 mod heads;
+mod limits;
 mod service;
 mod table;
 
+pub use disjoint::LookupOptions;
 pub use heads::{TrustedHeaders, MAX_TRUSTED_HEADERS};
+pub use limits::{enr_ip, subnet_of, LimitCounters, PeerLimits, Rate, Subnet, SubnetCap};
 pub use service::{
     FoundContent, LookupStats, Overlay, OverlayConfig, PlacementReport, TrafficCounters,
     MAX_INLINE_CONTENT,

@@ -5,6 +5,7 @@
 //! [`crate::store`], returned to a caller, or offered onward.
 
 use super::heads::TrustedHeaders;
+use super::limits::{Guard, LimitCounters, PeerLimits};
 use super::table::{NodeId, RoutingTable};
 use super::OverlayError;
 use crate::content::{AccountKey, ContentId, ContentKey, ContentValue, Radius, Witness};
@@ -56,6 +57,8 @@ pub struct OverlayConfig {
     pub max_inbound_transfers: usize,
     /// Free-form name sent in ping extension type 0.
     pub client_info: String,
+    /// Rate limits, caps and the routing table's subnet cap (see [`PeerLimits`]).
+    pub limits: PeerLimits,
 }
 
 impl Default for OverlayConfig {
@@ -67,6 +70,7 @@ impl Default for OverlayConfig {
             gossip_fanout: 4,
             max_inbound_transfers: 32,
             client_info: format!("portal-state/{}", env!("CARGO_PKG_VERSION")),
+            limits: PeerLimits::default(),
         }
     }
 }
@@ -197,6 +201,10 @@ struct Inner {
     inbound: Mutex<HashSet<ContentId>>,
     transfer_slots: Arc<Semaphore>,
     counters: TrafficCounters,
+    /// Rate limits, bans and the subnet cap.
+    pub(super) guard: Guard,
+    /// Content lookups running at once.
+    pub(super) lookup_slots: Arc<Semaphore>,
 }
 
 /// The overlay of one node. Cheap to clone; every clone is the same overlay.
@@ -206,7 +214,7 @@ pub struct Overlay {
 }
 
 /// What a FindContent to one peer gave.
-enum PeerAnswer {
+pub(super) enum PeerAnswer {
     Value(Vec<u8>),
     Closer(Vec<Enr>),
 }
@@ -237,6 +245,8 @@ impl Overlay {
         let local_id = NodeId(B256::from(transport.local_node_id()));
         let k = config.k;
         let slots = config.max_inbound_transfers;
+        let guard = Guard::new(config.limits.clone());
+        let lookup_slots = Arc::new(Semaphore::new(config.limits.max_concurrent_lookups.max(1)));
         Self {
             inner: Arc::new(Inner {
                 transport,
@@ -251,6 +261,8 @@ impl Overlay {
                 pinging: Mutex::new(HashSet::new()),
                 transfer_slots: Arc::new(Semaphore::new(slots)),
                 counters: TrafficCounters::default(),
+                guard,
+                lookup_slots,
             }),
         }
     }
@@ -306,6 +318,34 @@ impl Overlay {
     /// Traffic counters.
     pub fn counters(&self) -> &TrafficCounters {
         &self.inner.counters
+    }
+
+    /// What the peer limits refused so far.
+    pub fn limit_counters(&self) -> LimitCounters {
+        self.inner.guard.counters()
+    }
+
+    /// Whether `peer` is banned (caught lying) and kept out of the routing table.
+    pub fn is_banned(&self, peer: NodeId) -> bool {
+        self.inner.guard.is_banned(peer)
+    }
+
+    /// The tunables (for the lookup variants in sibling modules).
+    pub(super) fn config(&self) -> &OverlayConfig {
+        &self.inner.config
+    }
+
+    /// The content-lookup slots.
+    pub(super) fn lookup_slots(&self) -> Arc<Semaphore> {
+        self.inner.lookup_slots.clone()
+    }
+
+    /// Counts a content item that failed verification.
+    pub(super) fn count_invalid_item(&self) {
+        self.inner
+            .counters
+            .invalid_items
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -383,6 +423,11 @@ impl Overlay {
             .requests_received
             .fetch_add(1, Ordering::Relaxed);
         let enr = request.enr();
+        let requester = NodeId(B256::from(request.node_id()));
+        // Over the limit: answered empty before any decoding, the cheapest refusal there is.
+        if !self.inner.guard.allow_request(requester, enr.as_ref()) {
+            return request.respond(Vec::new());
+        }
         let version = enr
             .as_ref()
             .and_then(|e| self.inner.transport.peer_version(e).ok())
@@ -398,13 +443,13 @@ impl Overlay {
                 return request.respond(Vec::new());
             }
         };
-        let requester = NodeId(B256::from(request.node_id()));
         // Kademlia learns from every contact: a peer that asks us something and is not in
         // our table gets a ping, which tells us its radius and puts it in the table.
         if let Some(enr) = &enr {
             if !matches!(message, Message::Ping(_))
                 && self.with_table(|t| t.get(requester).is_none())
-                && lock(&self.inner.pinging).insert(requester)
+                && !self.inner.guard.is_banned(requester)
+                && self.start_ping(requester)
             {
                 let overlay = self.clone();
                 let enr = enr.clone();
@@ -428,6 +473,12 @@ impl Overlay {
             _ => None,
         };
         request.respond(response.map(|m| m.encode(version)).unwrap_or_default());
+    }
+
+    /// Marks `peer` as being pinged, unless it already is or too many pings are pending.
+    fn start_ping(&self, peer: NodeId) -> bool {
+        let mut pinging = lock(&self.inner.pinging);
+        pinging.len() < self.inner.guard.limits().max_pending_pings && pinging.insert(peer)
     }
 
     fn our_ping_payload(&self, payload_type: u16) -> PingPayload {
@@ -498,7 +549,10 @@ impl Overlay {
             return;
         }
         let id = node_id_of(&enr);
-        lock(&self.inner.table).insert(id, enr, radius, Instant::now());
+        let mut table = lock(&self.inner.table);
+        if self.inner.guard.may_enter(&table, id, &enr) {
+            table.insert(id, enr, radius, Instant::now());
+        }
     }
 
     /// ENRs up to the packet budget.
@@ -555,6 +609,10 @@ impl Overlay {
             }
             Some(value) => {
                 let enr = enr?;
+                let free = self.inner.transport.utp_streams_available();
+                if !self.inner.guard.begin_send(requester, &enr, free) {
+                    return None;
+                }
                 let cid = self.inner.transport.new_connection_id(&enr);
                 // v1 added a length prefix to content sent over uTP.
                 let payload = if version >= ProtocolVersion::V1 {
@@ -562,11 +620,13 @@ impl Overlay {
                 } else {
                     value
                 };
-                let transport = self.inner.transport.clone();
+                let overlay = self.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = transport.utp_accept_send(enr, cid, payload).await {
+                    let transport = &overlay.inner.transport;
+                    if let Err(e) = transport.utp_accept_send(enr.clone(), cid, payload).await {
                         tracing::debug!(error = %e, "uTP content send failed");
                     }
+                    overlay.inner.guard.end_send(requester, &enr);
                 });
                 Some(Content::ConnectionId(cid))
             }
@@ -678,6 +738,12 @@ impl Overlay {
                 codes: vec![AcceptCode::Declined; offer.content_keys.len()],
             };
         };
+        if !self.inner.guard.allow_offer(requester) {
+            return Accept {
+                connection_id: 0,
+                codes: vec![AcceptCode::RateLimited; offer.content_keys.len()],
+            };
+        }
         let mut codes = Vec::with_capacity(offer.content_keys.len());
         let mut accepted = Vec::new();
         for key in &offer.content_keys {
@@ -782,9 +848,11 @@ impl Overlay {
         }
     }
 
-    /// A peer sent invalid data: it leaves the routing table.
-    fn penalise(&self, peer: NodeId) {
+    /// A peer sent invalid data: it leaves the routing table and is banned from it for a while.
+    pub(super) fn penalise(&self, peer: NodeId) {
+        tracing::debug!(?peer, "peer penalised: out of the table, banned");
         lock(&self.inner.table).remove(peer);
+        self.inner.guard.ban(peer);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -816,6 +884,11 @@ impl Overlay {
             }
         };
         let received = response.len() as u64;
+        if response.is_empty() {
+            // An empty TALKRESP is a refusal (rate limit, full queue), not a lie.
+            lock(&self.inner.table).record_failure(id);
+            return Err(OverlayError::BadResponse("empty answer: refused".into()));
+        }
         let decoded = Message::decode(&response, version).map_err(|e| {
             self.penalise(id);
             OverlayError::BadResponse(e.to_string())
@@ -888,16 +961,27 @@ impl Overlay {
             )));
         };
         let peer_id = node_id_of(peer);
-        Ok(nodes
-            .enrs
-            .iter()
-            .filter_map(|b| decode_enr(b))
-            .filter(|e| distances.contains(&peer_id.log2_distance(node_id_of(e))))
-            .filter(|e| self.inner.transport.peer_version(e).is_ok())
-            .collect())
+        let mut enrs = Vec::with_capacity(nodes.enrs.len());
+        for bytes in &nodes.enrs {
+            // An ENR that does not decode, or is not at a distance we asked for, is a lie we
+            // can prove: the whole answer is dropped and the peer with it.
+            match decode_enr(bytes) {
+                Some(e) if distances.contains(&peer_id.log2_distance(node_id_of(&e))) => {
+                    enrs.push(e)
+                }
+                _ => {
+                    self.penalise(peer_id);
+                    return Err(OverlayError::BadResponse(
+                        "Nodes with an invalid ENR or one at a distance not asked for".into(),
+                    ));
+                }
+            }
+        }
+        enrs.retain(|e| self.inner.transport.peer_version(e).is_ok());
+        Ok(enrs)
     }
 
-    async fn find_content_from(
+    pub(super) async fn find_content_from(
         &self,
         peer: &Enr,
         key: &ContentKey,
@@ -926,7 +1010,14 @@ impl Overlay {
                     .transport
                     .utp_connect_receive(peer.clone(), cid, max)
                     .await
-                    .map_err(OverlayError::Net)?;
+                    .map_err(|e| {
+                        // Promised streams that never deliver, again and again: out it goes.
+                        if self.inner.guard.stream_failed(node_id_of(peer)) {
+                            self.penalise(node_id_of(peer));
+                        }
+                        OverlayError::Net(e)
+                    })?;
+                self.inner.guard.stream_delivered(node_id_of(peer));
                 let received = received + data.len() as u64;
                 let value = if version >= ProtocolVersion::V1 {
                     let mut items = framing::decode_items(&data, 1, MAX_VALUE_BYTES)
@@ -1121,6 +1212,16 @@ impl Overlay {
                 return Ok(FoundContent { content, stats });
             }
         }
+        let deadline = Instant::now() + self.inner.config.lookup_timeout;
+        // Bounded concurrency: a caller flooding us with lookups waits for a slot.
+        let Ok(Ok(_slot)) = tokio::time::timeout_at(
+            deadline.into(),
+            self.inner.lookup_slots.clone().acquire_owned(),
+        )
+        .await
+        else {
+            return Err(OverlayError::NotFound(key));
+        };
         let target = key.content_id();
         let k = self.inner.config.k;
         let alpha = self.inner.config.alpha;
@@ -1133,7 +1234,6 @@ impl Overlay {
         });
         let mut queried: HashSet<NodeId> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
-        let deadline = Instant::now() + self.inner.config.lookup_timeout;
         loop {
             let mut closest: Vec<(NodeId, Enr, u32)> = known
                 .iter()
