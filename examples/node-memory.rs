@@ -1,5 +1,5 @@
 //! Resident memory of a started light node, idle and under 20 queries/s (DESIGN.md budget:
-//! ≤ 30 MB). The devnet runs in a child process (the `devnet-for-bindings` example, path as the
+//! ≤ 30 MB), then the latency of `call` (p50/p99). The devnet runs in a child process (the `devnet-for-bindings` example, path as the
 //! first argument) so that only the node counts in this process' VmRSS.
 //!
 //! `cargo run --release --example node-memory -- target/debug/examples/devnet-for-bindings`
@@ -91,6 +91,35 @@ fn main() {
         peak,
         start.elapsed().as_secs_f64(),
         node.status().unwrap().stored_bytes
+    );
+
+    // `call` latency: get_deposit_root() of the holesky deposit contract, 100 times (state
+    // fetched from the network and verified each time; the first call also warms up).
+    let request = portal_state::node::CallRequest {
+        to: Some(
+            "0x4242424242424242424242424242424242424242"
+                .parse()
+                .unwrap(),
+        ),
+        data: vec![0xc5, 0xf2, 0x89, 0x2f].into(),
+        ..Default::default()
+    };
+    let mut latencies = Vec::new();
+    for _ in 0..101 {
+        let start = Instant::now();
+        let answer = node.call(request.clone(), BlockId::Latest).expect("call");
+        assert!(answer.success);
+        latencies.push(start.elapsed());
+    }
+    let first = latencies.remove(0);
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "call get_deposit_root(): first {:.1} ms, then p50 {:.1} ms, p99 {:.1} ms (100 calls); VmRSS after {} KB",
+        first.as_secs_f64() * 1e3,
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        vm_rss_kb()
     );
     node.stop().unwrap();
     drop(devnet.stdin.take());
