@@ -30,12 +30,6 @@ android {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
     }
-
-    packaging {
-        // 16 KB pages (Android 15+): store the libraries uncompressed and page-aligned in
-        // the APK, so they load in place. build-rust.sh links them with 16 KB segments.
-        jniLibs.useLegacyPackaging = false
-    }
 }
 
 kotlin {

@@ -15,8 +15,11 @@ trap 'rm -rf "$OUT"' EXIT
 
 # After the archive: the system libraries Rust's standard library and its dependencies use
 # (`rustc --print native-static-libs` on Linux). --gc-sections drops what the test never calls.
+# -z noexecstack: the assembly keccak (alloy's asm-keccak) has no .note.GNU-stack section, so
+# without it ld warns and marks the program's stack executable (rustc passes it for the cdylib).
 gcc -Wall -Wextra -Werror -std=c11 -Iinclude tests/c/node_test.c "$STATIC_LIB" \
-    -Wl,--gc-sections -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$OUT/node_test"
+    -Wl,--gc-sections -Wl,-z,noexecstack -Wl,--fatal-warnings \
+    -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$OUT/node_test"
 
 if [ -n "${PORTAL_STATE_C_VALGRIND:-}" ]; then
     PORTAL_STATE_DEVNET="$DEVNET" valgrind --error-exitcode=1 --leak-check=full \
