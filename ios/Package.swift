@@ -17,9 +17,9 @@ let package = Package(
             name: "PortalState",
             dependencies: ["portal_stateFFI"],
             path: "Sources/PortalState",
-            // SQLite is compiled into the library; the system frameworks it and the Rust
-            // standard library use.
-            linkerSettings: [.linkedFramework("Security"), .linkedFramework("SystemConfiguration")]
+            // SQLite is compiled into the library. getrandom 0.2 (a dependency's) reads
+            // randomness with SecRandomCopyBytes, from Security.framework.
+            linkerSettings: [.linkedFramework("Security")]
         ),
     ]
 )
