@@ -1,5 +1,5 @@
 //! Resident memory of a started light node, idle and under 20 queries/s (DESIGN.md budget:
-//! ≤ 30 MB). The devnet runs in a child process (the `devnet-for-bindings` example, path as the
+//! ≤ 30 MB), then the latency of `call` (p50/p99). The devnet runs in a child process (the `devnet-for-bindings` example, path as the
 //! first argument) so that only the node counts in this process' VmRSS.
 //!
 //! `cargo run --release --example node-memory -- target/debug/examples/devnet-for-bindings`
@@ -17,6 +17,31 @@ fn vm_rss_kb() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// 101 calls; prints the first (cold) and p50/p99 of the other 100, and any failures.
+fn call_latency(what: &str, node: &Node, request: &portal_state::node::CallRequest) {
+    let (mut latencies, mut failed) = (Vec::new(), Vec::new());
+    for _ in 0..101 {
+        let start = Instant::now();
+        match node.call(request.clone(), BlockId::Latest) {
+            Ok(answer) => assert!(answer.success),
+            Err(e) => failed.push(e.to_string()),
+        }
+        latencies.push(start.elapsed());
+    }
+    let first = latencies.remove(0);
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "call get_deposit_root(), {what}: first {:.1} ms, then p50 {:.2} ms, p99 {:.2} ms (100 calls, failures included); VmRSS {} KB; {} failed {:?}",
+        first.as_secs_f64() * 1e3,
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        vm_rss_kb(),
+        failed.len(),
+        failed.first()
+    );
 }
 
 fn main() {
@@ -40,7 +65,8 @@ fn main() {
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+        .collect::<Vec<String>>();
+    let node_bootnodes = bootnodes.clone();
     let header_rlp =
         alloy_primitives::hex::decode(info["header_rlp"].as_str().unwrap()).expect("header");
 
@@ -92,6 +118,31 @@ fn main() {
         start.elapsed().as_secs_f64(),
         node.status().unwrap().stored_bytes
     );
+
+    // `call` latency: get_deposit_root() of the holesky deposit contract, 100 times, on this
+    // node (which keeps what falls in its radius, so later calls find some state locally) and
+    // on a light node storing nothing (every call fetches and verifies all its state).
+    let request = portal_state::node::CallRequest {
+        to: Some(
+            "0x4242424242424242424242424242424242424242"
+                .parse()
+                .unwrap(),
+        ),
+        data: vec![0xc5, 0xf2, 0x89, 0x2f].into(),
+        ..Default::default()
+    };
+    call_latency("default config", &node, &request);
+    let light_dir = tempfile::tempdir().unwrap();
+    let light = Node::start(Config {
+        data_dir: light_dir.path().to_path_buf(),
+        bootnodes: node_bootnodes,
+        storage_capacity_bytes: 0,
+        ..Config::default()
+    })
+    .expect("light node");
+    light.update_head(&header_rlp).expect("head");
+    call_latency("light node (stores nothing)", &light, &request);
+    light.stop().unwrap();
     node.stop().unwrap();
     drop(devnet.stdin.take());
     let _ = devnet.wait();

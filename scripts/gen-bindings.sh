@@ -16,7 +16,10 @@ LIB="$TARGET_DIR/debug/libportal_state.so"
 BINDGEN="$TARGET_DIR/debug/uniffi-bindgen"
 
 # The bindgen binary and the library in one build: the same uniffi, the same features.
-cargo build --locked --quiet --features uniffi-cli --lib --bin uniffi-bindgen >&2
+# scripts/test.sh adds `fault-injection` (PORTAL_STATE_BINDGEN_FEATURES) so that the library it
+# generates from is the one its tests load; that feature exports nothing, the bindings are equal.
+FEATURES="${PORTAL_STATE_BINDGEN_FEATURES:-uniffi-cli}"
+cargo build --locked --quiet --features "$FEATURES" --lib --bin uniffi-bindgen >&2
 
 rm -rf "$OUT/kotlin" "$OUT/swift" "$OUT/python"
 for language in kotlin swift python; do

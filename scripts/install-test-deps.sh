@@ -63,6 +63,11 @@ command -v java >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
 command -v java >/dev/null || { echo "install-test-deps: java is missing (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "install-test-deps: mvn is missing (apt-get install maven)" >&2; exit 1; }
+# The C API test: gcc builds it, valgrind runs it (memory errors and leaks fail the test).
+command -v gcc >/dev/null || apt_install gcc libc6-dev
+command -v valgrind >/dev/null || apt_install valgrind
+command -v gcc >/dev/null || { echo "install-test-deps: gcc is missing (apt-get install gcc)" >&2; exit 1; }
+command -v valgrind >/dev/null || { echo "install-test-deps: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 
 for bin in "$ANVIL" "$CAST"; do
     [[ -x "$bin" ]] || { echo "install-test-deps: $bin missing after npm install" >&2; exit 1; }

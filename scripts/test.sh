@@ -38,8 +38,11 @@ cargo test --locked --all-targets
 
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
 # One build with the bindgen's features: the library the bindings are generated from is the
-# library the Kotlin and Python tests load.
-cargo build --locked --features uniffi-cli --lib --bin uniffi-bindgen --example devnet-for-bindings
+# library the Kotlin, Python and C tests load. `fault-injection` lets them force a panic inside
+# a call (node::PANIC_IN_CALL) and see it come back as an error.
+export PORTAL_STATE_BINDGEN_FEATURES="uniffi-cli,fault-injection"
+cargo build --locked --features "$PORTAL_STATE_BINDGEN_FEATURES" \
+    --lib --bin uniffi-bindgen --example devnet-for-bindings
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 DEVNET="$TARGET_DIR/debug/examples/devnet-for-bindings"
 
@@ -48,6 +51,10 @@ FRESH="$(mktemp -d)"
 trap 'rm -rf "$FRESH"' EXIT
 LIB="$(./scripts/gen-bindings.sh "$FRESH")"
 diff -r bindings "$FRESH"
+
+step "C API (gcc -Wall -Wextra -Werror against include/portal_state.h and the static library)"
+# Under valgrind: a memory error or leak at the C boundary fails the test too.
+PORTAL_STATE_C_VALGRIND=1 ./scripts/test-c.sh "$TARGET_DIR/debug/libportal_state.a" "$DEVNET"
 
 step "Python bindings (pytest, against the host library)"
 PORTAL_STATE_LIB="$LIB" PORTAL_STATE_DEVNET="$DEVNET" \

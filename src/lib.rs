@@ -18,6 +18,8 @@
 //! | [`client`] | queries at a block (accounts, storage, code), verified, block named |
 //! | [`bridge`] | state into the network: genesis, proofs files, following an execution client; pushing |
 //! | [`node`] | [`node::Node`]: the app-facing API — its own runtime, blocking and async queries, one error |
+//! | [`input`] | the text forms of addresses, slots, amounts and hashes at the API's edge |
+//! | [`ffi`] | the C API: `extern "C"` functions over an opaque handle to a [`node::Node`] |
 //! | [`logging`] | logs to stderr, logcat or the unified log, and to an app's own sink |
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
@@ -28,6 +30,8 @@
 pub mod bridge;
 pub mod client;
 pub mod content;
+pub mod ffi;
+pub mod input;
 pub mod logging;
 pub mod net;
 pub mod network;

@@ -325,6 +325,13 @@ fn join_error(e: JoinError) -> NodeError {
     }
 }
 
+/// Calldata that makes [`Node::call`] panic inside its task on the node's runtime, so tests of
+/// every binding can see that panic come back as [`NodeError::Internal`] rather than abort or
+/// hang. Only with the `fault-injection` feature, which test builds turn on and app builds
+/// never do.
+#[cfg(feature = "fault-injection")]
+pub const PANIC_IN_CALL: &[u8] = b"portal-state:panic-in-call";
+
 /// The future of an async query: `'static`, `Send`, pollable by any executor.
 pub type NodeFuture<T> = Pin<Box<dyn Future<Output = Result<T, NodeError>> + Send + 'static>>;
 
@@ -630,7 +637,13 @@ impl Node {
         request: CallRequest,
         block: BlockId,
     ) -> Result<JoinHandle<Result<CallAnswer, NodeError>>, NodeError> {
-        self.spawn(move |client| async move { Ok(client.call(&request, block).await?.into()) })
+        self.spawn(move |client| async move {
+            #[cfg(feature = "fault-injection")]
+            if request.data.as_ref() == PANIC_IN_CALL {
+                panic!("fault injection: a panic inside a call's task");
+            }
+            Ok(client.call(&request, block).await?.into())
+        })
     }
 
     /// The least gas limit with which `request` succeeds at `block` (`eth_estimateGas`).

@@ -82,6 +82,30 @@ def test_contract_calls_through_the_network(ps, devnet, node):
         node.call(bad, ps.BlockId.LATEST())
 
 
+# node::PANIC_IN_CALL: with the `fault-injection` feature (scripts/test.sh builds the library
+# the tests load with it), a call with this calldata panics inside its task.
+PANIC_IN_CALL = b"portal-state:panic-in-call"
+
+
+def test_a_panic_inside_a_call_is_an_error(ps, devnet, node):
+    node.update_head(devnet["header_rlp"])
+
+    def request(data):
+        return ps.CallRequest(
+            _from=None, to=DEPOSIT, gas=None, gas_price=None, value=None,
+            data=data, chain_id=None,
+        )
+
+    with pytest.raises(ps.NodeError.Internal) as caught:
+        node.call(request(PANIC_IN_CALL), ps.BlockId.LATEST())
+    assert "panicked" in str(caught.value)
+    with pytest.raises(ps.NodeError.Internal):
+        asyncio.run(node.call_async(request(PANIC_IN_CALL), ps.BlockId.LATEST()))
+    # The process lives on and so does the node.
+    root = node.call(request(bytes.fromhex("c5f2892f")), ps.BlockId.LATEST())
+    assert root.success and len(root.return_data) == 32
+
+
 def test_typed_errors(ps, devnet, node):
     node.update_head(devnet["header_rlp"])
     with pytest.raises(ps.NodeError.InvalidInput) as bad:

@@ -35,6 +35,7 @@ const val WHALE = "0xD3994e4d3202dD23c8497d7F75bF1647d1DA1bb1"
 const val WHALE_BALANCE_HEX = "19D971E4FE8401E74000000"
 const val DEPOSIT_SLOT_22 = "0xf5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b"
 const val DEPOSIT_CODE_BYTES = 6358
+const val PANIC_IN_CALL = "portal-state:panic-in-call"
 const val DEPOSIT_ROOT = "0xd70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
 
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -144,6 +145,26 @@ class NodeTest {
                 val gas = node.estimateGasAsync(request("c5f2892f"), BlockId.Latest)
                 assertTrue(gas.gas > 21_000uL)
             }
+        }
+    }
+
+    @Test
+    fun aPanicInsideACallIsAnError() {
+        startNode("panic").use { node ->
+            node.updateHead(headerRlp)
+            fun request(data: ByteArray) = CallRequest(
+                from = null, to = DEPOSIT, gas = null, gasPrice = null, value = null,
+                data = data, chainId = null,
+            )
+            // node::PANIC_IN_CALL: with the `fault-injection` feature (scripts/test.sh builds the
+            // library the tests load with it), this calldata panics inside the call's task.
+            val panic = request(PANIC_IN_CALL.toByteArray())
+            val caught = assertThrows<NodeException.Internal> { node.call(panic, BlockId.Latest) }
+            assertTrue(caught.reason.contains("panicked"), caught.reason)
+            assertThrows<NodeException.Internal> { runBlocking { node.callAsync(panic, BlockId.Latest) } }
+            // The JVM lives on and so does the node.
+            val root = node.call(request(hex("c5f2892f")), BlockId.Latest)
+            assertArrayEquals(hex(DEPOSIT_ROOT), root.returnData)
         }
     }
 

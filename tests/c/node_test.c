@@ -1,0 +1,338 @@
+/*
+ * The C API against a real devnet: a child process running the `devnet-for-bindings` example
+ * (its path in PORTAL_STATE_DEVNET). Starts a light node, trusts the holesky genesis head,
+ * checks verified account, storage and code answers against data/genesis/holesky.json, runs
+ * contract calls through the network, checks typed errors (null, bad UTF-8, malformed address,
+ * unknown block, a panic inside a call, a stopped node) and frees everything.
+ *
+ * Built by scripts/test.sh: gcc -Wall -Wextra -Werror -std=c11 against include/portal_state.h
+ * and the static library. Run from the repository root (the devnet reads data/genesis).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "portal_state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* From data/genesis/holesky.json. */
+#define DEPOSIT "0x4242424242424242424242424242424242424242"
+#define WHALE "0xD3994e4d3202dD23c8497d7F75bF1647d1DA1bb1"
+#define WHALE_BALANCE_DECIMAL "500000000000000000000000000"
+#define WHALE_BALANCE_HEX "0000000000000000000000000000000000000000019d971e4fe8401e74000000"
+#define DEPOSIT_SLOT_22 "f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b"
+#define DEPOSIT_CODE_PREFIX "60806040526004361061003f57600035"
+#define DEPOSIT_CODE_BYTES 6358
+#define DEPOSIT_ROOT "d70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
+/* node::PANIC_IN_CALL: with the fault-injection feature, a call with this calldata panics. */
+#define PANIC_IN_CALL "portal-state:panic-in-call"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
+            failures++;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+/* A call that must succeed; on failure print the code and message and give up. */
+#define MUST(call)                                                                         \
+    do {                                                                                   \
+        PortalStateError must_code = (call);                                               \
+        if (must_code != PORTAL_STATE_ERROR_OK) {                                          \
+            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,       \
+                    portal_state_error_name(must_code), portal_state_last_error_message()); \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+/* A call that must fail with `expected` and a message containing `needle`. */
+static void expect_error(PortalStateError code, PortalStateError expected, const char *needle,
+                         const char *what) {
+    const char *message = portal_state_last_error_message();
+    if (code != expected) {
+        fprintf(stderr, "%s: expected %s, got %s (%s)\n", what, portal_state_error_name(expected),
+                portal_state_error_name(code), message ? message : "no message");
+        failures++;
+        return;
+    }
+    if (message == NULL || strstr(message, needle) == NULL) {
+        fprintf(stderr, "%s: message %s lacks \"%s\"\n", what, message ? message : "(null)",
+                needle);
+        failures++;
+    }
+}
+
+static void to_hex(const uint8_t *bytes, size_t len, char *out) {
+    for (size_t i = 0; i < len; i++) sprintf(out + 2 * i, "%02x", bytes[i]);
+    out[2 * len] = '\0';
+}
+
+static int hex_equals(const uint8_t *bytes, size_t len, const char *hex) {
+    char buffer[2 * 64 + 1];
+    if (len > 64 || strlen(hex) != 2 * len) return 0;
+    to_hex(bytes, len, buffer);
+    return strcmp(buffer, hex) == 0;
+}
+
+static uint8_t *from_hex(const char *hex, size_t *len) {
+    size_t digits = strcspn(hex, "\"");
+    uint8_t *out = malloc(digits / 2 + 1);
+    for (size_t i = 0; i < digits / 2; i++) {
+        unsigned int byte;
+        sscanf(hex + 2 * i, "%2x", &byte);
+        out[i] = (uint8_t)byte;
+    }
+    *len = digits / 2;
+    return out;
+}
+
+/* The devnet: a child whose stdin we hold open (EOF stops it) and its first stdout line. */
+typedef struct {
+    pid_t pid;
+    int stdin_fd;
+    char line[64 * 1024];
+} Devnet;
+
+static void devnet_start(Devnet *devnet, const char *binary) {
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    devnet->pid = fork();
+    if (devnet->pid == 0) {
+        dup2(to_child[0], 0);
+        dup2(from_child[1], 1);
+        close(to_child[1]);
+        close(from_child[0]);
+        execl(binary, binary, (char *)NULL);
+        perror("exec devnet");
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    devnet->stdin_fd = to_child[1];
+    FILE *out = fdopen(from_child[0], "r");
+    if (out == NULL || fgets(devnet->line, sizeof devnet->line, out) == NULL) {
+        fprintf(stderr, "the devnet exited without printing its ENRs\n");
+        exit(1);
+    }
+    fclose(out);
+}
+
+static void devnet_stop(Devnet *devnet) {
+    int status;
+    close(devnet->stdin_fd); /* EOF: the devnet stops its nodes and exits */
+    waitpid(devnet->pid, &status, 0);
+}
+
+/* The "enr:…" strings of the devnet's JSON line (pointers into copies; caller frees). */
+static size_t parse_bootnodes(const char *line, char **enrs, size_t max) {
+    size_t n = 0;
+    const char *p = line;
+    while (n < max && (p = strstr(p, "\"enr:")) != NULL) {
+        p++;
+        size_t len = strcspn(p, "\"");
+        enrs[n] = malloc(len + 1);
+        memcpy(enrs[n], p, len);
+        enrs[n][len] = '\0';
+        n++;
+        p += len;
+    }
+    return n;
+}
+
+static PortalStateCallRequest call_request(const uint8_t *data, size_t data_len) {
+    PortalStateCallRequest request;
+    memset(&request, 0, sizeof request); /* null pointers and 0: every optional field absent */
+    request.to = DEPOSIT;
+    request.data = data;
+    request.data_len = data_len;
+    return request;
+}
+
+int main(void) {
+    const char *devnet_binary = getenv("PORTAL_STATE_DEVNET");
+    if (devnet_binary == NULL || access(devnet_binary, X_OK) != 0) {
+        fprintf(stderr, "PORTAL_STATE_DEVNET must name the built devnet-for-bindings example\n");
+        return 1;
+    }
+    printf("portal-state C API %s\n", portal_state_version());
+
+    Devnet devnet;
+    devnet_start(&devnet, devnet_binary);
+    char *bootnodes[16];
+    size_t bootnodes_len = parse_bootnodes(devnet.line, bootnodes, 16);
+    CHECK(bootnodes_len > 0);
+    size_t header_rlp_len = 0;
+    const char *rlp_hex = strstr(devnet.line, "\"header_rlp\":\"0x");
+    CHECK(rlp_hex != NULL);
+    uint8_t *header_rlp = from_hex(rlp_hex + strlen("\"header_rlp\":\"0x"), &header_rlp_len);
+
+    char data_dir[] = "/tmp/portal-state-c-XXXXXX";
+    CHECK(mkdtemp(data_dir) != NULL);
+
+    /* Start: a light node (stores nothing), so every answer comes over the network. */
+    PortalStateConfig config;
+    MUST(portal_state_config_default(&config));
+    CHECK(config.worker_threads == 2 && config.chain_id == 1 && config.data_dir == NULL);
+    PortalStateNode *node = NULL;
+    expect_error(portal_state_node_start(&config, &node), PORTAL_STATE_ERROR_NULL_ARGUMENT,
+                 "data_dir", "start without a data_dir");
+    config.data_dir = data_dir;
+    config.storage_capacity_bytes = 0;
+    config.bootnodes = (const char *const *)bootnodes;
+    config.bootnodes_len = bootnodes_len;
+    MUST(portal_state_node_start(&config, &node));
+    CHECK(node != NULL);
+
+    /* Nothing is verifiable before a head is trusted. */
+    PortalStateAccount account;
+    expect_error(portal_state_node_query_account(node, DEPOSIT, NULL, &account),
+                 PORTAL_STATE_ERROR_NO_TRUSTED_HEADER, "trusted", "query before update_head");
+
+    PortalStateBlockInfo head;
+    MUST(portal_state_node_update_head(node, header_rlp, header_rlp_len, &head));
+    CHECK(head.number == 0);
+    char hash_hex[65];
+    to_hex(head.hash, 32, hash_hex);
+    CHECK(strstr(devnet.line, hash_hex) != NULL);
+
+    PortalStateStatus status;
+    MUST(portal_state_node_status(node, &status));
+    CHECK(status.has_newest_block && status.newest_block == 0);
+    CHECK(status.peers >= 1);
+    CHECK(strncmp(status.enr, "enr:", 4) == 0);
+    portal_state_status_free(&status);
+    CHECK(status.enr == NULL);
+
+    /* Account: the balance of a genesis whale, exact. */
+    MUST(portal_state_node_query_account(node, WHALE, NULL, &account));
+    CHECK(account.exists && account.nonce == 0);
+    CHECK(strcmp(account.balance_decimal, WHALE_BALANCE_DECIMAL) == 0);
+    CHECK(hex_equals(account.balance, 32, WHALE_BALANCE_HEX));
+    CHECK(memcmp(account.block.hash, head.hash, 32) == 0);
+
+    /* Storage slot 0x22 of the deposit contract, at block number 0. */
+    PortalStateBlock block_zero = {PORTAL_STATE_BLOCK_NUMBER, 0, NULL};
+    PortalStateStorage storage;
+    MUST(portal_state_node_query_storage(node, DEPOSIT, "0x22", &block_zero, &storage));
+    CHECK(hex_equals(storage.value, 32, DEPOSIT_SLOT_22));
+
+    /* Code, at the head's hash. */
+    char hash_text[67] = "0x";
+    strcat(hash_text, hash_hex);
+    PortalStateBlock by_hash = {PORTAL_STATE_BLOCK_HASH, 0, hash_text};
+    PortalStateCode code;
+    MUST(portal_state_node_get_code(node, DEPOSIT, &by_hash, &code));
+    CHECK(code.code.len == DEPOSIT_CODE_BYTES);
+    CHECK(code.code.data != NULL && hex_equals(code.code.data, 16, DEPOSIT_CODE_PREFIX));
+    portal_state_code_free(&code);
+    CHECK(code.code.data == NULL && code.code.len == 0);
+    portal_state_code_free(&code); /* twice: harmless */
+
+    /* Calls through the network: get_deposit_root() and get_deposit_count(). */
+    const uint8_t get_deposit_root[] = {0xc5, 0xf2, 0x89, 0x2f};
+    PortalStateCallRequest request = call_request(get_deposit_root, sizeof get_deposit_root);
+    PortalStateCallAnswer answer;
+    MUST(portal_state_node_call(node, &request, NULL, &answer));
+    CHECK(answer.success && answer.gas_used > 21000);
+    CHECK(answer.return_data.len == 32 && hex_equals(answer.return_data.data, 32, DEPOSIT_ROOT));
+    CHECK(answer.revert_reason == NULL && answer.halt_reason == NULL);
+    portal_state_call_answer_free(&answer);
+
+    const uint8_t get_deposit_count[] = {0x62, 0x1f, 0xd1, 0x30};
+    request = call_request(get_deposit_count, sizeof get_deposit_count);
+    MUST(portal_state_node_call(node, &request, NULL, &answer));
+    /* ABI `bytes` of length 8, all zero: an empty deposit tree. */
+    CHECK(answer.success && answer.return_data.len >= 72);
+    if (answer.return_data.len >= 72) {
+        CHECK(answer.return_data.data[63] == 8);
+        static const uint8_t zeros[8] = {0};
+        CHECK(memcmp(answer.return_data.data + 64, zeros, 8) == 0);
+    }
+    portal_state_call_answer_free(&answer);
+
+    PortalStateGas gas;
+    request = call_request(get_deposit_root, sizeof get_deposit_root);
+    MUST(portal_state_node_estimate_gas(node, &request, NULL, &gas));
+    CHECK(gas.gas > 21000 && gas.gas < 30000000);
+
+    /* Typed errors for bad input. */
+    expect_error(portal_state_node_query_account(node, "0x1234", NULL, &account),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "40 hex digits", "short address");
+    expect_error(portal_state_node_query_account(node, "0xD3994e4d3202dD23c8497d7F75bF1647d1DA1bbB",
+                                                 NULL, &account),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "checksum", "checksum typo");
+    expect_error(portal_state_node_query_account(node, "0x\xff\xfe", NULL, &account),
+                 PORTAL_STATE_ERROR_INVALID_UTF8, "UTF-8", "address not UTF-8");
+    expect_error(portal_state_node_query_account(node, NULL, NULL, &account),
+                 PORTAL_STATE_ERROR_NULL_ARGUMENT, "address", "null address");
+    expect_error(portal_state_node_query_account(NULL, DEPOSIT, NULL, &account),
+                 PORTAL_STATE_ERROR_NULL_ARGUMENT, "node", "null node");
+    expect_error(portal_state_node_query_account(node, DEPOSIT, NULL, NULL),
+                 PORTAL_STATE_ERROR_NULL_ARGUMENT, "out_account", "null out-parameter");
+    expect_error(portal_state_node_query_storage(node, DEPOSIT, "22", NULL, &storage),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "0x", "slot without 0x");
+    PortalStateBlock block_five = {PORTAL_STATE_BLOCK_NUMBER, 5, NULL};
+    expect_error(portal_state_node_query_account(node, DEPOSIT, &block_five, &account),
+                 PORTAL_STATE_ERROR_UNKNOWN_BLOCK, "5", "unknown block");
+    PortalStateBlock bad_kind = {7, 0, NULL};
+    expect_error(portal_state_node_query_account(node, DEPOSIT, &bad_kind, &account),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "kind", "bad block kind");
+    PortalStateBlock bad_hash = {PORTAL_STATE_BLOCK_HASH, 0, "0xnothex"};
+    expect_error(portal_state_node_query_account(node, DEPOSIT, &bad_hash, &account),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "hex", "bad block hash");
+    const uint8_t bad_rlp[] = {0xc0, 0x01};
+    expect_error(portal_state_node_update_head(node, bad_rlp, sizeof bad_rlp, &head),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "header", "bad header RLP");
+    expect_error(portal_state_node_update_head(node, NULL, 10, &head),
+                 PORTAL_STATE_ERROR_NULL_ARGUMENT, "header_rlp", "null RLP with a length");
+    request = call_request(get_deposit_root, sizeof get_deposit_root);
+    request.value = "lots";
+    expect_error(portal_state_node_call(node, &request, NULL, &answer),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "value", "bad amount");
+
+    /* A panic inside a call's task on the node's runtime comes back as an error, and the node
+     * keeps answering. */
+    request = call_request((const uint8_t *)PANIC_IN_CALL, strlen(PANIC_IN_CALL));
+    expect_error(portal_state_node_call(node, &request, NULL, &answer),
+                 PORTAL_STATE_ERROR_INTERNAL, "panicked", "panic inside a call");
+    request = call_request(get_deposit_root, sizeof get_deposit_root);
+    MUST(portal_state_node_call(node, &request, NULL, &answer));
+    CHECK(answer.success && hex_equals(answer.return_data.data, 32, DEPOSIT_ROOT));
+    portal_state_call_answer_free(&answer);
+
+    /* Stop: idempotent; then every query is NOT_RUNNING. */
+    MUST(portal_state_node_stop(node));
+    MUST(portal_state_node_stop(node));
+    expect_error(portal_state_node_query_account(node, DEPOSIT, NULL, &account),
+                 PORTAL_STATE_ERROR_NOT_RUNNING, "not running", "query after stop");
+    expect_error(portal_state_node_status(node, &status), PORTAL_STATE_ERROR_NOT_RUNNING,
+                 "not running", "status after stop");
+    expect_error(portal_state_node_call(node, &request, NULL, &answer),
+                 PORTAL_STATE_ERROR_NOT_RUNNING, "not running", "call after stop");
+    portal_state_node_free(node);
+    portal_state_node_free(NULL);
+
+    devnet_stop(&devnet);
+    for (size_t i = 0; i < bootnodes_len; i++) free(bootnodes[i]);
+    free(header_rlp);
+    char remove_dir[128];
+    snprintf(remove_dir, sizeof remove_dir, "rm -rf '%s'", data_dir);
+    CHECK(system(remove_dir) == 0);
+
+    if (failures > 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("C API: all checks passed\n");
+    return 0;
+}
