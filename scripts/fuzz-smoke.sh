@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds every fuzz target (fuzz/, cargo-fuzz + libFuzzer) and runs each for a fixed budget,
+# starting from its checked-in corpus and regression inputs. Prints the executions of each
+# target and fails if any target finds a crash or a broken property (its input is then in
+# fuzz/artifacts/<target>/: fix the bug, move the input to fuzz/regressions/<target>/, add a
+# test to tests/fuzz_corpus.rs).
+#
+#   FUZZ_SECONDS=20      budget per target, in seconds (the CI smoke run)
+#   FUZZ_TARGETS="a b"   only these targets (default: all of `cargo fuzz list`)
+#   FUZZ_SANITIZER=none  cargo-fuzz sanitizer (address is slower to build and run; the decoders
+#                        are safe Rust, so the checks are panics and properties, not ASan's)
+#   PORTAL_STATE_CARGO_FUZZ, PORTAL_STATE_FUZZ_TOOLCHAIN, PORTAL_STATE_FUZZ_BOOTSTRAP: what
+#                        scripts/install-test-deps.sh prints (default: cargo-fuzz on PATH and the
+#                        pinned nightly)
+#
+# A longer run: FUZZ_SECONDS=300 ./scripts/fuzz-smoke.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_EACH="${FUZZ_SECONDS:-20}"
+SANITIZER="${FUZZ_SANITIZER:-none}"
+TOOLCHAIN="${PORTAL_STATE_FUZZ_TOOLCHAIN:-nightly-2026-05-19}"
+if [[ -n "${PORTAL_STATE_CARGO_FUZZ:-}" ]]; then
+    PATH="$(dirname "$PORTAL_STATE_CARGO_FUZZ"):$PATH"
+fi
+if [[ "${PORTAL_STATE_FUZZ_BOOTSTRAP:-0}" = "1" ]]; then
+    # No nightly could be installed: a stable compiler that accepts nightly flags.
+    export RUSTC_BOOTSTRAP=1
+fi
+command -v cargo-fuzz >/dev/null || {
+    echo "fuzz-smoke: cargo-fuzz missing (./scripts/install-test-deps.sh installs it)" >&2
+    exit 1
+}
+fuzz() { (cd fuzz && cargo "+$TOOLCHAIN" fuzz "$@"); }
+
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-$(fuzz list | tr '\n' ' ')}"
+
+echo "fuzz-smoke: building ${#TARGETS[@]} targets (toolchain $TOOLCHAIN, sanitizer $SANITIZER)"
+start=$(date +%s)
+fuzz build --sanitizer "$SANITIZER" 2>&1 | grep -Ev '^\s+(Compiling|Downloaded|Downloading)' || true
+[[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "fuzz-smoke: build failed" >&2; exit 1; }
+echo "fuzz-smoke: build took $(($(date +%s) - start)) s"
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+failed=()
+printf '%-16s %12s %10s %8s %s\n' target executions exec/s corpus result
+for target in "${TARGETS[@]}"; do
+    # New inputs go to a scratch directory (the first one): the checked-in corpus stays small.
+    mkdir -p "$WORK/$target"
+    dirs=("$WORK/$target" "corpus/$target")
+    [[ -d "fuzz/regressions/$target" ]] && dirs+=("regressions/$target")
+    log="$WORK/$target.log"
+    status=ok
+    fuzz run --sanitizer "$SANITIZER" "$target" "${dirs[@]}" -- \
+        -max_total_time="$SECONDS_EACH" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+        >"$log" 2>&1 || status=FAILED
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    corpus=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')
+    printf '%-16s %12s %10s %8s %s\n' "$target" "$execs" "$((execs / SECONDS_EACH))" "$corpus" "$status"
+    if [[ $status != ok ]]; then
+        failed+=("$target")
+        grep -E 'panicked|ERROR|SUMMARY|Test unit written|artifact' "$log" | head -20 >&2 || tail -30 "$log" >&2
+    fi
+done
+
+if ((${#failed[@]})); then
+    echo "fuzz-smoke: FAILED: ${failed[*]} (inputs in fuzz/artifacts/)" >&2
+    exit 1
+fi
+echo "fuzz-smoke: ${#TARGETS[@]} targets, ${SECONDS_EACH} s each, no crash"
