@@ -143,6 +143,42 @@ fn regression_non_minimal_leb128_length_is_rejected() {
     assert_eq!(framing::read_varint(&[0xc2, 0x01]).unwrap(), (0xc2, 2));
 }
 
+/// Found by the `proof_verify` target (`fuzz/regressions/proof_verify/`): a one-node witness
+/// `c2 10 16`, an extension whose path diverges from the key and whose child `0x16` is neither a
+/// hash nor a node, was accepted as a proof of absence (alloy-trie rejects it: the node is no
+/// trie node). Now it is a malformed node.
+#[test]
+fn regression_diverging_extension_with_garbage_child_is_malformed() {
+    let input = std::fs::read(
+        fuzz_dir("regressions", "proof_verify").join("diverging-extension-garbage-child"),
+    )
+    .unwrap();
+    let key = weth_keys()[0];
+    let Ok(ContentValue::Account(witness)) = ContentValue::decode(&key, &input[1..]) else {
+        panic!("the regression input is an account value");
+    };
+    assert_eq!(witness.nodes(), [Bytes::from_static(&[0xc2, 0x10, 0x16])]);
+    let root = alloy_primitives::keccak256(&witness.nodes()[0]);
+    let result = portal_state::proof::verify_account(root, fuzz_checks::WETH, &witness);
+    assert!(
+        matches!(
+            result,
+            Err(portal_state::proof::ProofError::MalformedNode { index: 0, .. })
+        ),
+        "{result:?}"
+    );
+    // The same extension with a hash child still proves absence: only the garbage was refused.
+    let mut node = vec![0xe2, 0x10, 0xa0];
+    node.extend_from_slice(&[0x11; 32]);
+    let node = Bytes::from(node);
+    let root = alloy_primitives::keccak256(&node);
+    let witness = portal_state::content::Witness(vec![node]);
+    assert_eq!(
+        portal_state::proof::verify_account(root, fuzz_checks::WETH, &witness),
+        Ok(None)
+    );
+}
+
 fn weth_keys() -> [ContentKey; 3] {
     [
         ContentKey::Account(AccountKey {
