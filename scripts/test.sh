@@ -37,7 +37,7 @@ echo "cast:  $PORTAL_STATE_CAST"
 step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
 cargo test --locked --all-targets
 
-step "fuzz smoke: every fuzz target for ${FUZZ_SECONDS:-20} s from its corpus (scripts/fuzz-smoke.sh)"
+step "fuzz smoke: every fuzz target for ${FUZZ_SECONDS:-10} s from its corpus (scripts/fuzz-smoke.sh)"
 ./scripts/fuzz-smoke.sh
 
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"

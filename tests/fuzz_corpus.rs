@@ -143,10 +143,11 @@ fn regression_non_minimal_leb128_length_is_rejected() {
     assert_eq!(framing::read_varint(&[0xc2, 0x01]).unwrap(), (0xc2, 2));
 }
 
-/// Found by the `proof_verify` target (`fuzz/regressions/proof_verify/`): a one-node witness
-/// `c2 10 16`, an extension whose path diverges from the key and whose child `0x16` is neither a
-/// hash nor a node, was accepted as a proof of absence (alloy-trie rejects it: the node is no
-/// trie node). Now it is a malformed node.
+/// Found by the `proof_verify` target (`fuzz/regressions/proof_verify/`), whose alloy-trie
+/// comparison flagged it: a one-node witness `c2 10 16`, an extension whose path diverges from
+/// the key and whose child `0x16` is neither a hash nor a node, was accepted as a proof of
+/// absence. It is no trie node (alloy-trie's walk fails decoding that child); now it is a
+/// malformed node for us too.
 #[test]
 fn regression_diverging_extension_with_garbage_child_is_malformed() {
     let input = std::fs::read(
