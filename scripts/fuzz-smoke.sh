@@ -7,8 +7,8 @@
 #
 #   FUZZ_SECONDS=10      budget per target, in seconds (the CI smoke run)
 #   FUZZ_TARGETS="a b"   only these targets (default: all of `cargo fuzz list`)
-#   FUZZ_SANITIZER=none  cargo-fuzz sanitizer (address is slower to build and run; the decoders
-#                        are safe Rust, so the checks are panics and properties, not ASan's)
+#   FUZZ_SANITIZER=none  cargo-fuzz sanitizer (the decoders are safe Rust: the checks are
+#                        panics and broken properties, which need none; `address` adds ASan)
 #   PORTAL_STATE_CARGO_FUZZ, PORTAL_STATE_FUZZ_TOOLCHAIN, PORTAL_STATE_FUZZ_BOOTSTRAP: what
 #                        scripts/install-test-deps.sh prints (default: its cargo-fuzz in
 #                        .test-deps/, its pinned nightly, else stable with RUSTC_BOOTSTRAP=1)

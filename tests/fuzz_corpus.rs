@@ -41,7 +41,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs one target's check on every file of `dir`; returns how many files ran and the failures.
-fn replay(target: &str, check: fn(&[u8]), dir: &Path) -> (usize, Vec<String>) {
+fn replay(target: &str, check: fuzz_checks::Check, dir: &Path) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
     let files = files_in(dir);
     for file in &files {

@@ -29,9 +29,13 @@ use portal_state::wire::{
     MAX_ENRS, MAX_ENR_BYTES,
 };
 
+/// What a target runs on one input: returns when the input is handled correctly, panics when
+/// it is not.
+pub type Check = fn(&[u8]);
+
 /// The target names, as directories of `fuzz/corpus/` and `fuzz/regressions/`, with their
 /// checks.
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+pub const TARGETS: [(&str, Check); 8] = [
     ("wire_message", wire_message),
     ("ping_extension", ping_extension),
     ("content_key", content_key),
