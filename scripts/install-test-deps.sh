@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the programs the tests need but cargo does not provide: a real execution client
 # (anvil) and its command-line companion (cast), from the npm packages Foundry publishes, into
-# .test-deps/ in the repository. Idempotent: when both binaries are there at the pinned version
-# it prints nothing and does nothing.
+# .test-deps/ in the repository; cargo-fuzz and a nightly toolchain for the fuzz smoke run.
+# Idempotent: what is there at the pinned version is not installed again.
 #
 # Prints the binaries' absolute paths as shell assignments, for `eval`:
 #   PORTAL_STATE_ANVIL=/abs/.test-deps/.../anvil
 #   PORTAL_STATE_CAST=/abs/.test-deps/.../cast
+#   PORTAL_STATE_CARGO_FUZZ=/abs/.test-deps/cargo-fuzz/bin/cargo-fuzz
+#   PORTAL_STATE_FUZZ_TOOLCHAIN=nightly-...   PORTAL_STATE_FUZZ_BOOTSTRAP=0|1
 # (scripts/test.sh evals them and exports them; the tests fail, never skip, without them.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,8 +71,32 @@ command -v valgrind >/dev/null || apt_install valgrind
 command -v gcc >/dev/null || { echo "install-test-deps: gcc is missing (apt-get install gcc)" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "install-test-deps: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 
-for bin in "$ANVIL" "$CAST"; do
-    [[ -x "$bin" ]] || { echo "install-test-deps: $bin missing after npm install" >&2; exit 1; }
+# Fuzzing (scripts/fuzz-smoke.sh): cargo-fuzz, built into .test-deps/, and a pinned nightly
+# (libFuzzer's coverage instrumentation takes nightly-only compiler flags). rustup fetches the
+# nightly like any toolchain; where it cannot, stable with RUSTC_BOOTSTRAP=1 takes the same flags.
+FUZZ_TOOLCHAIN=nightly-2026-05-19
+FUZZ_BOOTSTRAP=0
+CARGO_FUZZ_VERSION=0.13.2
+CARGO_FUZZ="$DEPS_DIR/cargo-fuzz/bin/cargo-fuzz"
+if ! rustup run "$FUZZ_TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+    echo "install-test-deps: installing Rust $FUZZ_TOOLCHAIN (minimal profile)" >&2
+    if ! rustup toolchain install "$FUZZ_TOOLCHAIN" --profile minimal >&2; then
+        echo "install-test-deps: no $FUZZ_TOOLCHAIN; fuzzing on stable with RUSTC_BOOTSTRAP=1" >&2
+        FUZZ_TOOLCHAIN=stable
+        FUZZ_BOOTSTRAP=1
+    fi
+fi
+if [[ "$("$CARGO_FUZZ" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+    echo "install-test-deps: building cargo-fuzz $CARGO_FUZZ_VERSION into .test-deps/" >&2
+    cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" \
+        --root "$DEPS_DIR/cargo-fuzz" >&2
+fi
+
+for bin in "$ANVIL" "$CAST" "$CARGO_FUZZ"; do
+    [[ -x "$bin" ]] || { echo "install-test-deps: $bin missing after installing it" >&2; exit 1; }
 done
 echo "PORTAL_STATE_ANVIL=$ANVIL"
 echo "PORTAL_STATE_CAST=$CAST"
+echo "PORTAL_STATE_CARGO_FUZZ=$CARGO_FUZZ"
+echo "PORTAL_STATE_FUZZ_TOOLCHAIN=$FUZZ_TOOLCHAIN"
+echo "PORTAL_STATE_FUZZ_BOOTSTRAP=$FUZZ_BOOTSTRAP"

@@ -30,11 +30,15 @@ step "test dependencies (anvil and cast, for the bridge tests)"
 # The tests read these two variables and fail, never skip, when they are missing.
 eval "$(./scripts/install-test-deps.sh)"
 export PORTAL_STATE_ANVIL PORTAL_STATE_CAST
+export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOOTSTRAP
 echo "anvil: $PORTAL_STATE_ANVIL"
 echo "cast:  $PORTAL_STATE_CAST"
 
 step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
 cargo test --locked --all-targets
+
+step "fuzz smoke: every fuzz target for ${FUZZ_SECONDS:-10} s from its corpus (scripts/fuzz-smoke.sh)"
+./scripts/fuzz-smoke.sh
 
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
 # One build with the bindgen's features: the library the bindings are generated from is the

@@ -299,6 +299,12 @@ pub(crate) fn follow(
                     ));
                 }
                 if path.slice(*depth..end) != extension.key {
+                    // Off the key's path the child is not followed, but it must still be a hash
+                    // or a node that decodes: a node with a garbage child is no trie node
+                    // (alloy-trie's walk decodes it too). Found by fuzz target proof_verify.
+                    if let ChildRef::Embedded(encoded) = child_ref(&extension.child)? {
+                        decode_node(encoded)?;
+                    }
                     return Ok(Step::Absent);
                 }
                 *depth = end;

@@ -24,11 +24,20 @@ pub fn write_varint(mut value: u32, out: &mut Vec<u8>) {
 }
 
 /// Read an unsigned LEB128 `u32` from the front of `bytes`; returns it and the bytes it used.
+/// Only the minimal encoding is accepted.
 pub fn read_varint(bytes: &[u8]) -> Result<(u32, usize), WireError> {
     let mut value: u64 = 0;
     for (i, &byte) in bytes.iter().take(MAX_VARINT_BYTES).enumerate() {
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
+            // A last group of zero bits after the first byte adds nothing: `0x80 0x00` would be
+            // a second encoding of 0. Only the minimal encoding is valid (as upstream clients'
+            // `unsigned-varint` requires), so one item has one framing.
+            if byte == 0 && i > 0 {
+                return Err(WireError::InvalidFraming(
+                    "length prefix is not minimally encoded".into(),
+                ));
+            }
             let value = u32::try_from(value)
                 .map_err(|_| WireError::InvalidFraming("length above u32::MAX".into()))?;
             return Ok((value, i + 1));
@@ -120,6 +129,10 @@ mod tests {
         assert!(read_varint(&[0x80]).is_err());
         assert!(read_varint(&[0xff, 0xff, 0xff, 0xff, 0x1f]).is_err()); // > u32::MAX
         assert!(read_varint(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).is_err());
+        // Non-minimal encodings (found by fuzz/fuzz_targets/utp_framing.rs).
+        assert!(read_varint(&[0x80, 0x00]).is_err());
+        assert!(read_varint(&[0xc2, 0x00]).is_err());
+        assert!(read_varint(&[0xff, 0x80, 0x80, 0x80, 0x00]).is_err());
     }
 
     #[test]
