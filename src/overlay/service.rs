@@ -230,13 +230,12 @@ fn node_id_of(enr: &Enr) -> NodeId {
 }
 
 fn encode_enr(enr: &Enr) -> alloy_primitives::Bytes {
-    alloy_rlp::encode(enr).into()
+    crate::net::enr_to_rlp(enr).into()
 }
 
+/// The one ENR decoder for peer bytes (the one `fuzz/` targets), errors as `None`.
 fn decode_enr(bytes: &[u8]) -> Option<Enr> {
-    let mut buf = bytes;
-    let enr = <Enr as alloy_rlp::Decodable>::decode(&mut buf).ok()?;
-    buf.is_empty().then_some(enr)
+    crate::net::enr_from_rlp(bytes).ok()
 }
 
 impl Overlay {
