@@ -19,7 +19,7 @@ use utp_rs::stream::UtpStream;
 
 use super::record::{build_local_enr, enr_chain_id, negotiate_version};
 use super::utp::{connection_config, reset_packet, BudgetGuard, Discv5UtpSocket, Gates, UtpPeer};
-use super::{NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
+use super::{LinkActivity, NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
 use crate::wire::ProtocolVersion;
 
 /// Inbound requests waiting for the overlay. Beyond this the overlay is not keeping up, and a
@@ -121,6 +121,7 @@ struct Inner {
     router: Mutex<Option<JoinHandle<()>>>,
     /// Watched to know when discv5 has released the UDP socket.
     socket: Weak<UdpSocket>,
+    activity: Arc<LinkActivity>,
 }
 
 /// A running node's network transport: discv5 on one UDP socket, TALKREQ on the state
@@ -229,7 +230,7 @@ impl Transport {
             }
             None => local_addr,
         };
-        let local_enr = build_local_enr(&key, advertised, config.chain_id)?;
+        let local_enr = build_local_enr(&key, advertised, config.chain_id, config.min_enr_seq)?;
 
         let socket = Arc::new(socket);
         let socket_watch = Arc::downgrade(&socket);
@@ -248,9 +249,12 @@ impl Transport {
         builder.request_timeout(config.request_timeout);
         // Left at their defaults on purpose: the packet filter is off (its rate limiter stalls
         // uTP, where every packet is a TALKREQ) and the table accepts loopback addresses.
-        if config.external.is_some() {
+        if config.external.is_some() && !config.follow_observed_address {
             // The operator said where we are: don't let peers' observations rewrite it.
             builder.disable_enr_update();
+        } else {
+            // Few peers on a phone: two agreeing observations are enough to move our ENR.
+            builder.enr_peer_update_min(2);
         }
         let mut discv5 = Discv5::new(local_enr.clone(), key, builder.build())
             .map_err(|e| NetError::Discv5(e.to_string()))?;
@@ -270,12 +274,14 @@ impl Transport {
         });
         let (utp_tx, utp_rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let activity = Arc::new(LinkActivity::default());
         let router = tokio::spawn(route(
             events,
             Arc::downgrade(&shared),
             utp_tx,
             inbound_tx,
             config.chain_id,
+            activity.clone(),
         ));
         let gates = Arc::new(Gates::default());
         let (shutdown, _) = watch::channel(false);
@@ -302,6 +308,7 @@ impl Transport {
                 shutdown,
                 router: Mutex::new(Some(router)),
                 socket: socket_watch,
+                activity,
             }),
         };
         tracing::info!(
@@ -321,6 +328,22 @@ impl Transport {
             .shared
             .with_discv5(|d| d.local_enr())
             .unwrap_or_else(|| self.inner.initial_enr.clone())
+    }
+
+    /// What the link has carried: answers, unsolicited requests, failures, the observed
+    /// address.
+    pub fn activity(&self) -> &LinkActivity {
+        &self.inner.activity
+    }
+
+    /// Advertise `addr` in our ENR from now on (after the device's address changed). The ENR's
+    /// sequence number goes up, so peers that see it replace the record they hold. Returns
+    /// whether the ENR changed (false when it already says `addr`, or after shutdown).
+    pub fn set_advertised_addr(&self, addr: SocketAddr) -> bool {
+        self.inner
+            .shared
+            .with_discv5(|d| d.update_local_enr_socket(addr, false))
+            .unwrap_or(false)
     }
 
     /// Our node id.
@@ -355,9 +378,18 @@ impl Transport {
             .ok_or(NetError::Shutdown)??;
         tokio::select! {
             result = tokio::time::timeout(self.inner.request_timeout, request) => match result {
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => Err(self.request_error(e)),
-                Err(_) => Err(NetError::Timeout),
+                Ok(Ok(response)) => {
+                    self.inner.activity.response();
+                    Ok(response)
+                }
+                Ok(Err(e)) => {
+                    self.inner.activity.failure();
+                    Err(self.request_error(e))
+                }
+                Err(_) => {
+                    self.inner.activity.failure();
+                    Err(NetError::Timeout)
+                }
             },
             _ = shutdown.wait_for(|stopped| *stopped) => Err(NetError::Shutdown),
         }
@@ -734,6 +766,7 @@ async fn route(
     utp: mpsc::UnboundedSender<discv5::TalkRequest>,
     inbound: mpsc::Sender<InboundRequest>,
     chain_id: u64,
+    activity: Arc<LinkActivity>,
 ) {
     while let Some(event) = events.recv().await {
         match event {
@@ -743,6 +776,7 @@ async fn route(
                     .unwrap_or_else(|_| tracing::trace!("uTP socket gone; packet dropped"));
             }
             Event::TalkRequest(request) if request.protocol() == STATE_PROTOCOL_ID => {
+                activity.unsolicited();
                 let Some(shared) = shared.upgrade() else {
                     break;
                 };
@@ -780,6 +814,10 @@ async fn route(
                     Some(shared) => shared.remember(enr),
                     None => break,
                 }
+            }
+            Event::SocketUpdated(addr) => {
+                tracing::info!(%addr, "peers observe us at a new address");
+                activity.observed(addr);
             }
             _ => {}
         }

@@ -5,13 +5,16 @@
 //! answer each wire message, the node and content lookups, and offer/accept gossip
 //! ([`Overlay`]). It decodes messages with [`crate::wire`], checks every value with
 //! [`crate::proof`] and keeps content in [`crate::store`]; it reaches the network only through
-//! [`crate::net`].
+//! [`crate::net`]. [`Link`] keeps it usable on a phone's link: recovery after address
+//! changes, keep-alives, reachability, pause/resume, and retried lookups.
 
 mod heads;
+mod link;
 mod service;
 mod table;
 
 pub use heads::{TrustedHeaders, MAX_TRUSTED_HEADERS};
+pub use link::{Link, LinkConfig, LinkStatus, Locate, RecoveryReason};
 pub use service::{
     FoundContent, LookupStats, Overlay, OverlayConfig, PlacementReport, TrafficCounters,
     MAX_INLINE_CONTENT,
