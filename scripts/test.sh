@@ -36,6 +36,10 @@ echo "cast:  $PORTAL_STATE_CAST"
 step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
 cargo test --locked --all-targets
 
+step "network tests: a light node behind NATs, on a lossy slow link, moving, pausing (namespaces)"
+# Skips with a message only where the kernel refuses network namespaces.
+./scripts/network-tests.sh
+
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
 # One build with the bindgen's features: the library the bindings are generated from is the
 # library the Kotlin and Python tests load.

@@ -2,8 +2,10 @@
 //! for, failures, and the address peers observe us at. The link's health is judged from these
 //! (see `crate::overlay::link`).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -19,7 +21,14 @@ pub struct LinkActivity {
     failures: AtomicU64,
     unsolicited: AtomicU64,
     observed: watch::Sender<Option<SocketAddr>>,
+    /// Peers we sent requests to: their requests pass any NAT (it saw us send to them
+    /// first), so they prove nothing about reachability.
+    contacted: Mutex<HashSet<[u8; 32]>>,
 }
+
+/// Peers remembered as contacted; beyond this the set starts over (a few requests then count
+/// as unsolicited although they were not: harmless, it only keeps a node a storage peer).
+const CONTACTED_CAPACITY: usize = 4096;
 
 impl Default for LinkActivity {
     fn default() -> Self {
@@ -31,6 +40,7 @@ impl Default for LinkActivity {
             failures: AtomicU64::new(0),
             unsolicited: AtomicU64::new(0),
             observed: watch::channel(None).0,
+            contacted: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -60,8 +70,29 @@ impl LinkActivity {
         self.failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A peer sent us a request: our address is reachable from outside.
-    pub(crate) fn unsolicited(&self) {
+    /// We are sending a request to `peer`.
+    pub(crate) fn contacting(&self, peer: [u8; 32]) {
+        let mut contacted = self.contacted.lock().unwrap_or_else(|e| e.into_inner());
+        if contacted.len() >= CONTACTED_CAPACITY {
+            contacted.clear();
+        }
+        contacted.insert(peer);
+    }
+
+    /// `peer` sent us a request. From a peer we never contacted, it proves that our address
+    /// is reachable from outside.
+    pub(crate) fn inbound(&self, peer: [u8; 32]) {
+        let known = self
+            .contacted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&peer);
+        if !known {
+            self.unsolicited();
+        }
+    }
+
+    fn unsolicited(&self) {
         self.unsolicited.fetch_add(1, Ordering::Relaxed);
         self.last_unsolicited_ms
             .store(self.stamp(), Ordering::Relaxed);
@@ -92,7 +123,7 @@ impl LinkActivity {
         self.failures.load(Ordering::Relaxed)
     }
 
-    /// Requests peers sent us.
+    /// Requests from peers we had never contacted.
     pub fn unsolicited_requests(&self) -> u64 {
         self.unsolicited.load(Ordering::Relaxed)
     }

@@ -76,7 +76,14 @@ pub(crate) struct Shared {
     /// `None` once shut down: taking discv5 out and dropping it is what stops its tasks.
     discv5: RwLock<Option<Discv5>>,
     enrs: Mutex<EnrCache>,
+    /// The address each peer's latest session runs on. For a peer behind a NAT, or one that
+    /// just moved, it is where its packets really come from, which its ENR may not say.
+    sessions: Mutex<HashMap<NodeId, SocketAddr>>,
 }
+
+/// Session addresses remembered; beyond this the map starts over (the ENR's address is
+/// then used until the next session).
+const SESSION_ADDR_CAPACITY: usize = 4096;
 
 impl Shared {
     /// Runs `f` on discv5 if it is still running. Never held across an await.
@@ -91,6 +98,30 @@ impl Shared {
 
     fn remember(&self, enr: Enr) {
         self.enrs().insert(enr);
+    }
+
+    fn remember_session(&self, id: NodeId, addr: SocketAddr) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.len() >= SESSION_ADDR_CAPACITY {
+            sessions.clear();
+        }
+        sessions.insert(id, addr);
+    }
+
+    /// How to reach `enr`'s node: at its latest session's address when there is one (the
+    /// address its packets come from: right behind NATs and after moves), else at its ENR's.
+    pub(crate) fn contact(&self, discv5: &Discv5, enr: Enr) -> Result<NodeContact, NetError> {
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&enr.node_id())
+            .copied();
+        match session {
+            Some(addr) => Ok(NodeContact::new(enr.public_key(), addr, Some(enr))),
+            None => NodeContact::try_from_enr(enr, discv5.ip_mode())
+                .map_err(|e| NetError::Unreachable(format!("{e:?}"))),
+        }
     }
 
     /// The newest ENR we know for `id`: discv5's routing table only holds some peers (full
@@ -246,7 +277,14 @@ impl Transport {
             }
         };
         let mut builder = ConfigBuilder::new(listen);
-        builder.request_timeout(config.request_timeout);
+        // discv5 sends a request again after half our deadline: on a lossy link one lost
+        // packet then costs half a timeout, not the whole request.
+        builder
+            .request_timeout(config.request_timeout / 2)
+            .request_retries(1)
+            // discv5's own liveness pings of its table would keep running while an app has
+            // paused the node; the overlay pings its peers itself (and keeps NATs open).
+            .ping_interval(Duration::from_secs(3600));
         // Left at their defaults on purpose: the packet filter is off (its rate limiter stalls
         // uTP, where every packet is a TALKREQ) and the table accepts loopback addresses.
         if config.external.is_some() && !config.follow_observed_address {
@@ -271,6 +309,7 @@ impl Transport {
         let shared = Arc::new(Shared {
             discv5: RwLock::new(Some(discv5)),
             enrs: Mutex::new(EnrCache::new()),
+            sessions: Mutex::new(HashMap::new()),
         });
         let (utp_tx, utp_rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
@@ -367,12 +406,12 @@ impl Transport {
             return Err(e);
         }
         self.inner.shared.remember(peer.clone());
+        self.inner.activity.contacting(peer.node_id().raw());
         let request = self
             .inner
             .shared
             .with_discv5(|d| {
-                let contact = NodeContact::try_from_enr(peer.clone(), d.ip_mode())
-                    .map_err(|e| NetError::Unreachable(format!("{e:?}")))?;
+                let contact = self.inner.shared.contact(d, peer.clone())?;
                 Ok(d.talk_req(contact, STATE_PROTOCOL_ID.to_vec(), body))
             })
             .ok_or(NetError::Shutdown)??;
@@ -626,7 +665,9 @@ impl Transport {
     fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
         self.inner.gates.silence(id.peer_id, [id.send, id.recv]);
         let reset = self.inner.shared.with_discv5(|d| {
-            NodeContact::try_from_enr(peer.clone(), d.ip_mode())
+            self.inner
+                .shared
+                .contact(d, peer.clone())
                 .ok()
                 .map(|contact| d.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), reset_packet(id.send)))
         });
@@ -776,7 +817,7 @@ async fn route(
                     .unwrap_or_else(|_| tracing::trace!("uTP socket gone; packet dropped"));
             }
             Event::TalkRequest(request) if request.protocol() == STATE_PROTOCOL_ID => {
-                activity.unsolicited();
+                activity.inbound(request.node_id().raw());
                 let Some(shared) = shared.upgrade() else {
                     break;
                 };
@@ -811,7 +852,10 @@ async fn route(
             Event::SessionEstablished(enr, addr) => {
                 tracing::trace!(node_id = %enr.node_id(), %addr, "session established");
                 match shared.upgrade() {
-                    Some(shared) => shared.remember(enr),
+                    Some(shared) => {
+                        shared.remember_session(enr.node_id(), addr);
+                        shared.remember(enr);
+                    }
                     None => break,
                 }
             }

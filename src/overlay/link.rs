@@ -11,7 +11,7 @@
 //!   cached peer answers;
 //! * **keep-alive**: when idle, a Ping every [`LinkConfig::keepalive_interval`] to a few peers
 //!   keeps the NAT's mappings to them open;
-//! * **reachability**: a node that no peer has ever sent a request to within
+//! * **reachability**: a node that no peer it never contacted has sent a request to within
 //!   [`LinkConfig::reachability_grace`] is not reachable from outside; it then serves as a
 //!   client only (radius 0 announced), until a peer does reach it;
 //! * **pause / resume**: paused, no timer runs and nothing is sent; resuming re-pings the cached
@@ -49,7 +49,8 @@ pub struct LinkConfig {
     pub keepalive_peers: usize,
     /// No answer from any peer for this long, while requests fail: the link is down, recover.
     pub silence_window: Duration,
-    /// No request from any peer within this long after start: not reachable from outside, so
+    /// No request from a peer we never contacted within this long after start (through a NAT
+    /// only answers and requests of peers we contacted pass): not reachable from outside, so
     /// serve as a client only.
     pub reachability_grace: Duration,
     /// Attempts of one content lookup before it fails.
