@@ -2,8 +2,9 @@
 //! the holesky genesis state pushed into them by a bridge, exactly as the Rust tests build one.
 //!
 //! Prints one line of JSON on stdout once the state is placed:
-//! `{"bootnodes": ["enr:…", …], "header_rlp": "0x…", "number": 0, "hash": "0x…",
-//!   "state_root": "0x…"}`,
+//! `{"min_copies": 3, "bootnodes": ["enr:…", …], "header_rlp": "0x…", "number": 0,
+//!   "hash": "0x…", "state_root": "0x…"}` (`min_copies`: the fewest storage nodes any item is
+//!   on),
 //! then serves until its stdin reaches EOF (the test closes it, or dies), and stops.
 //!
 //! The network tests (`scripts/network-tests.sh`) run it in a network namespace: there
@@ -93,6 +94,7 @@ async fn main() {
             .unwrap_or(PushConfig::default().peers_per_item),
         ..PushConfig::default()
     };
+    let keys: Vec<_> = content.items.iter().map(|item| *item.key()).collect();
     let report = push_with(&bridge, content.items, &push_config, |_| {}).await;
     assert_eq!(report.unplaced, 0, "{report:?}");
     // Let the nodes' own gossip settle, so the state is where lookups will look.
@@ -106,7 +108,23 @@ async fn main() {
         last = now;
     }
 
+    // The fewest storage nodes any item is on: what a test that kills nodes can rely on.
+    let min_copies = keys
+        .iter()
+        .map(|key| {
+            nodes
+                .iter()
+                .filter(|n| {
+                    n.overlay()
+                        .with_store(|s| s.contains(key).unwrap_or(false))
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .min()
+        .unwrap_or(0);
     let out = serde_json::json!({
+        "min_copies": min_copies,
         "bootnodes": nodes.iter().map(|n| n.enr().to_base64()).collect::<Vec<_>>(),
         "header_rlp": format!("0x{}", alloy_primitives::hex::encode(&header_rlp)),
         "number": header.number,

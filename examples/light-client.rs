@@ -187,7 +187,9 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let devnet_file = args.first().expect("usage: light-client DEVNET_JSON_FILE [KEEPALIVE_MS SILENCE_MS GRACE_MS]");
+    let devnet_file = args
+        .first()
+        .expect("usage: light-client DEVNET_JSON_FILE [KEEPALIVE_MS SILENCE_MS GRACE_MS]");
     let devnet: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(devnet_file).expect("devnet file"))
             .expect("devnet JSON");
@@ -266,7 +268,9 @@ async fn main() {
     for task in running {
         let _ = task.await;
     }
-    let light = Arc::try_unwrap(light).ok().expect("no command left running");
+    let light = Arc::try_unwrap(light)
+        .ok()
+        .expect("no command left running");
     tokio::task::spawn_blocking(move || light.node.stop())
         .await
         .expect("stop task")

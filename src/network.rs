@@ -8,8 +8,8 @@
 use crate::content::{ContentKey, Radius};
 use crate::net::{Enr, NetError, Transport, TransportConfig};
 use crate::overlay::{
-    FoundContent, Link, LinkConfig, LinkStatus, Locate, NodeId, Overlay, OverlayConfig, OverlayError,
-    RecoveryReason,
+    FoundContent, Link, LinkConfig, LinkStatus, Locate, NodeId, Overlay, OverlayConfig,
+    OverlayError, RecoveryReason,
 };
 use crate::proof::{BlockHeader, HeaderError, VerifiedContent};
 use crate::store::{ContentStore, StoreConfig, StoreError};
@@ -311,8 +311,6 @@ impl Network {
     pub async fn resume(&self) -> bool {
         self.link.resume().await
     }
-
-
 
     /// Store verified content within our radius and offer it to interested peers. Returns how
     /// many offers of items peers accepted.

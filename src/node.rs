@@ -404,14 +404,15 @@ fn start_network(
     network_config.capacity_bytes = config.storage_capacity_bytes;
     network_config.link = link.clone();
     // Spawned rather than `block_on`: `start` may be called from inside another runtime.
-    let network = match futures::executor::block_on(runtime.spawn(Network::start(network_config)))
-    {
+    let network = match futures::executor::block_on(runtime.spawn(Network::start(network_config))) {
         Ok(started) => started?,
         Err(e) => return Err(join_error(e)),
     };
     // After an address change, the interface that routes to the network may be another one.
     let targets = bootnodes.to_vec();
-    network.set_locate(Arc::new(move || Some(SocketAddr::new(route_ip(&targets), 0))));
+    network.set_locate(Arc::new(move || {
+        Some(SocketAddr::new(route_ip(&targets), 0))
+    }));
     Ok(network)
 }
 

@@ -89,7 +89,7 @@ async fn recovery_pings_cached_peers_and_lookups_still_answer() {
         assert!(light.overlay().with_table(|t| t.connected().count()) > 0);
 
         for item in &items {
-            let found = light.find_content(item.key().clone()).await.unwrap();
+            let found = light.find_content(*item.key()).await.unwrap();
             assert_eq!(found.content.key(), item.key());
         }
         light.stop().await;
@@ -122,9 +122,9 @@ async fn a_lookup_retries_until_the_content_arrives() {
         light.add_trusted_header(&header).unwrap();
 
         // Nobody has it yet: a single lookup fails...
-        assert!(light.overlay().find_content(item.key().clone()).await.is_err());
+        assert!(light.overlay().find_content(*item.key()).await.is_err());
         // ...but a query issued now completes once the content is placed meanwhile.
-        let query = light.find_content(item.key().clone());
+        let query = light.find_content(*item.key());
         let place = async {
             tokio::time::sleep(Duration::from_millis(200)).await;
             nodes[0].overlay().place(vec![item.clone()], 2).await
@@ -157,7 +157,12 @@ async fn pause_stops_keepalives_and_resume_answers_from_cached_peers() {
 
         // Idle: keep-alive pings go out.
         assert!(
-            eventually(Duration::from_secs(10), || light.status().link.keepalive_pings > 0).await
+            eventually(Duration::from_secs(10), || light
+                .status()
+                .link
+                .keepalive_pings
+                > 0)
+            .await
         );
 
         light.pause();

@@ -277,11 +277,8 @@ impl Transport {
             }
         };
         let mut builder = ConfigBuilder::new(listen);
-        // discv5 sends a request again after half our deadline: on a lossy link one lost
-        // packet then costs half a timeout, not the whole request.
         builder
-            .request_timeout(config.request_timeout / 2)
-            .request_retries(1)
+            .request_timeout(config.request_timeout)
             // discv5's own liveness pings of its table would keep running while an app has
             // paused the node; the overlay pings its peers itself (and keeps NATs open).
             .ping_interval(Duration::from_secs(3600));
@@ -854,6 +851,22 @@ async fn route(
                 match shared.upgrade() {
                     Some(shared) => {
                         shared.remember_session(enr.node_id(), addr);
+                        shared.remember(enr);
+                    }
+                    None => break,
+                }
+            }
+            // A session with a node whose ENR names another address than the one its packets
+            // come from: behind a NAT, or just moved. Reply to where it really is.
+            Event::UnverifiableEnr {
+                enr,
+                socket,
+                node_id,
+            } => {
+                tracing::trace!(%node_id, %socket, "session with a node away from its ENR");
+                match shared.upgrade() {
+                    Some(shared) => {
+                        shared.remember_session(node_id, socket);
                         shared.remember(enr);
                     }
                     None => break,

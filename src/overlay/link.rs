@@ -45,7 +45,9 @@ pub struct LinkConfig {
     /// mappings to them stay open. Carrier NATs drop idle UDP mappings after 30 s or more;
     /// the default stays under that.
     pub keepalive_interval: Duration,
-    /// Peers each keep-alive round pings.
+    /// Peers each keep-alive round pings, taken in turn. One is enough to keep the NAT's
+    /// public port (NATs with endpoint-independent mapping, the common kind, keep one port for
+    /// every destination while any mapping lives); more keep more per-peer sessions warm.
     pub keepalive_peers: usize,
     /// No answer from any peer for this long, while requests fail: the link is down, recover.
     pub silence_window: Duration,
@@ -65,7 +67,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         Self {
             keepalive_interval: Duration::from_secs(25),
-            keepalive_peers: 3,
+            keepalive_peers: 1,
             silence_window: Duration::from_secs(6),
             reachability_grace: Duration::from_secs(300),
             query_attempts: 4,
@@ -113,12 +115,17 @@ struct State {
     config: LinkConfig,
     bootnodes: Vec<Enr>,
     locate: Mutex<Option<Locate>>,
+    /// What `locate` said last: the ENR changes only when that does (it may carry a better,
+    /// observed, address meanwhile).
+    located: Mutex<Option<SocketAddr>>,
     started: Instant,
     paused: watch::Sender<bool>,
     /// One recovery at a time; callers arriving meanwhile wait for it instead of starting
     /// another one.
     recovery: tokio::sync::Mutex<()>,
     recoveries: AtomicU64,
+    /// Cached peers that answered in the last recovery.
+    last_alive: AtomicU64,
     keepalive_pings: AtomicU64,
     /// Keep-alive pings go to these peers in turn.
     keepalive_cursor: AtomicU64,
@@ -127,7 +134,8 @@ struct State {
     stopped: AtomicBool,
 }
 
-/// The link upkeep of one node. Cheap to clone. See the [module docs](self).
+/// The link upkeep of one node: recovery, keep-alive, reachability, pause/resume and retried
+/// lookups, tuned by [`LinkConfig`]. Cheap to clone.
 #[derive(Clone)]
 pub struct Link {
     state: Arc<State>,
@@ -142,10 +150,12 @@ impl Link {
                 config,
                 bootnodes,
                 locate: Mutex::new(None),
+                located: Mutex::new(None),
                 started: Instant::now(),
                 paused: watch::channel(false).0,
                 recovery: tokio::sync::Mutex::new(()),
                 recoveries: AtomicU64::new(0),
+                last_alive: AtomicU64::new(0),
                 keepalive_pings: AtomicU64::new(0),
                 keepalive_cursor: AtomicU64::new(0),
                 last_recovery: Mutex::new(None),
@@ -157,6 +167,7 @@ impl Link {
     /// How recoveries find the node's current address (see [`Locate`]); without it the ENR
     /// keeps its address.
     pub fn set_locate(&self, locate: Locate) {
+        *self.state.located.lock().unwrap_or_else(|e| e.into_inner()) = locate();
         *self.state.locate.lock().unwrap_or_else(|e| e.into_inner()) = Some(locate);
     }
 
@@ -202,6 +213,7 @@ impl Link {
             let _guard = link.state.recovery.lock().await;
             link.state.recoveries.fetch_add(1, Ordering::Relaxed);
             let alive = link.ping_cached(Some(first)).await;
+            link.state.last_alive.store(alive as u64, Ordering::Relaxed);
             if alive == 0 {
                 link.rejoin(RecoveryReason::Resume).await;
             }
@@ -218,17 +230,18 @@ impl Link {
 
     /// The network under us changed (or may have): follow our address in the ENR, ping every
     /// cached peer again, and refill the table. Returns how many cached peers answered. One
-    /// recovery runs at a time; a caller arriving during one waits for it and returns 0.
+    /// recovery runs at a time; a caller arriving during one waits for it and gets its result.
     pub async fn recover(&self, reason: RecoveryReason) -> usize {
         let Ok(_guard) = self.state.recovery.try_lock() else {
             let _waited = self.state.recovery.lock().await;
-            return 0;
+            return self.state.last_alive.load(Ordering::Relaxed) as usize;
         };
         self.state.recoveries.fetch_add(1, Ordering::Relaxed);
         let began = Instant::now();
         tracing::info!(?reason, "recovering the link");
         self.follow_address();
         let alive = self.ping_cached(None).await;
+        self.state.last_alive.store(alive as u64, Ordering::Relaxed);
         self.rejoin(reason).await;
         self.recovered();
         tracing::info!(
@@ -248,7 +261,8 @@ impl Link {
             .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
-    /// Put our current address into the ENR (sequence number bumped) if it moved.
+    /// Put our current address into the ENR (sequence number bumped) if the device's address
+    /// moved since it was last looked at.
     fn follow_address(&self) {
         let locate = self
             .state
@@ -262,6 +276,15 @@ impl Link {
         let Some(now) = locate() else {
             return;
         };
+        let before = self
+            .state
+            .located
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(now);
+        if before == Some(now) {
+            return;
+        }
         let transport = self.state.overlay.transport();
         let mut addr = now;
         if addr.port() == 0 {
@@ -315,7 +338,10 @@ impl Link {
     async fn rejoin(&self, reason: RecoveryReason) {
         let overlay = &self.state.overlay;
         if overlay.with_table(|t| t.connected().count()) == 0 {
-            tracing::info!(?reason, "no cached peer answered; joining through the bootnodes");
+            tracing::info!(
+                ?reason,
+                "no cached peer answered; joining through the bootnodes"
+            );
             overlay.bootstrap(&self.state.bootnodes).await;
             return;
         }
@@ -331,7 +357,7 @@ impl Link {
         let mut backoff = config.retry_backoff;
         let mut attempt = 1;
         loop {
-            match self.state.overlay.find_content(key.clone()).await {
+            match self.state.overlay.find_content(key).await {
                 Ok(found) => return Ok(found),
                 Err(e @ (OverlayError::NotFound(_) | OverlayError::Net(_)))
                     if attempt < config.query_attempts =>
@@ -435,12 +461,16 @@ impl Link {
     /// Ping a few peers, taking the table's connected peers in turn.
     async fn keepalive(&self) {
         let overlay = &self.state.overlay;
-        let peers: Vec<Enr> = overlay.with_table(|t| t.connected().map(|e| e.peer.clone()).collect());
+        let peers: Vec<Enr> =
+            overlay.with_table(|t| t.connected().map(|e| e.peer.clone()).collect());
         if peers.is_empty() {
             return;
         }
         let n = self.state.config.keepalive_peers.min(peers.len());
-        let start = self.state.keepalive_cursor.fetch_add(n as u64, Ordering::Relaxed) as usize;
+        let start = self
+            .state
+            .keepalive_cursor
+            .fetch_add(n as u64, Ordering::Relaxed) as usize;
         let chosen: Vec<&Enr> = (0..n).map(|i| &peers[(start + i) % peers.len()]).collect();
         self.state
             .keepalive_pings

@@ -481,7 +481,11 @@ impl Overlay {
             PingPayload::Legacy(custom) => {
                 let radius = (custom.len() == 32).then(|| U256::from_le_slice(custom));
                 let ours = PingPayload::Legacy(
-                    self.announced_radius().0.to_le_bytes::<32>().to_vec().into(),
+                    self.announced_radius()
+                        .0
+                        .to_le_bytes::<32>()
+                        .to_vec()
+                        .into(),
                 );
                 (radius, ours)
             }
