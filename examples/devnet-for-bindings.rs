@@ -2,20 +2,42 @@
 //! the holesky genesis state pushed into them by a bridge, exactly as the Rust tests build one.
 //!
 //! Prints one line of JSON on stdout once the state is placed:
-//! `{"bootnodes": ["enr:…", …], "header_rlp": "0x…", "number": 0, "hash": "0x…",
-//!   "state_root": "0x…"}`,
+//! `{"min_copies": 3, "bootnodes": ["enr:…", …], "header_rlp": "0x…", "number": 0,
+//!   "hash": "0x…", "state_root": "0x…"}` (`min_copies`: the fewest storage nodes any item is
+//!   on),
 //! then serves until its stdin reaches EOF (the test closes it, or dies), and stops.
+//!
+//! The network tests (`scripts/network-tests.sh`) run it in a network namespace: there
+//! `PORTAL_DEVNET_IP` is the address the nodes bind (default 127.0.0.1), `PORTAL_DEVNET_NODES`
+//! the number of storage nodes (default 6), `PORTAL_DEVNET_COPIES` the nodes each item is
+//! placed on (default 3), and the stdin line `kill N` stops the last `N`
+//! storage nodes at once (answered with `{"killed": N, "alive": M}`).
 //!
 //! Test tooling only: nothing here is part of the library's API.
 
-use portal_state::bridge::{genesis_content, push};
+use portal_state::bridge::{genesis_content, push_with, PushConfig};
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::proof::BlockHeader;
-use std::io::Read;
+use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 const NODES: usize = 6;
+
+fn bind_ip() -> IpAddr {
+    std::env::var("PORTAL_DEVNET_IP")
+        .ok()
+        .map(|ip| ip.parse().expect("PORTAL_DEVNET_IP: an IP address"))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+fn node_count() -> usize {
+    std::env::var("PORTAL_DEVNET_NODES")
+        .ok()
+        .map(|n| n.parse().expect("PORTAL_DEVNET_NODES: a number"))
+        .unwrap_or(NODES)
+}
 
 fn holesky_header_rlp(repo: &Path) -> Vec<u8> {
     let text = std::fs::read_to_string(repo.join("data/genesis/genesis-headers.yaml"))
@@ -31,6 +53,7 @@ fn holesky_header_rlp(repo: &Path) -> Vec<u8> {
 
 fn config(dir: &Path, capacity_bytes: u64) -> NetworkConfig {
     let mut config = NetworkConfig::loopback(dir, 1);
+    config.bind = SocketAddr::new(bind_ip(), 0);
     config.capacity_bytes = capacity_bytes;
     config
 }
@@ -51,7 +74,7 @@ async fn main() {
             .expect("bootnode"),
     ];
     let boot = nodes[0].enr();
-    for i in 1..NODES {
+    for i in 1..node_count() {
         let mut c = config(&dir.path().join(format!("node-{i}")), 50_000_000);
         c.bootnodes = vec![boot.clone()];
         nodes.push(Network::start(c).await.expect("node"));
@@ -64,7 +87,15 @@ async fn main() {
     c.bootnodes = vec![boot.clone()];
     let bridge = Network::start(c).await.expect("bridge");
     bridge.add_trusted_header(&header_rlp).expect("trust");
-    let report = push(&bridge, content.items, |_| {}).await;
+    let push_config = PushConfig {
+        peers_per_item: std::env::var("PORTAL_DEVNET_COPIES")
+            .ok()
+            .map(|n| n.parse().expect("PORTAL_DEVNET_COPIES: a number"))
+            .unwrap_or(PushConfig::default().peers_per_item),
+        ..PushConfig::default()
+    };
+    let keys: Vec<_> = content.items.iter().map(|item| *item.key()).collect();
+    let report = push_with(&bridge, content.items, &push_config, |_| {}).await;
     assert_eq!(report.unplaced, 0, "{report:?}");
     // Let the nodes' own gossip settle, so the state is where lookups will look.
     let mut last = 0;
@@ -77,7 +108,23 @@ async fn main() {
         last = now;
     }
 
+    // The fewest storage nodes any item is on: what a test that kills nodes can rely on.
+    let min_copies = keys
+        .iter()
+        .map(|key| {
+            nodes
+                .iter()
+                .filter(|n| {
+                    n.overlay()
+                        .with_store(|s| s.contains(key).unwrap_or(false))
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .min()
+        .unwrap_or(0);
     let out = serde_json::json!({
+        "min_copies": min_copies,
         "bootnodes": nodes.iter().map(|n| n.enr().to_base64()).collect::<Vec<_>>(),
         "header_rlp": format!("0x{}", alloy_primitives::hex::encode(&header_rlp)),
         "number": header.number,
@@ -86,12 +133,29 @@ async fn main() {
     });
     println!("{out}");
 
-    // Serve until stdin closes; reading blocks, so on the blocking pool.
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-    })
-    .await;
+    // Serve until stdin closes, obeying `kill N`; reading blocks, so on the blocking pool.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    tokio::task::spawn_blocking(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(line) = lines.recv().await {
+        if let Some(n) = line.trim().strip_prefix("kill ") {
+            let n: usize = n.trim().parse().expect("kill N");
+            let doomed: Vec<Network> = (0..n.min(nodes.len() - 1))
+                .filter_map(|_| nodes.pop())
+                .collect();
+            futures::future::join_all(doomed.iter().map(|node| node.stop())).await;
+            println!(
+                "{}",
+                serde_json::json!({"killed": doomed.len(), "alive": nodes.len()})
+            );
+        }
+    }
     bridge.stop().await;
     for node in nodes {
         node.stop().await;

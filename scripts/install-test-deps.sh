@@ -61,6 +61,9 @@ python3 -c 'import pytest' 2>/dev/null || {
     echo "install-test-deps: pytest is missing (python3 -m pip install pytest)" >&2
     exit 1
 }
+# The network tests (scripts/network-tests.sh): namespaces, veth pairs and NAT.
+command -v ip >/dev/null || apt_install iproute2
+command -v iptables >/dev/null || apt_install iptables
 command -v java >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
 command -v java >/dev/null || { echo "install-test-deps: java is missing (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }

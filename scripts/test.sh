@@ -39,6 +39,9 @@ cargo test --locked --all-targets
 
 step "fuzz smoke: every fuzz target for ${FUZZ_SECONDS:-10} s from its corpus (scripts/fuzz-smoke.sh)"
 ./scripts/fuzz-smoke.sh
+step "network tests: a light node behind NATs, on a lossy slow link, moving, pausing (namespaces)"
+# Skips with a message only where the kernel refuses network namespaces.
+./scripts/network-tests.sh
 
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
 # One build with the bindgen's features: the library the bindings are generated from is the

@@ -7,7 +7,10 @@
 
 use crate::content::{ContentKey, Radius};
 use crate::net::{Enr, NetError, Transport, TransportConfig};
-use crate::overlay::{FoundContent, NodeId, Overlay, OverlayConfig, OverlayError};
+use crate::overlay::{
+    FoundContent, Link, LinkConfig, LinkStatus, Locate, NodeId, Overlay, OverlayConfig,
+    OverlayError, RecoveryReason,
+};
 use crate::proof::{BlockHeader, HeaderError, VerifiedContent};
 use crate::store::{ContentStore, StoreConfig, StoreError};
 use alloy_primitives::B256;
@@ -20,6 +23,10 @@ use tokio::task::JoinHandle;
 /// The file in the data directory holding the node's secret key (hex), so a restarted node
 /// keeps its id and its place in the network.
 pub const KEY_FILE_NAME: &str = "node.key";
+
+/// The file in the data directory holding our ENR's last sequence number: each start goes
+/// above it, so that peers replace the record they hold even when our address changed.
+pub const ENR_SEQ_FILE_NAME: &str = "enr.seq";
 
 /// How to run a node.
 #[derive(Clone, Debug)]
@@ -42,6 +49,12 @@ pub struct NetworkConfig {
     pub request_timeout: Duration,
     /// Overlay tunables.
     pub overlay: OverlayConfig,
+    /// Link upkeep: keep-alive, recovery, reachability, query retries.
+    pub link: LinkConfig,
+    /// Let peers' observations of our address replace `external` in the ENR (see
+    /// [`TransportConfig::follow_observed_address`]); a change is then a sign the network
+    /// changed, and starts a recovery.
+    pub follow_observed_address: bool,
 }
 
 impl NetworkConfig {
@@ -57,6 +70,8 @@ impl NetworkConfig {
             ping_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(2),
             overlay: OverlayConfig::default(),
+            link: LinkConfig::default(),
+            follow_observed_address: false,
         }
     }
 }
@@ -109,11 +124,15 @@ pub struct NetworkStatus {
     pub stored_items: u64,
     /// The newest trusted header's number.
     pub newest_header: Option<u64>,
+    /// The link: paused, reachable, client only, recoveries.
+    pub link: LinkStatus,
 }
 
 /// A running node of the state network.
 pub struct Network {
     overlay: Overlay,
+    link: Link,
+    data_dir: PathBuf,
     shutdown: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -138,6 +157,20 @@ fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], NetworkError> {
     }
 }
 
+fn read_enr_seq(data_dir: &Path) -> u64 {
+    std::fs::read_to_string(data_dir.join(ENR_SEQ_FILE_NAME))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn save_enr_seq(data_dir: &Path, seq: u64) {
+    // Only a floor for the next start; failing to keep it costs a stale record at peers.
+    if let Err(e) = std::fs::write(data_dir.join(ENR_SEQ_FILE_NAME), seq.to_string()) {
+        tracing::debug!(error = %e, "could not remember the ENR sequence number");
+    }
+}
+
 impl Network {
     /// Start a node. Must be called within a tokio runtime; the node's tasks run on it.
     pub async fn start(config: NetworkConfig) -> Result<Network, NetworkError> {
@@ -150,7 +183,10 @@ impl Network {
         transport_config.bind = config.bind;
         transport_config.external = config.external;
         transport_config.request_timeout = config.request_timeout;
+        transport_config.follow_observed_address = config.follow_observed_address;
+        transport_config.min_enr_seq = read_enr_seq(&config.data_dir) + 1;
         let (transport, requests) = Transport::start(transport_config).await?;
+        save_enr_seq(&config.data_dir, transport.local_enr().seq());
         let node_id = crate::content::ContentId::from(transport.local_node_id());
         let store = match ContentStore::open_in_dir(
             &config.data_dir,
@@ -188,18 +224,28 @@ impl Network {
             .collect();
         contacts.extend(config.bootnodes.iter().cloned());
 
+        let link = Link::new(
+            overlay.clone(),
+            config.link.clone(),
+            config.bootnodes.clone(),
+        );
         let (shutdown, _) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(overlay.clone().serve(requests)),
             tokio::spawn(upkeep(
                 overlay.clone(),
+                link.clone(),
+                config.data_dir.clone(),
                 config.ping_interval,
                 shutdown.subscribe(),
             )),
+            tokio::spawn(link.clone().run()),
         ];
         overlay.bootstrap(&contacts).await;
         Ok(Network {
             overlay,
+            link,
+            data_dir: config.data_dir.clone(),
             shutdown,
             tasks: std::sync::Mutex::new(tasks),
         })
@@ -230,9 +276,40 @@ impl Network {
         Ok(header)
     }
 
-    /// Find content in the network (or our store), verified against a trusted header.
+    /// Find content in the network (or our store), verified against a trusted header. A
+    /// lookup that finds nothing is tried again with backoff ([`Link::find_content`]).
     pub async fn find_content(&self, key: ContentKey) -> Result<FoundContent, NetworkError> {
-        Ok(self.overlay.find_content(key).await?)
+        Ok(self.link.find_content(key).await?)
+    }
+
+    /// The link upkeep: recovery, keep-alive, pause and resume.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// How recoveries find our current address (see [`Locate`]).
+    pub fn set_locate(&self, locate: Locate) {
+        self.link.set_locate(locate);
+    }
+
+    /// The network under us changed (an app's connectivity callback): follow the new address
+    /// in the ENR, ping the cached peers again and refill the table. Returns how many cached
+    /// peers answered.
+    pub async fn network_changed(&self) -> usize {
+        let alive = self.link.recover(RecoveryReason::AppSaid).await;
+        save_enr_seq(&self.data_dir, self.enr().seq());
+        alive
+    }
+
+    /// Background: stop every timer and keep-alive. See [`Link::pause`].
+    pub fn pause(&self) {
+        self.link.pause();
+    }
+
+    /// Foreground again: returns once a cached peer answered (within about a second), or
+    /// false if none did in that time. See [`Link::resume`].
+    pub async fn resume(&self) -> bool {
+        self.link.resume().await
     }
 
     /// Store verified content within our radius and offer it to interested peers. Returns how
@@ -256,6 +333,7 @@ impl Network {
             stored_bytes,
             stored_items,
             newest_header: self.overlay.with_heads(|h| h.newest().map(|h| h.number)),
+            link: self.link.status(),
         }
     }
 
@@ -266,6 +344,7 @@ impl Network {
             return;
         }
         save_peers(&self.overlay);
+        self.link.stop();
         let tasks: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in &tasks {
@@ -305,14 +384,25 @@ fn save_peers(overlay: &Overlay) {
     });
 }
 
-async fn upkeep(overlay: Overlay, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn upkeep(
+    overlay: Overlay,
+    link: Link,
+    data_dir: PathBuf,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                // Paused: no timer does anything (the app is in the background).
+                if link.is_paused() {
+                    continue;
+                }
                 overlay.refresh(interval).await;
                 save_peers(&overlay);
+                save_enr_seq(&data_dir, overlay.transport().local_enr().seq());
             }
             _ = shutdown.changed() => return,
         }

@@ -24,6 +24,7 @@ use crate::client::{
     AccountState, Answer, BlockId, BlockRef, CallResult, ClientError, StateClient,
 };
 use crate::network::{Network, NetworkConfig, NetworkError};
+pub use crate::overlay::LinkConfig;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -190,6 +191,13 @@ pub struct NodeStatus {
     pub stored_bytes: u64,
     /// The newest trusted block's number, if any header is trusted.
     pub newest_block: Option<u64>,
+    /// Whether some peer has reached us with a request since start. A node no peer reaches
+    /// serves as a client only after a grace period ([`crate::overlay::LinkConfig`]).
+    pub reachable: bool,
+    /// Whether the node announces itself as a client only (radius 0): not a storage peer.
+    pub client_only: bool,
+    /// Whether the node is paused ([`Node::pause`]).
+    pub paused: bool,
 }
 
 /// Why a [`Node`] call failed. The one error type of the API, in Rust and in every binding.
@@ -389,20 +397,30 @@ fn write_port(data_dir: &std::path::Path, port: u16) {
 fn start_network(
     runtime: &Runtime,
     config: &Config,
+    link: &LinkConfig,
     bootnodes: &[crate::net::Enr],
     port: u16,
 ) -> Result<Network, NodeError> {
     let mut network_config = NetworkConfig::loopback(&config.data_dir, config.chain_id);
-    // Every interface, advertising the one that routes to the network.
+    // Every interface, advertising the one that routes to the network; a first guess that the
+    // addresses peers observe (behind a NAT) and later route changes replace.
     network_config.bind = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     network_config.external = Some(SocketAddr::new(route_ip(bootnodes), 0));
+    network_config.follow_observed_address = true;
     network_config.bootnodes = bootnodes.to_vec();
     network_config.capacity_bytes = config.storage_capacity_bytes;
+    network_config.link = link.clone();
     // Spawned rather than `block_on`: `start` may be called from inside another runtime.
-    match futures::executor::block_on(runtime.spawn(Network::start(network_config))) {
-        Ok(started) => Ok(started?),
-        Err(e) => Err(join_error(e)),
-    }
+    let network = match futures::executor::block_on(runtime.spawn(Network::start(network_config))) {
+        Ok(started) => started?,
+        Err(e) => return Err(join_error(e)),
+    };
+    // After an address change, the interface that routes to the network may be another one.
+    let targets = bootnodes.to_vec();
+    network.set_locate(Arc::new(move || {
+        Some(SocketAddr::new(route_ip(&targets), 0))
+    }));
+    Ok(network)
 }
 
 impl Node {
@@ -410,6 +428,12 @@ impl Node {
     /// its trusted headers and peers, and join through the bootnodes. Blocks until the node is
     /// up.
     pub fn start(config: Config) -> Result<Node, NodeError> {
+        Self::start_with_link(config, LinkConfig::default())
+    }
+
+    /// [`Node::start`] with other link tunables: keep-alive interval, silence window,
+    /// retries. Tests use it to run the same code on a shortened clock.
+    pub fn start_with_link(config: Config, link: LinkConfig) -> Result<Node, NodeError> {
         if config.worker_threads == 0 {
             return Err(NodeError::invalid("worker_threads must be at least 1"));
         }
@@ -441,7 +465,7 @@ impl Node {
             .flatten();
         let mut started = Err(NodeError::NotRunning);
         for port in remembered.into_iter().chain([config.listen_port]) {
-            started = start_network(&runtime, &config, &bootnodes, port);
+            started = start_network(&runtime, &config, &link, &bootnodes, port);
             if started.is_ok() {
                 break;
             }
@@ -688,7 +712,48 @@ impl Node {
             radius: status.radius.0,
             stored_bytes: status.stored_bytes,
             newest_block: status.newest_header,
+            reachable: status.link.reachable,
+            client_only: status.link.client_only,
+            paused: status.link.paused,
         })
+    }
+
+    /// Run `task` on the node's runtime and wait for it.
+    fn run_on_runtime<T: Send + 'static>(
+        &self,
+        task: impl FnOnce(Arc<Network>) -> Pin<Box<dyn Future<Output = T> + Send>>,
+    ) -> Result<T, NodeError> {
+        let spawned = {
+            let state = self.state();
+            let running = state.as_ref().ok_or(NodeError::NotRunning)?;
+            running.runtime.spawn(task(running.network.clone()))
+        };
+        futures::executor::block_on(spawned).map_err(join_error)
+    }
+
+    /// Tell the node the device's network changed (call it from the app's connectivity
+    /// callback: Wi-Fi to cellular, new carrier NAT, VPN). It updates its ENR to the new
+    /// address, pings its cached peers again and refills its routing table; queries in flight
+    /// retry and complete. Blocks until the recovery is done; returns how many cached peers
+    /// answered. The node also notices by itself (silence, a new observed address), later.
+    pub fn network_changed(&self) -> Result<u64, NodeError> {
+        self.run_on_runtime(|network| Box::pin(async move { network.network_changed().await }))
+            .map(|alive| alive as u64)
+    }
+
+    /// The app goes to the background: stop every timer and keep-alive, send nothing. Queries
+    /// still work if asked. Cheap and idempotent.
+    pub fn pause(&self) -> Result<(), NodeError> {
+        self.network()?.pause();
+        Ok(())
+    }
+
+    /// The app is in the foreground again: timers restart and the cached peers are pinged in
+    /// parallel (no bootstrap from zero). Returns within about a second: `true` once a cached
+    /// peer answered, `false` if none did in that time (the node keeps trying, and joins
+    /// through the bootnodes if no cached peer answers at all).
+    pub fn resume(&self) -> Result<bool, NodeError> {
+        self.run_on_runtime(|network| Box::pin(async move { network.resume().await }))
     }
 
     /// Whether the node is running (started and not stopped).

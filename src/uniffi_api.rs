@@ -179,6 +179,12 @@ pub struct NodeStatus {
     pub stored_bytes: u64,
     /// The newest trusted block's number.
     pub newest_block: Option<u64>,
+    /// Whether some peer has reached us with a request since start.
+    pub reachable: bool,
+    /// Whether the node serves as a client only (announces radius 0): no peer reaches it.
+    pub client_only: bool,
+    /// Whether the node is paused (`pause()`).
+    pub paused: bool,
 }
 
 /// A node of the state network. Blocking methods wait for the answer: call them off the UI
@@ -411,7 +417,28 @@ impl Node {
             radius: word(s.radius),
             stored_bytes: s.stored_bytes,
             newest_block: s.newest_block,
+            reachable: s.reachable,
+            client_only: s.client_only,
+            paused: s.paused,
         })
+    }
+
+    /// The device's network changed (call it from the connectivity callback): the node
+    /// follows its new address, re-pings its cached peers and refills its table; queries in
+    /// flight retry and complete. Blocking; returns how many cached peers answered.
+    pub fn network_changed(&self) -> Result<u64, NodeError> {
+        self.inner.network_changed()
+    }
+
+    /// The app goes to the background: no timer, no keep-alive, nothing sent.
+    pub fn pause(&self) -> Result<(), NodeError> {
+        self.inner.pause()
+    }
+
+    /// Back to the foreground: re-pings the cached peers in parallel and returns within about
+    /// a second, `true` once one answered.
+    pub fn resume(&self) -> Result<bool, NodeError> {
+        self.inner.resume()
     }
 }
 

@@ -549,6 +549,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_get_code_async() != 21643:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_network_changed() != 53175:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_pause() != 53662:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_query_account() != 20257:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_query_account_async() != 734:
@@ -556,6 +560,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_portal_state_checksum_method_node_query_storage() != 32878:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_query_storage_async() != 50718:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_resume() != 27862:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_status() != 96:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -630,6 +636,12 @@ _UniffiLib.uniffi_portal_state_checksum_method_node_get_code.restype = ctypes.c_
 _UniffiLib.uniffi_portal_state_checksum_method_node_get_code_async.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_get_code_async.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_network_changed.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_network_changed.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_pause.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_pause.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_query_account.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_query_account.restype = ctypes.c_uint16
@@ -642,6 +654,9 @@ _UniffiLib.uniffi_portal_state_checksum_method_node_query_storage.restype = ctyp
 _UniffiLib.uniffi_portal_state_checksum_method_node_query_storage_async.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_query_storage_async.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_resume.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_resume.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_status.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_status.restype = ctypes.c_uint16
@@ -723,6 +738,16 @@ _UniffiLib.uniffi_portal_state_fn_method_node_get_code_async.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_get_code_async.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_node_network_changed.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_network_changed.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_node_pause.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_pause.restype = None
 _UniffiLib.uniffi_portal_state_fn_method_node_query_account.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -751,6 +776,11 @@ _UniffiLib.uniffi_portal_state_fn_method_node_query_storage_async.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_query_storage_async.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_node_resume.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_resume.restype = ctypes.c_int8
 _UniffiLib.uniffi_portal_state_fn_method_node_status.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1814,19 +1844,22 @@ class NodeStatus:
     """
     A snapshot of a running node.
 """
-    def __init__(self, *, node_id:str, enr:str, peers:int, radius:str, stored_bytes:int, newest_block:typing.Optional[int]):
+    def __init__(self, *, node_id:str, enr:str, peers:int, radius:str, stored_bytes:int, newest_block:typing.Optional[int], reachable:bool, client_only:bool, paused:bool):
         self.node_id = node_id
         self.enr = enr
         self.peers = peers
         self.radius = radius
         self.stored_bytes = stored_bytes
         self.newest_block = newest_block
+        self.reachable = reachable
+        self.client_only = client_only
+        self.paused = paused
         
         
 
     
     def __str__(self):
-        return "NodeStatus(node_id={}, enr={}, peers={}, radius={}, stored_bytes={}, newest_block={})".format(self.node_id, self.enr, self.peers, self.radius, self.stored_bytes, self.newest_block)
+        return "NodeStatus(node_id={}, enr={}, peers={}, radius={}, stored_bytes={}, newest_block={}, reachable={}, client_only={}, paused={})".format(self.node_id, self.enr, self.peers, self.radius, self.stored_bytes, self.newest_block, self.reachable, self.client_only, self.paused)
     def __eq__(self, other):
         if self.node_id != other.node_id:
             return False
@@ -1840,6 +1873,12 @@ class NodeStatus:
             return False
         if self.newest_block != other.newest_block:
             return False
+        if self.reachable != other.reachable:
+            return False
+        if self.client_only != other.client_only:
+            return False
+        if self.paused != other.paused:
+            return False
         return True
 
 class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
@@ -1852,6 +1891,9 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
             radius=_UniffiFfiConverterString.read(buf),
             stored_bytes=_UniffiFfiConverterUInt64.read(buf),
             newest_block=_UniffiFfiConverterOptionalUInt64.read(buf),
+            reachable=_UniffiFfiConverterBoolean.read(buf),
+            client_only=_UniffiFfiConverterBoolean.read(buf),
+            paused=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
@@ -1862,6 +1904,9 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.radius)
         _UniffiFfiConverterUInt64.check_lower(value.stored_bytes)
         _UniffiFfiConverterOptionalUInt64.check_lower(value.newest_block)
+        _UniffiFfiConverterBoolean.check_lower(value.reachable)
+        _UniffiFfiConverterBoolean.check_lower(value.client_only)
+        _UniffiFfiConverterBoolean.check_lower(value.paused)
 
     @staticmethod
     def write(value, buf):
@@ -1871,6 +1916,9 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.radius, buf)
         _UniffiFfiConverterUInt64.write(value.stored_bytes, buf)
         _UniffiFfiConverterOptionalUInt64.write(value.newest_block, buf)
+        _UniffiFfiConverterBoolean.write(value.reachable, buf)
+        _UniffiFfiConverterBoolean.write(value.client_only, buf)
+        _UniffiFfiConverterBoolean.write(value.paused, buf)
 
 @dataclass
 class StorageAnswer:
@@ -2531,6 +2579,18 @@ class NodeProtocol(typing.Protocol):
         The code of `address` at `block`, verified (async).
 """
         raise NotImplementedError
+    def network_changed(self, ) -> int:
+        """
+        The device's network changed (call it from the connectivity callback): the node
+        follows its new address, re-pings its cached peers and refills its table; queries in
+        flight retry and complete. Blocking; returns how many cached peers answered.
+"""
+        raise NotImplementedError
+    def pause(self, ) -> None:
+        """
+        The app goes to the background: no timer, no keep-alive, nothing sent.
+"""
+        raise NotImplementedError
     def query_account(self, address: str,block: BlockId) -> AccountAnswer:
         """
         An account at `block`, verified.
@@ -2549,6 +2609,12 @@ class NodeProtocol(typing.Protocol):
     async def query_storage_async(self, address: str,slot: str,block: BlockId) -> StorageAnswer:
         """
         Storage `slot` of `address` at `block`, verified (async).
+"""
+        raise NotImplementedError
+    def resume(self, ) -> bool:
+        """
+        Back to the foreground: re-pings the cached peers in parallel and returns within about
+        a second, `true` once one answered.
 """
         raise NotImplementedError
     def status(self, ) -> NodeStatus:
@@ -2747,6 +2813,38 @@ class Node(NodeProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def network_changed(self, ) -> int:
+        """
+        The device's network changed (call it from the connectivity callback): the node
+        follows its new address, re-pings its cached peers and refills its table; queries in
+        flight retry and complete. Blocking; returns how many cached peers answered.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_network_changed,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def pause(self, ) -> None:
+        """
+        The app goes to the background: no timer, no keep-alive, nothing sent.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_pause,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def query_account(self, address: str,block: BlockId) -> AccountAnswer:
         """
         An account at `block`, verified.
@@ -2841,6 +2939,22 @@ class Node(NodeProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def resume(self, ) -> bool:
+        """
+        Back to the foreground: re-pings the cached peers in parallel and returns within about
+        a second, `true` once one answered.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_resume,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def status(self, ) -> NodeStatus:
         """
         A snapshot of the node.

@@ -859,6 +859,18 @@ public protocol NodeProtocol: AnyObject, Sendable {
     func getCodeAsync(address: String, block: BlockId) async throws  -> CodeAnswer
     
     /**
+     * The device's network changed (call it from the connectivity callback): the node
+     * follows its new address, re-pings its cached peers and refills its table; queries in
+     * flight retry and complete. Blocking; returns how many cached peers answered.
+     */
+    func networkChanged() throws  -> UInt64
+    
+    /**
+     * The app goes to the background: no timer, no keep-alive, nothing sent.
+     */
+    func pause() throws 
+    
+    /**
      * An account at `block`, verified.
      */
     func queryAccount(address: String, block: BlockId) throws  -> AccountAnswer
@@ -877,6 +889,12 @@ public protocol NodeProtocol: AnyObject, Sendable {
      * Storage `slot` of `address` at `block`, verified (async).
      */
     func queryStorageAsync(address: String, slot: String, block: BlockId) async throws  -> StorageAnswer
+    
+    /**
+     * Back to the foreground: re-pings the cached peers in parallel and returns within about
+     * a second, `true` once one answered.
+     */
+    func resume() throws  -> Bool
     
     /**
      * A snapshot of the node.
@@ -1065,6 +1083,31 @@ open func getCodeAsync(address: String, block: BlockId)async throws  -> CodeAnsw
 }
     
     /**
+     * The device's network changed (call it from the connectivity callback): the node
+     * follows its new address, re-pings its cached peers and refills its table; queries in
+     * flight retry and complete. Blocking; returns how many cached peers answered.
+     */
+open func networkChanged()throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_network_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The app goes to the background: no timer, no keep-alive, nothing sent.
+     */
+open func pause()throws   {try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_pause(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * An account at `block`, verified.
      */
 open func queryAccount(address: String, block: BlockId)throws  -> AccountAnswer  {
@@ -1129,6 +1172,19 @@ open func queryStorageAsync(address: String, slot: String, block: BlockId)async 
             liftFunc: FfiConverterTypeStorageAnswer_lift,
             errorHandler: FfiConverterTypeNodeError_lift
         )
+}
+    
+    /**
+     * Back to the foreground: re-pings the cached peers in parallel and returns within about
+     * a second, `true` once one answered.
+     */
+open func resume()throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_resume(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1986,6 +2042,18 @@ public struct NodeStatus: Equatable, Hashable {
      * The newest trusted block's number.
      */
     public var newestBlock: UInt64?
+    /**
+     * Whether some peer has reached us with a request since start.
+     */
+    public var reachable: Bool
+    /**
+     * Whether the node serves as a client only (announces radius 0): no peer reaches it.
+     */
+    public var clientOnly: Bool
+    /**
+     * Whether the node is paused (`pause()`).
+     */
+    public var paused: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2007,13 +2075,25 @@ public struct NodeStatus: Equatable, Hashable {
          */storedBytes: UInt64, 
         /**
          * The newest trusted block's number.
-         */newestBlock: UInt64?) {
+         */newestBlock: UInt64?, 
+        /**
+         * Whether some peer has reached us with a request since start.
+         */reachable: Bool, 
+        /**
+         * Whether the node serves as a client only (announces radius 0): no peer reaches it.
+         */clientOnly: Bool, 
+        /**
+         * Whether the node is paused (`pause()`).
+         */paused: Bool) {
         self.nodeId = nodeId
         self.enr = enr
         self.peers = peers
         self.radius = radius
         self.storedBytes = storedBytes
         self.newestBlock = newestBlock
+        self.reachable = reachable
+        self.clientOnly = clientOnly
+        self.paused = paused
     }
 
     
@@ -2037,7 +2117,10 @@ public struct FfiConverterTypeNodeStatus: FfiConverterRustBuffer {
                 peers: FfiConverterUInt64.read(from: &buf), 
                 radius: FfiConverterString.read(from: &buf), 
                 storedBytes: FfiConverterUInt64.read(from: &buf), 
-                newestBlock: FfiConverterOptionUInt64.read(from: &buf)
+                newestBlock: FfiConverterOptionUInt64.read(from: &buf), 
+                reachable: FfiConverterBool.read(from: &buf), 
+                clientOnly: FfiConverterBool.read(from: &buf), 
+                paused: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2048,6 +2131,9 @@ public struct FfiConverterTypeNodeStatus: FfiConverterRustBuffer {
         FfiConverterString.write(value.radius, into: &buf)
         FfiConverterUInt64.write(value.storedBytes, into: &buf)
         FfiConverterOptionUInt64.write(value.newestBlock, into: &buf)
+        FfiConverterBool.write(value.reachable, into: &buf)
+        FfiConverterBool.write(value.clientOnly, into: &buf)
+        FfiConverterBool.write(value.paused, into: &buf)
     }
 }
 
@@ -2793,6 +2879,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_portal_state_checksum_method_node_get_code_async() != 21643) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_portal_state_checksum_method_node_network_changed() != 53175) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_pause() != 53662) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_portal_state_checksum_method_node_query_account() != 20257) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2803,6 +2895,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_node_query_storage_async() != 50718) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_resume() != 27862) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_node_status() != 96) {

@@ -324,6 +324,16 @@ RustBuffer uniffi_portal_state_fn_method_node_get_code(uint64_t ptr, RustBuffer 
 uint64_t uniffi_portal_state_fn_method_node_get_code_async(uint64_t ptr, RustBuffer address, RustBuffer block
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_NETWORK_CHANGED
+uint64_t uniffi_portal_state_fn_method_node_network_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_PAUSE
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_PAUSE
+void uniffi_portal_state_fn_method_node_pause(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_QUERY_ACCOUNT
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_QUERY_ACCOUNT
 RustBuffer uniffi_portal_state_fn_method_node_query_account(uint64_t ptr, RustBuffer address, RustBuffer block, RustCallStatus *_Nonnull out_status
@@ -342,6 +352,11 @@ RustBuffer uniffi_portal_state_fn_method_node_query_storage(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_QUERY_STORAGE_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_QUERY_STORAGE_ASYNC
 uint64_t uniffi_portal_state_fn_method_node_query_storage_async(uint64_t ptr, RustBuffer address, RustBuffer slot, RustBuffer block
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_RESUME
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_RESUME
+int8_t uniffi_portal_state_fn_method_node_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_STATUS
@@ -722,6 +737,18 @@ uint16_t uniffi_portal_state_checksum_method_node_get_code_async(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_NETWORK_CHANGED
+uint16_t uniffi_portal_state_checksum_method_node_network_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_PAUSE
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_PAUSE
+uint16_t uniffi_portal_state_checksum_method_node_pause(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_QUERY_ACCOUNT
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_QUERY_ACCOUNT
 uint16_t uniffi_portal_state_checksum_method_node_query_account(void
@@ -743,6 +770,12 @@ uint16_t uniffi_portal_state_checksum_method_node_query_storage(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_QUERY_STORAGE_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_QUERY_STORAGE_ASYNC
 uint16_t uniffi_portal_state_checksum_method_node_query_storage_async(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_RESUME
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_RESUME
+uint16_t uniffi_portal_state_checksum_method_node_resume(void
     
 );
 #endif

@@ -27,6 +27,14 @@ pub struct TransportConfig {
     /// Most uTP streams open at once, inbound and outbound together. Beyond it, uTP calls fail
     /// at once with [`super::NetError::TooManyStreams`] instead of queueing.
     pub max_utp_streams: usize,
+    /// With an `external` address set: treat it as a first guess only, and let discv5 replace
+    /// it with the address its peers observe (reported through
+    /// [`super::LinkActivity::observed_address`]). A phone behind a NAT wants this; a server
+    /// with a known public address does not.
+    pub follow_observed_address: bool,
+    /// The lowest sequence number our ENR starts at. A node whose address changed since its
+    /// last run must start above the record peers hold, or they keep the old one.
+    pub min_enr_seq: u64,
 }
 
 impl TransportConfig {
@@ -48,6 +56,8 @@ impl TransportConfig {
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             utp_timeout: Self::DEFAULT_UTP_TIMEOUT,
             max_utp_streams: Self::DEFAULT_MAX_UTP_STREAMS,
+            follow_observed_address: false,
+            min_enr_seq: 1,
         }
     }
 }
@@ -63,6 +73,8 @@ impl std::fmt::Debug for TransportConfig {
             .field("request_timeout", &self.request_timeout)
             .field("utp_timeout", &self.utp_timeout)
             .field("max_utp_streams", &self.max_utp_streams)
+            .field("follow_observed_address", &self.follow_observed_address)
+            .field("min_enr_seq", &self.min_enr_seq)
             .finish()
     }
 }

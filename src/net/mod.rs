@@ -72,12 +72,14 @@
 //! * Everything that waits on a peer has a deadline, and [`Transport::shutdown`] ends every
 //!   transfer and releases the UDP port before it returns.
 
+mod activity;
 mod config;
 mod error;
 mod record;
 mod transport;
 mod utp;
 
+pub use activity::LinkActivity;
 pub use config::TransportConfig;
 pub use discv5::Enr;
 pub use error::NetError;

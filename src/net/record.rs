@@ -163,14 +163,16 @@ pub fn enr_to_rlp(enr: &Enr) -> Vec<u8> {
 }
 
 /// Builds our own ENR: address, the `p` field, and the older `pv` field for peers that only
-/// read that one.
+/// read that one, with sequence number `seq` (at least 1).
 pub(crate) fn build_local_enr(
     key: &CombinedKey,
     addr: SocketAddr,
     chain_id: u64,
+    seq: u64,
 ) -> Result<Enr, NetError> {
     let (min, max) = (SUPPORTED_VERSIONS.0 .0, SUPPORTED_VERSIONS.1 .0);
     let mut builder = Enr::builder();
+    builder.seq(seq.max(1));
     match addr {
         SocketAddr::V4(a) => builder.ip4(*a.ip()).udp4(a.port()),
         SocketAddr::V6(a) => builder.ip6(*a.ip()).udp6(a.port()),
@@ -261,7 +263,7 @@ mod tests {
     #[test]
     fn text_and_rlp_forms_round_trip_and_check_the_signature() {
         let key = CombinedKey::secp256k1_from_bytes(&mut [7u8; 32]).unwrap();
-        let enr = build_local_enr(&key, "127.0.0.1:9000".parse().unwrap(), 1).unwrap();
+        let enr = build_local_enr(&key, "127.0.0.1:9000".parse().unwrap(), 1, 1).unwrap();
         let text = enr.to_string();
         assert!(text.starts_with("enr:"));
         assert_eq!(enr_from_base64(&text).unwrap(), enr);

@@ -19,7 +19,7 @@ use utp_rs::stream::UtpStream;
 
 use super::record::{build_local_enr, enr_chain_id, negotiate_version};
 use super::utp::{connection_config, reset_packet, BudgetGuard, Discv5UtpSocket, Gates, UtpPeer};
-use super::{NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
+use super::{LinkActivity, NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
 use crate::wire::ProtocolVersion;
 
 /// Inbound requests waiting for the overlay. Beyond this the overlay is not keeping up, and a
@@ -76,7 +76,14 @@ pub(crate) struct Shared {
     /// `None` once shut down: taking discv5 out and dropping it is what stops its tasks.
     discv5: RwLock<Option<Discv5>>,
     enrs: Mutex<EnrCache>,
+    /// The address each peer's latest session runs on. For a peer behind a NAT, or one that
+    /// just moved, it is where its packets really come from, which its ENR may not say.
+    sessions: Mutex<HashMap<NodeId, SocketAddr>>,
 }
+
+/// Session addresses remembered; beyond this the map starts over (the ENR's address is
+/// then used until the next session).
+const SESSION_ADDR_CAPACITY: usize = 4096;
 
 impl Shared {
     /// Runs `f` on discv5 if it is still running. Never held across an await.
@@ -91,6 +98,30 @@ impl Shared {
 
     fn remember(&self, enr: Enr) {
         self.enrs().insert(enr);
+    }
+
+    fn remember_session(&self, id: NodeId, addr: SocketAddr) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.len() >= SESSION_ADDR_CAPACITY {
+            sessions.clear();
+        }
+        sessions.insert(id, addr);
+    }
+
+    /// How to reach `enr`'s node: at its latest session's address when there is one (the
+    /// address its packets come from: right behind NATs and after moves), else at its ENR's.
+    pub(crate) fn contact(&self, discv5: &Discv5, enr: Enr) -> Result<NodeContact, NetError> {
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&enr.node_id())
+            .copied();
+        match session {
+            Some(addr) => Ok(NodeContact::new(enr.public_key(), addr, Some(enr))),
+            None => NodeContact::try_from_enr(enr, discv5.ip_mode())
+                .map_err(|e| NetError::Unreachable(format!("{e:?}"))),
+        }
     }
 
     /// The newest ENR we know for `id`: discv5's routing table only holds some peers (full
@@ -121,6 +152,7 @@ struct Inner {
     router: Mutex<Option<JoinHandle<()>>>,
     /// Watched to know when discv5 has released the UDP socket.
     socket: Weak<UdpSocket>,
+    activity: Arc<LinkActivity>,
 }
 
 /// A running node's network transport: discv5 on one UDP socket, TALKREQ on the state
@@ -229,7 +261,7 @@ impl Transport {
             }
             None => local_addr,
         };
-        let local_enr = build_local_enr(&key, advertised, config.chain_id)?;
+        let local_enr = build_local_enr(&key, advertised, config.chain_id, config.min_enr_seq)?;
 
         let socket = Arc::new(socket);
         let socket_watch = Arc::downgrade(&socket);
@@ -245,12 +277,19 @@ impl Transport {
             }
         };
         let mut builder = ConfigBuilder::new(listen);
-        builder.request_timeout(config.request_timeout);
+        builder
+            .request_timeout(config.request_timeout)
+            // discv5's own liveness pings of its table would keep running while an app has
+            // paused the node; the overlay pings its peers itself (and keeps NATs open).
+            .ping_interval(Duration::from_secs(3600));
         // Left at their defaults on purpose: the packet filter is off (its rate limiter stalls
         // uTP, where every packet is a TALKREQ) and the table accepts loopback addresses.
-        if config.external.is_some() {
+        if config.external.is_some() && !config.follow_observed_address {
             // The operator said where we are: don't let peers' observations rewrite it.
             builder.disable_enr_update();
+        } else {
+            // Few peers on a phone: two agreeing observations are enough to move our ENR.
+            builder.enr_peer_update_min(2);
         }
         let mut discv5 = Discv5::new(local_enr.clone(), key, builder.build())
             .map_err(|e| NetError::Discv5(e.to_string()))?;
@@ -267,15 +306,18 @@ impl Transport {
         let shared = Arc::new(Shared {
             discv5: RwLock::new(Some(discv5)),
             enrs: Mutex::new(EnrCache::new()),
+            sessions: Mutex::new(HashMap::new()),
         });
         let (utp_tx, utp_rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let activity = Arc::new(LinkActivity::default());
         let router = tokio::spawn(route(
             events,
             Arc::downgrade(&shared),
             utp_tx,
             inbound_tx,
             config.chain_id,
+            activity.clone(),
         ));
         let gates = Arc::new(Gates::default());
         let (shutdown, _) = watch::channel(false);
@@ -302,6 +344,7 @@ impl Transport {
                 shutdown,
                 router: Mutex::new(Some(router)),
                 socket: socket_watch,
+                activity,
             }),
         };
         tracing::info!(
@@ -321,6 +364,22 @@ impl Transport {
             .shared
             .with_discv5(|d| d.local_enr())
             .unwrap_or_else(|| self.inner.initial_enr.clone())
+    }
+
+    /// What the link has carried: answers, unsolicited requests, failures, the observed
+    /// address.
+    pub fn activity(&self) -> &LinkActivity {
+        &self.inner.activity
+    }
+
+    /// Advertise `addr` in our ENR from now on (after the device's address changed). The ENR's
+    /// sequence number goes up, so peers that see it replace the record they hold. Returns
+    /// whether the ENR changed (false when it already says `addr`, or after shutdown).
+    pub fn set_advertised_addr(&self, addr: SocketAddr) -> bool {
+        self.inner
+            .shared
+            .with_discv5(|d| d.update_local_enr_socket(addr, false))
+            .unwrap_or(false)
     }
 
     /// Our node id.
@@ -344,20 +403,29 @@ impl Transport {
             return Err(e);
         }
         self.inner.shared.remember(peer.clone());
+        self.inner.activity.contacting(peer.node_id().raw());
         let request = self
             .inner
             .shared
             .with_discv5(|d| {
-                let contact = NodeContact::try_from_enr(peer.clone(), d.ip_mode())
-                    .map_err(|e| NetError::Unreachable(format!("{e:?}")))?;
+                let contact = self.inner.shared.contact(d, peer.clone())?;
                 Ok(d.talk_req(contact, STATE_PROTOCOL_ID.to_vec(), body))
             })
             .ok_or(NetError::Shutdown)??;
         tokio::select! {
             result = tokio::time::timeout(self.inner.request_timeout, request) => match result {
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => Err(self.request_error(e)),
-                Err(_) => Err(NetError::Timeout),
+                Ok(Ok(response)) => {
+                    self.inner.activity.response();
+                    Ok(response)
+                }
+                Ok(Err(e)) => {
+                    self.inner.activity.failure();
+                    Err(self.request_error(e))
+                }
+                Err(_) => {
+                    self.inner.activity.failure();
+                    Err(NetError::Timeout)
+                }
             },
             _ = shutdown.wait_for(|stopped| *stopped) => Err(NetError::Shutdown),
         }
@@ -594,7 +662,9 @@ impl Transport {
     fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
         self.inner.gates.silence(id.peer_id, [id.send, id.recv]);
         let reset = self.inner.shared.with_discv5(|d| {
-            NodeContact::try_from_enr(peer.clone(), d.ip_mode())
+            self.inner
+                .shared
+                .contact(d, peer.clone())
                 .ok()
                 .map(|contact| d.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), reset_packet(id.send)))
         });
@@ -734,6 +804,7 @@ async fn route(
     utp: mpsc::UnboundedSender<discv5::TalkRequest>,
     inbound: mpsc::Sender<InboundRequest>,
     chain_id: u64,
+    activity: Arc<LinkActivity>,
 ) {
     while let Some(event) = events.recv().await {
         match event {
@@ -743,6 +814,7 @@ async fn route(
                     .unwrap_or_else(|_| tracing::trace!("uTP socket gone; packet dropped"));
             }
             Event::TalkRequest(request) if request.protocol() == STATE_PROTOCOL_ID => {
+                activity.inbound(request.node_id().raw());
                 let Some(shared) = shared.upgrade() else {
                     break;
                 };
@@ -777,9 +849,32 @@ async fn route(
             Event::SessionEstablished(enr, addr) => {
                 tracing::trace!(node_id = %enr.node_id(), %addr, "session established");
                 match shared.upgrade() {
-                    Some(shared) => shared.remember(enr),
+                    Some(shared) => {
+                        shared.remember_session(enr.node_id(), addr);
+                        shared.remember(enr);
+                    }
                     None => break,
                 }
+            }
+            // A session with a node whose ENR names another address than the one its packets
+            // come from: behind a NAT, or just moved. Reply to where it really is.
+            Event::UnverifiableEnr {
+                enr,
+                socket,
+                node_id,
+            } => {
+                tracing::trace!(%node_id, %socket, "session with a node away from its ENR");
+                match shared.upgrade() {
+                    Some(shared) => {
+                        shared.remember_session(node_id, socket);
+                        shared.remember(enr);
+                    }
+                    None => break,
+                }
+            }
+            Event::SocketUpdated(addr) => {
+                tracing::info!(%addr, "peers observe us at a new address");
+                activity.observed(addr);
             }
             _ => {}
         }

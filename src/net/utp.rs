@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use discv5::{Enr, NodeContact, TalkRequest};
+use discv5::{Enr, TalkRequest};
 use enr::NodeId;
 use tokio::sync::{mpsc, Notify};
 use utp_rs::conn::ConnectionConfig;
@@ -333,8 +333,9 @@ impl AsyncUdpSocket<UtpPeer> for Discv5UtpSocket {
         // utp-rs needs send_to to return at once, and talk_req's future is 'static: build it
         // here, run it in the background, ignore its (empty) answer.
         let request = shared.with_discv5(|discv5| {
-            let contact = NodeContact::try_from_enr(enr, discv5.ip_mode())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e:?}")))?;
+            let contact = shared
+                .contact(discv5, enr)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
             Ok::<_, io::Error>(discv5.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), buf.to_vec()))
         });
         let request = request.ok_or(io::ErrorKind::NotConnected)??;

@@ -6,17 +6,21 @@
 //! ([`Overlay`]), and the defences against hostile peers: rate limits, bans, the subnet cap
 //! ([`PeerLimits`]) and disjoint-path lookups ([`LookupOptions`]). It decodes messages with
 //! [`crate::wire`], checks every value with [`crate::proof`] and keeps content in
-//! [`crate::store`]; it reaches the network only through [`crate::net`].
+//! [`crate::store`]; it reaches the network only through [`crate::net`]. [`Link`] keeps it
+//! usable on a phone's link: recovery after address changes, keep-alives, reachability,
+//! pause/resume, and retried lookups.
 
 mod disjoint;
 mod heads;
 mod limits;
+mod link;
 mod service;
 mod table;
 
 pub use disjoint::LookupOptions;
 pub use heads::{TrustedHeaders, MAX_TRUSTED_HEADERS};
 pub use limits::{enr_ip, subnet_of, LimitCounters, PeerLimits, Rate, Subnet, SubnetCap};
+pub use link::{Link, LinkConfig, LinkStatus, Locate, RecoveryReason};
 pub use service::{
     FoundContent, LookupStats, Overlay, OverlayConfig, PlacementReport, TrafficCounters,
     MAX_INLINE_CONTENT,

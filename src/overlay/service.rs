@@ -20,7 +20,7 @@ use alloy_primitives::{keccak256, B256, U256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -59,6 +59,10 @@ pub struct OverlayConfig {
     pub client_info: String,
     /// Rate limits, caps and the routing table's subnet cap (see [`PeerLimits`]).
     pub limits: PeerLimits,
+    /// A content lookup waiting this long with no answer asks one more peer (a hedged
+    /// request), up to `alpha` extra: on a lossy link a lost packet then costs this delay, not
+    /// a whole request timeout. About the median answer time of a mobile link.
+    pub hedge_delay: Duration,
 }
 
 impl Default for OverlayConfig {
@@ -71,6 +75,7 @@ impl Default for OverlayConfig {
             max_inbound_transfers: 32,
             client_info: format!("portal-state/{}", env!("CARGO_PKG_VERSION")),
             limits: PeerLimits::default(),
+            hedge_delay: Duration::from_millis(400),
         }
     }
 }
@@ -205,6 +210,9 @@ struct Inner {
     pub(super) guard: Guard,
     /// Content lookups running at once.
     pub(super) lookup_slots: Arc<Semaphore>,
+    /// Not reachable from outside (see `super::link`): announce radius 0, so that peers
+    /// neither offer us content nor route lookups to us for it.
+    client_only: AtomicBool,
 }
 
 /// The overlay of one node. Cheap to clone; every clone is the same overlay.
@@ -262,6 +270,7 @@ impl Overlay {
                 counters: TrafficCounters::default(),
                 guard,
                 lookup_slots,
+                client_only: AtomicBool::new(false),
             }),
         }
     }
@@ -279,6 +288,26 @@ impl Overlay {
     /// Our radius, from the store.
     pub fn radius(&self) -> Radius {
         self.with_store(|s| s.radius()).unwrap_or(Radius::ZERO)
+    }
+
+    /// Serve as a client only (`true`: announce radius 0 in pings and pongs) or as a storage
+    /// peer again. For a node no peer can reach.
+    pub fn set_client_only(&self, client_only: bool) {
+        self.inner.client_only.store(client_only, Ordering::Relaxed);
+    }
+
+    /// Whether the node announces itself as a client only.
+    pub fn is_client_only(&self) -> bool {
+        self.inner.client_only.load(Ordering::Relaxed)
+    }
+
+    /// The radius we announce: ours, or 0 when we serve as a client only.
+    fn announced_radius(&self) -> Radius {
+        if self.is_client_only() {
+            Radius::ZERO
+        } else {
+            self.radius()
+        }
     }
 
     /// Run `f` with the store.
@@ -481,7 +510,7 @@ impl Overlay {
     }
 
     fn our_ping_payload(&self, payload_type: u16) -> PingPayload {
-        let data_radius = self.radius().0;
+        let data_radius = self.announced_radius().0;
         let ext = match payload_type {
             PingExtension::CAPABILITIES => PingExtension::Capabilities {
                 client_info: self.inner.config.client_info.as_bytes().to_vec().into(),
@@ -501,7 +530,13 @@ impl Overlay {
         let (radius, payload) = match &ping.payload {
             PingPayload::Legacy(custom) => {
                 let radius = (custom.len() == 32).then(|| U256::from_le_slice(custom));
-                let ours = PingPayload::Legacy(self.radius().0.to_le_bytes::<32>().to_vec().into());
+                let ours = PingPayload::Legacy(
+                    self.announced_radius()
+                        .0
+                        .to_le_bytes::<32>()
+                        .to_vec()
+                        .into(),
+                );
                 (radius, ours)
             }
             PingPayload::Extension {
@@ -1233,6 +1268,8 @@ impl Overlay {
         });
         let mut queried: HashSet<NodeId> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
+        // Extra requests in flight because the others were slow (hedging).
+        let mut hedges = 0;
         loop {
             let mut closest: Vec<(NodeId, Enr, u32)> = known
                 .iter()
@@ -1245,7 +1282,7 @@ impl Overlay {
                 .filter(|(id, _, _)| !queried.contains(id))
                 .collect();
             for (id, enr, hop) in next {
-                if in_flight.len() >= alpha {
+                if in_flight.len() >= alpha + hedges {
                     break;
                 }
                 queried.insert(id);
@@ -1258,10 +1295,18 @@ impl Overlay {
                 return Err(OverlayError::NotFound(key));
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let Ok(Some((from, hop, result))) =
-                tokio::time::timeout(remaining, in_flight.next()).await
-            else {
-                return Err(OverlayError::NotFound(key));
+            let wait = remaining.min(self.inner.config.hedge_delay);
+            let (from, hop, result) = match tokio::time::timeout(wait, in_flight.next()).await {
+                Ok(Some(answer)) => {
+                    hedges = hedges.saturating_sub(1);
+                    answer
+                }
+                // Slow answers: ask one more peer alongside.
+                Err(_) if wait < remaining => {
+                    hedges = (hedges + 1).min(alpha);
+                    continue;
+                }
+                _ => return Err(OverlayError::NotFound(key)),
             };
             match result {
                 Ok((PeerAnswer::Value(bytes), sent, received)) => {

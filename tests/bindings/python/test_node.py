@@ -45,6 +45,17 @@ def test_queries_are_verified_against_the_genesis(ps, devnet, genesis, node):
     assert not absent.exists and absent.balance == "0"
 
 
+def test_pause_resume_and_network_changed(ps, devnet, genesis, node):
+    node.update_head(devnet["header_rlp"])
+    node.pause()
+    assert node.status().paused
+    assert node.resume() is True  # a cached peer answered
+    assert not node.status().paused
+    assert node.network_changed() >= 1  # cached peers answered again
+    account = node.query_account(WHALE, ps.BlockId.LATEST())
+    assert int(account.balance) == int(genesis["alloc"][WHALE]["balance"], 16)
+
+
 def test_async_queries(ps, devnet, genesis, node):
     node.update_head(devnet["header_rlp"])
 

@@ -728,6 +728,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_portal_state_checksum_method_node_get_code_async(
     ): Int
+    external fun uniffi_portal_state_checksum_method_node_network_changed(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_pause(
+    ): Int
     external fun uniffi_portal_state_checksum_method_node_query_account(
     ): Int
     external fun uniffi_portal_state_checksum_method_node_query_account_async(
@@ -735,6 +739,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_portal_state_checksum_method_node_query_storage(
     ): Int
     external fun uniffi_portal_state_checksum_method_node_query_storage_async(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_resume(
     ): Int
     external fun uniffi_portal_state_checksum_method_node_status(
     ): Int
@@ -791,6 +797,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_portal_state_fn_method_node_get_code_async(`ptr`: Long,`address`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_portal_state_fn_method_node_network_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_portal_state_fn_method_node_pause(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_portal_state_fn_method_node_query_account(`ptr`: Long,`address`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_portal_state_fn_method_node_query_account_async(`ptr`: Long,`address`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,
@@ -799,6 +809,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_portal_state_fn_method_node_query_storage_async(`ptr`: Long,`address`: RustBuffer.ByValue,`slot`: RustBuffer.ByValue,`block`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_portal_state_fn_method_node_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_portal_state_fn_method_node_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_portal_state_fn_method_node_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -972,6 +984,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_portal_state_checksum_method_node_get_code_async() and 0xFFFF) != 21643) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_portal_state_checksum_method_node_network_changed() and 0xFFFF) != 53175) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_pause() and 0xFFFF) != 53662) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_portal_state_checksum_method_node_query_account() and 0xFFFF) != 20257) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -982,6 +1000,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_query_storage_async() and 0xFFFF) != 50718) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_resume() and 0xFFFF) != 27862) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_status() and 0xFFFF) != 96) {
@@ -1857,6 +1878,18 @@ public interface NodeInterface {
     suspend fun `getCodeAsync`(`address`: kotlin.String, `block`: BlockId): CodeAnswer
     
     /**
+     * The device's network changed (call it from the connectivity callback): the node
+     * follows its new address, re-pings its cached peers and refills its table; queries in
+     * flight retry and complete. Blocking; returns how many cached peers answered.
+     */
+    fun `networkChanged`(): kotlin.ULong
+    
+    /**
+     * The app goes to the background: no timer, no keep-alive, nothing sent.
+     */
+    fun `pause`()
+    
+    /**
      * An account at `block`, verified.
      */
     fun `queryAccount`(`address`: kotlin.String, `block`: BlockId): AccountAnswer
@@ -1875,6 +1908,12 @@ public interface NodeInterface {
      * Storage `slot` of `address` at `block`, verified (async).
      */
     suspend fun `queryStorageAsync`(`address`: kotlin.String, `slot`: kotlin.String, `block`: BlockId): StorageAnswer
+    
+    /**
+     * Back to the foreground: re-pings the cached peers in parallel and returns within about
+     * a second, `true` once one answered.
+     */
+    fun `resume`(): kotlin.Boolean
     
     /**
      * A snapshot of the node.
@@ -2137,6 +2176,41 @@ open class Node: Disposable, AutoCloseable, NodeInterface
 
     
     /**
+     * The device's network changed (call it from the connectivity callback): the node
+     * follows its new address, re-pings its cached peers and refills its table; queries in
+     * flight retry and complete. Blocking; returns how many cached peers answered.
+     */
+    @Throws(NodeException::class)override fun `networkChanged`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_network_changed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The app goes to the background: no timer, no keep-alive, nothing sent.
+     */
+    @Throws(NodeException::class)override fun `pause`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_pause(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
      * An account at `block`, verified.
      */
     @Throws(NodeException::class)override fun `queryAccount`(`address`: kotlin.String, `block`: BlockId): AccountAnswer {
@@ -2226,6 +2300,24 @@ open class Node: Disposable, AutoCloseable, NodeInterface
         NodeException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * Back to the foreground: re-pings the cached peers in parallel and returns within about
+     * a second, `true` once one answered.
+     */
+    @Throws(NodeException::class)override fun `resume`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_resume(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -2895,6 +2987,21 @@ data class NodeStatus (
      * The newest trusted block's number.
      */
     var `newestBlock`: kotlin.ULong?
+    , 
+    /**
+     * Whether some peer has reached us with a request since start.
+     */
+    var `reachable`: kotlin.Boolean
+    , 
+    /**
+     * Whether the node serves as a client only (announces radius 0): no peer reaches it.
+     */
+    var `clientOnly`: kotlin.Boolean
+    , 
+    /**
+     * Whether the node is paused (`pause()`).
+     */
+    var `paused`: kotlin.Boolean
     
 ){
     
@@ -2917,6 +3024,9 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
             FfiConverterString.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -2926,7 +3036,10 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
             FfiConverterULong.allocationSize(value.`peers`) +
             FfiConverterString.allocationSize(value.`radius`) +
             FfiConverterULong.allocationSize(value.`storedBytes`) +
-            FfiConverterOptionalULong.allocationSize(value.`newestBlock`)
+            FfiConverterOptionalULong.allocationSize(value.`newestBlock`) +
+            FfiConverterBoolean.allocationSize(value.`reachable`) +
+            FfiConverterBoolean.allocationSize(value.`clientOnly`) +
+            FfiConverterBoolean.allocationSize(value.`paused`)
     )
 
     override fun write(value: NodeStatus, buf: ByteBuffer) {
@@ -2936,6 +3049,9 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
             FfiConverterString.write(value.`radius`, buf)
             FfiConverterULong.write(value.`storedBytes`, buf)
             FfiConverterOptionalULong.write(value.`newestBlock`, buf)
+            FfiConverterBoolean.write(value.`reachable`, buf)
+            FfiConverterBoolean.write(value.`clientOnly`, buf)
+            FfiConverterBoolean.write(value.`paused`, buf)
     }
 }
 
