@@ -207,6 +207,14 @@ async fn content_pointing_at_a_stream_that_never_sends() {
         );
     }
     assert_eq!(q.with_store(|s| s.len()).unwrap(), 0);
+    // A hedged request to an honest node answers before the liar's stream times out: the
+    // lookup returns, and the liar's silence is counted when its stream's deadline passes.
+    assert!(
+        eventually(Duration::from_secs(15), || q
+            .with_table(|t| t.get(liar.id()).is_none()))
+        .await,
+        "the silent liar leaves the table once its streams time out"
+    );
     finish(q, &liar, &honest, key).await;
     // No stream is left open on our side.
     assert!(

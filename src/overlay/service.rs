@@ -20,6 +20,7 @@ use alloy_primitives::{keccak256, B256, U256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -244,6 +245,47 @@ fn encode_enr(enr: &Enr) -> alloy_primitives::Bytes {
 /// The one ENR decoder for peer bytes (the one `fuzz/` targets), errors as `None`.
 fn decode_enr(bytes: &[u8]) -> Option<Enr> {
     crate::net::enr_from_rlp(bytes).ok()
+}
+
+/// The requests of a lookup that returned before they did (a hedged request answered first)
+/// run to their end in the background: what they find out about their peer still counts — a
+/// peer that promised a stream and never sent it is caught even when someone else was faster.
+struct RunToEnd<F: Future + Send + 'static>(FuturesUnordered<F>)
+where
+    F::Output: Send;
+
+impl<F: Future + Send + 'static> Drop for RunToEnd<F>
+where
+    F::Output: Send,
+{
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let mut rest = std::mem::take(&mut self.0);
+            runtime.spawn(async move { while rest.next().await.is_some() {} });
+        }
+    }
+}
+
+impl<F: Future + Send + 'static> std::ops::Deref for RunToEnd<F>
+where
+    F::Output: Send,
+{
+    type Target = FuturesUnordered<F>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<F: Future + Send + 'static> std::ops::DerefMut for RunToEnd<F>
+where
+    F::Output: Send,
+{
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Overlay {
@@ -1267,7 +1309,7 @@ impl Overlay {
                 .collect()
         });
         let mut queried: HashSet<NodeId> = HashSet::new();
-        let mut in_flight = FuturesUnordered::new();
+        let mut in_flight = RunToEnd(FuturesUnordered::new());
         // Extra requests in flight because the others were slow (hedging).
         let mut hedges = 0;
         loop {
