@@ -380,8 +380,17 @@ impl Transport {
     /// our Content or Accept message, and then into `utp_accept_send` or `utp_accept_receive`.
     pub fn new_connection_id(&self, peer: &Enr) -> u16 {
         // utp-rs picks a random id not used by an open connection with that peer; an acceptor's
-        // id pair is (recv = r, send = r - 1) and the peer is told `send`.
-        self.inner.utp.cid(peer.node_id(), false).send
+        // id pair is (recv = r, send = r - 1) and the peer is told `send`. Ids of a stream we
+        // abandoned lately are skipped: the peer may still send on them.
+        let peer_id = peer.node_id();
+        let mut cid = self.inner.utp.cid(peer_id, false);
+        for _ in 0..16 {
+            if !self.inner.gates.any_silenced(peer_id, cid.send, cid.recv) {
+                break;
+            }
+            cid = self.inner.utp.cid(peer_id, false);
+        }
+        cid.send
     }
 
     /// The FindContent holder's side: waits for `peer` to open the stream on `cid` (which we
@@ -573,6 +582,7 @@ impl Transport {
     }
 
     fn transfer(&self, peer: &Enr, id: &ConnectionId<NodeId>) -> Transfer<'_> {
+        self.inner.gates.claim(id.peer_id, id.send, id.recv);
         Transfer {
             transport: self,
             peer: peer.clone(),
@@ -592,7 +602,7 @@ impl Transport {
     /// Gives up a connection: silences it (see [`Gates`]) and sends the peer a RESET, so that
     /// it fails at once instead of taking what it got for the whole.
     fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
-        self.inner.gates.silence(id.peer_id, [id.send, id.recv]);
+        self.inner.gates.abandon(id.peer_id, id.send, id.recv);
         let reset = self.inner.shared.with_discv5(|d| {
             NodeContact::try_from_enr(peer.clone(), d.ip_mode())
                 .ok()
