@@ -621,11 +621,24 @@ impl Transport {
         peer: Enr,
     ) -> Result<UtpStream<UtpPeer>, NetError> {
         let config = connection_config(self.inner.utp_timeout);
-        self.inner
+        let accept = self
+            .inner
             .utp
-            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config)
-            .await
-            .map_err(utp_error)
+            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config);
+        // A peer we sent the id connects as soon as our message reaches it. One that has not
+        // within two round trips (time for its SYN to be resent) dropped our offer of a stream,
+        // e.g. its lookup got the content elsewhere first: waiting the whole transfer deadline
+        // for it held our stream slot for nothing, and enough such slots made us refuse content
+        // to honest requesters.
+        let wait = self
+            .inner
+            .request_timeout
+            .saturating_mul(2)
+            .min(self.inner.utp_timeout);
+        match tokio::time::timeout(wait, accept).await {
+            Ok(stream) => stream.map_err(utp_error),
+            Err(_) => Err(NetError::Timeout),
+        }
     }
 
     async fn connect(
