@@ -548,10 +548,17 @@ mod tests {
         let peer = NodeId::new(&[1; 32]);
         // We connected on (send 11, recv 10) and gave up.
         gates.abandon(peer, 11, 10);
-        assert_eq!(gates.next_local_reset(), Some((peer, 10)), "utp-rs is told to close");
+        assert_eq!(
+            gates.next_local_reset(),
+            Some((peer, 10)),
+            "utp-rs is told to close"
+        );
         assert_eq!(gates.next_local_reset(), None);
         assert!(!gates.outbound(peer, &header(1, 0, 11)), "FIN swallowed");
-        assert!(!gates.outbound(peer, &header(ST_SYN, 0, 10)), "SYN retry swallowed");
+        assert!(
+            !gates.outbound(peer, &header(ST_SYN, 0, 10)),
+            "SYN retry swallowed"
+        );
         assert!(!gates.inbound(peer, &data(10, 10)), "peer's DATA dropped");
         assert!(!gates.inbound(peer, &header(ST_SYN, 0, 11)));
         assert!(gates.outbound(peer, &header(1, 0, 12)));
@@ -578,7 +585,10 @@ mod tests {
         gates.claim(peer, 11, 10);
         assert!(gates.outbound(peer, &header(1, 0, 11)));
         assert!(gates.inbound(peer, &data(10, 10)));
-        assert!(!gates.outbound(peer, &header(1, 0, 21)), "another stream stays silenced");
+        assert!(
+            !gates.outbound(peer, &header(1, 0, 21)),
+            "another stream stays silenced"
+        );
         assert!(!gates.inbound(peer, &data(20, 10)));
     }
 }
