@@ -626,7 +626,7 @@ impl Transport {
             .utp
             .accept_with_cid(id, Peer::new(UtpPeer(peer)), config);
         // A peer we sent the id connects as soon as our message reaches it. One that has not
-        // within two round trips (time for its SYN to be resent) dropped our offer of a stream,
+        // within two request timeouts (time for its SYN to be resent) dropped our offer,
         // e.g. its lookup got the content elsewhere first: waiting the whole transfer deadline
         // for it held our stream slot for nothing, and enough such slots made us refuse content
         // to honest requesters.
