@@ -448,8 +448,17 @@ impl Transport {
     /// our Content or Accept message, and then into `utp_accept_send` or `utp_accept_receive`.
     pub fn new_connection_id(&self, peer: &Enr) -> u16 {
         // utp-rs picks a random id not used by an open connection with that peer; an acceptor's
-        // id pair is (recv = r, send = r - 1) and the peer is told `send`.
-        self.inner.utp.cid(peer.node_id(), false).send
+        // id pair is (recv = r, send = r - 1) and the peer is told `send`. Ids of a stream we
+        // abandoned lately are skipped: the peer may still send on them.
+        let peer_id = peer.node_id();
+        let mut cid = self.inner.utp.cid(peer_id, false);
+        for _ in 0..16 {
+            if !self.inner.gates.any_silenced(peer_id, cid.send, cid.recv) {
+                break;
+            }
+            cid = self.inner.utp.cid(peer_id, false);
+        }
+        cid.send
     }
 
     /// The FindContent holder's side: waits for `peer` to open the stream on `cid` (which we
@@ -641,6 +650,7 @@ impl Transport {
     }
 
     fn transfer(&self, peer: &Enr, id: &ConnectionId<NodeId>) -> Transfer<'_> {
+        self.inner.gates.claim(id.peer_id, id.send, id.recv);
         Transfer {
             transport: self,
             peer: peer.clone(),
@@ -660,7 +670,7 @@ impl Transport {
     /// Gives up a connection: silences it (see [`Gates`]) and sends the peer a RESET, so that
     /// it fails at once instead of taking what it got for the whole.
     fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
-        self.inner.gates.silence(id.peer_id, [id.send, id.recv]);
+        self.inner.gates.abandon(id.peer_id, id.send, id.recv);
         let reset = self.inner.shared.with_discv5(|d| {
             self.inner
                 .shared
@@ -681,11 +691,24 @@ impl Transport {
         peer: Enr,
     ) -> Result<UtpStream<UtpPeer>, NetError> {
         let config = connection_config(self.inner.utp_timeout);
-        self.inner
+        let accept = self
+            .inner
             .utp
-            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config)
-            .await
-            .map_err(utp_error)
+            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config);
+        // A peer we sent the id connects as soon as our message reaches it. One that has not
+        // within two request timeouts (time for its SYN to be resent) dropped our offer,
+        // e.g. its lookup got the content elsewhere first: waiting the whole transfer deadline
+        // for it held our stream slot for nothing, and enough such slots made us refuse content
+        // to honest requesters.
+        let wait = self
+            .inner
+            .request_timeout
+            .saturating_mul(2)
+            .min(self.inner.utp_timeout);
+        match tokio::time::timeout(wait, accept).await {
+            Ok(stream) => stream.map_err(utp_error),
+            Err(_) => Err(NetError::Timeout),
+        }
     }
 
     async fn connect(

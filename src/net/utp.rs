@@ -5,7 +5,7 @@
 //! is meaningless to uTP (the spec says to ignore it), so outbound requests are fired without
 //! waiting and inbound ones are answered empty at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -63,6 +63,7 @@ impl ConnectionPeer for UtpPeer {
 
 /// uTP packet types (BEP 29).
 const ST_DATA: u8 = 0;
+const ST_SYN: u8 = 4;
 /// Size of the fixed uTP header.
 const HEADER_LEN: usize = 20;
 
@@ -119,16 +120,67 @@ struct Budget {
     exceeded: Arc<Notify>,
 }
 
+/// Which id of a connection (`send`, `recv`) a packet carries, by its direction and kind: a
+/// SYN carries the initiator's receive id, every other packet the sender's send id.
+///
+/// Silencing by this, not by the bare id, keeps an abandoned connection's packets apart from
+/// a later connection whose id pair overlaps it: pairs are adjacent (`r`, `r ± 1`), so the old
+/// (send 5, recv 4) and the new (send 6, recv 5) share id 5, but the old one's DATA and STATE
+/// carry 5 outbound while the new one only sends 5 in its SYN, and receives on 5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Wire {
+    /// An outbound SYN: our receive id.
+    SynOut(u16),
+    /// Any other outbound packet: our send id.
+    Out(u16),
+    /// An inbound SYN: the peer's receive id, which is our send id.
+    SynIn(u16),
+    /// Any other inbound packet: our receive id.
+    In(u16),
+}
+
+impl Wire {
+    /// Every way packets of the connection (`send`, `recv`) show on the wire.
+    fn of(send: u16, recv: u16) -> [Wire; 4] {
+        [
+            Wire::SynOut(recv),
+            Wire::Out(send),
+            Wire::SynIn(send),
+            Wire::In(recv),
+        ]
+    }
+
+    fn outbound(kind: u8, conn_id: u16) -> Wire {
+        if kind == ST_SYN {
+            Wire::SynOut(conn_id)
+        } else {
+            Wire::Out(conn_id)
+        }
+    }
+
+    fn inbound(kind: u8, conn_id: u16) -> Wire {
+        if kind == ST_SYN {
+            Wire::SynIn(conn_id)
+        } else {
+            Wire::In(conn_id)
+        }
+    }
+}
+
 #[derive(Default)]
 struct GateState {
     /// Receive budgets, by (peer, the connection id the peer's DATA packets carry).
     budgets: HashMap<(NodeId, u16), Budget>,
-    /// Abandoned connections, by (peer, connection id), until when their packets are dropped.
-    silenced: HashMap<(NodeId, u16), Instant>,
+    /// Abandoned connections, by (peer, how their packets show), until when their packets are
+    /// dropped.
+    silenced: HashMap<(NodeId, Wire), Instant>,
+    /// RESETs to hand to utp-rs as if the peer had sent them: (peer, our receive id) of each
+    /// abandoned connection, so that utp-rs closes it at once.
+    local_resets: VecDeque<(NodeId, u16)>,
 }
 
 impl GateState {
-    fn is_silenced(&mut self, key: &(NodeId, u16)) -> bool {
+    fn is_silenced(&mut self, key: &(NodeId, Wire)) -> bool {
         match self.silenced.get(key) {
             Some(until) if *until > Instant::now() => true,
             Some(_) => {
@@ -146,15 +198,28 @@ impl GateState {
 /// An abandoned connection is silenced both ways. utp-rs can only close a dropped stream
 /// gracefully, with a FIN, and a FIN tells the peer that everything was sent: a sender that
 /// gave up halfway would pass truncated data off as complete. Silencing swallows that FIN (the
-/// caller sends a RESET instead), and drops whatever the peer still sends until utp-rs has
-/// reaped the connection.
+/// caller sends a RESET instead), and drops whatever the peer still sends for it.
+///
+/// utp-rs itself is handed a RESET for the connection as if the peer had sent it, so that it
+/// drops the connection at once. Left alone, the connection would retransmit its swallowed FIN
+/// until its idle timeout, holding its 1 MiB receive buffer all that time.
+///
+/// Ids come in adjacent pairs (`r`, `r ± 1`), so a later stream with the same peer can share an
+/// id with an abandoned one. Silencing the bare ids dropped the new stream's packets on the
+/// shared id, and it stalled until its deadline (1–2 % of a light node's calls took the 10 s
+/// uTP timeout this way). Silencing goes by [`Wire`] instead, and a new stream
+/// [claims](Gates::claim) its own ids in case they coincide exactly.
 #[derive(Default)]
-pub(crate) struct Gates(Mutex<GateState>);
+pub(crate) struct Gates {
+    state: Mutex<GateState>,
+    /// Wakes [`Discv5UtpSocket::recv_from`] for a queued local RESET.
+    local_reset: Notify,
+}
 
 impl Gates {
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
         // Still consistent if poisoned: every operation is a single insert, update or remove.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Registers a budget of `limit` data bytes for packets from `peer` on `conn_id`; the
@@ -181,20 +246,52 @@ impl Gates {
         }
     }
 
-    /// Drops every packet to and from `peer` on these connection ids for a while.
-    pub(crate) fn silence(&self, peer: NodeId, conn_ids: [u16; 2]) {
+    /// Gives up the connection with `peer` on ids `send` and `recv`: drops every packet to and
+    /// from `peer` on these ids for a while (until a new stream claims them), and has utp-rs
+    /// close the connection now.
+    pub(crate) fn abandon(&self, peer: NodeId, send: u16, recv: u16) {
         let now = Instant::now();
         let mut state = self.lock();
         state.silenced.retain(|_, until| *until > now);
-        for id in conn_ids {
-            state.silenced.insert((peer, id), now + SILENCE_FOR);
+        for wire in Wire::of(send, recv) {
+            state.silenced.insert((peer, wire), now + SILENCE_FOR);
         }
+        state.local_resets.push_back((peer, recv));
+        drop(state);
+        // notify_one stores a permit if the socket task is not waiting right now.
+        self.local_reset.notify_one();
+    }
+
+    /// A new stream with `peer` on ids `send` and `recv`: an abandoned stream's silence on
+    /// exactly these no longer applies (the peer reuses ids once its side of the old stream is
+    /// gone).
+    pub(crate) fn claim(&self, peer: NodeId, send: u16, recv: u16) {
+        let mut state = self.lock();
+        for wire in Wire::of(send, recv) {
+            state.silenced.remove(&(peer, wire));
+        }
+    }
+
+    /// Whether the connection (`send`, `recv`) with `peer` would share silenced ids with an
+    /// abandoned one: ids we hand out should not, or the peer's late packets for the old
+    /// stream would reach the new one.
+    pub(crate) fn any_silenced(&self, peer: NodeId, send: u16, recv: u16) -> bool {
+        let mut state = self.lock();
+        Wire::of(send, recv)
+            .iter()
+            .any(|wire| state.is_silenced(&(peer, *wire)))
+    }
+
+    fn next_local_reset(&self) -> Option<(NodeId, u16)> {
+        self.lock().local_resets.pop_front()
     }
 
     /// Whether an outbound packet to `peer` may go out.
     fn outbound(&self, peer: NodeId, packet: &[u8]) -> bool {
         match packet_kind(packet) {
-            Some((_, conn_id)) => !self.lock().is_silenced(&(peer, conn_id)),
+            Some((kind, conn_id)) => !self
+                .lock()
+                .is_silenced(&(peer, Wire::outbound(kind, conn_id))),
             None => true,
         }
     }
@@ -205,7 +302,7 @@ impl Gates {
             return true;
         };
         let mut state = self.lock();
-        if state.is_silenced(&(peer, conn_id)) {
+        if state.is_silenced(&(peer, Wire::inbound(kind, conn_id))) {
             return false;
         }
         if kind != ST_DATA {
@@ -351,9 +448,22 @@ impl AsyncUdpSocket<UtpPeer> for Discv5UtpSocket {
         Ok(buf.len())
     }
 
+    // utp-rs drops this future whenever another of its events comes first: every await here
+    // must be cancel-safe (mpsc::recv and Notify are; a local RESET is only dequeued once it is
+    // returned).
     async fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, Peer<UtpPeer>)> {
         loop {
-            let Some(request) = self.incoming.recv().await else {
+            if let Some((peer, recv_id)) = self.gates.next_local_reset() {
+                let reset = reset_packet(recv_id);
+                let n = reset.len().min(buf.len());
+                buf[..n].copy_from_slice(&reset[..n]);
+                return Ok((n, Peer::new_id(peer)));
+            }
+            let request = tokio::select! {
+                request = self.incoming.recv() => request,
+                () = self.gates.local_reset.notified() => continue,
+            };
+            let Some(request) = request else {
                 return Err(io::ErrorKind::NotConnected.into());
             };
             let node_id = *request.node_id();
@@ -437,12 +547,49 @@ mod tests {
     fn silenced_connections_pass_nothing_either_way() {
         let gates = Gates::default();
         let peer = NodeId::new(&[1; 32]);
-        gates.silence(peer, [10, 11]);
-        for id in [10, 11] {
-            assert!(!gates.outbound(peer, &header(1, 0, id)), "FIN swallowed");
-            assert!(!gates.inbound(peer, &data(id, 10)));
-        }
+        // We connected on (send 11, recv 10) and gave up.
+        gates.abandon(peer, 11, 10);
+        assert_eq!(
+            gates.next_local_reset(),
+            Some((peer, 10)),
+            "utp-rs is told to close"
+        );
+        assert_eq!(gates.next_local_reset(), None);
+        assert!(!gates.outbound(peer, &header(1, 0, 11)), "FIN swallowed");
+        assert!(
+            !gates.outbound(peer, &header(ST_SYN, 0, 10)),
+            "SYN retry swallowed"
+        );
+        assert!(!gates.inbound(peer, &data(10, 10)), "peer's DATA dropped");
+        assert!(!gates.inbound(peer, &header(ST_SYN, 0, 11)));
         assert!(gates.outbound(peer, &header(1, 0, 12)));
-        assert!(gates.outbound(NodeId::new(&[2; 32]), &header(1, 0, 10)));
+        assert!(gates.outbound(NodeId::new(&[2; 32]), &header(1, 0, 11)));
+        assert!(gates.any_silenced(peer, 11, 10));
+
+        // The next stream overlaps on id 11 (the peer told us 11, we connect on
+        // (send 12, recv 11)): its SYN and everything it receives pass, with no claim.
+        assert!(!gates.any_silenced(peer, 12, 11));
+        assert!(gates.outbound(peer, &header(ST_SYN, 0, 11)));
+        assert!(gates.inbound(peer, &data(11, 10)));
+        // (send 10, recv 9) sends on 10, which only the old one received on.
+        assert!(!gates.any_silenced(peer, 10, 9));
+        assert!(gates.outbound(peer, &data(10, 10)));
+        assert!(gates.inbound(peer, &data(9, 10)));
+    }
+
+    #[test]
+    fn a_claim_lifts_the_silence_on_exactly_its_ids() {
+        let gates = Gates::default();
+        let peer = NodeId::new(&[1; 32]);
+        gates.abandon(peer, 11, 10);
+        gates.abandon(peer, 21, 20);
+        gates.claim(peer, 11, 10);
+        assert!(gates.outbound(peer, &header(1, 0, 11)));
+        assert!(gates.inbound(peer, &data(10, 10)));
+        assert!(
+            !gates.outbound(peer, &header(1, 0, 21)),
+            "another stream stays silenced"
+        );
+        assert!(!gates.inbound(peer, &data(20, 10)));
     }
 }
