@@ -10,7 +10,7 @@
 
 use super::table::{NodeId, RoutingTable};
 use crate::net::Enr;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -81,7 +81,9 @@ pub struct PeerLimits {
     /// Default: 32 (half the transport's default of 64).
     pub stream_pressure: usize,
     /// Content streams (uTP) a peer may promise in a row and then not deliver before it is
-    /// dropped from the table as a liar. Default: 2.
+    /// dropped from the table as a liar. Default: 2. Only a peer that has never delivered a
+    /// stream to us counts: on a lossy link an honest peer's stream fails now and then, and
+    /// that is not a lie (it counts as a failed request, like any other).
     pub max_failed_streams: u32,
     /// Peers caught lying are kept out of the routing table for this long. Default: 1 hour.
     pub ban_duration: Duration,
@@ -248,6 +250,9 @@ pub(crate) struct Guard {
     sending: Mutex<Sending>,
     /// Streams promised and not delivered in a row, per peer (bounded like the limiters).
     failed_streams: Mutex<HashMap<NodeId, u32>>,
+    /// Peers that have delivered at least one content stream (bounded by
+    /// `max_tracked_senders`).
+    delivered_streams: Mutex<HashSet<NodeId>>,
     counters: Mutex<LimitCounters>,
 }
 
@@ -264,6 +269,7 @@ impl Guard {
             offers: Mutex::new(RateLimiter::new(limits.offers_per_peer, cap)),
             banned: Mutex::new((HashMap::new(), VecDeque::new())),
             failed_streams: Mutex::new(HashMap::new()),
+            delivered_streams: Mutex::new(HashSet::new()),
             sending: Mutex::new((HashMap::new(), HashMap::new())),
             counters: Mutex::new(LimitCounters::default()),
             limits,
@@ -358,6 +364,9 @@ impl Guard {
 
     /// A content stream `peer` promised failed; true when that makes too many in a row.
     pub(crate) fn stream_failed(&self, peer: NodeId) -> bool {
+        if lock(&self.delivered_streams).contains(&peer) {
+            return false;
+        }
         let mut failed = lock(&self.failed_streams);
         if !failed.contains_key(&peer) && failed.len() >= self.limits.max_tracked_senders {
             failed.clear(); // forgetting costs a liar's count, never an honest peer's place
@@ -374,6 +383,11 @@ impl Guard {
     /// A content stream from `peer` arrived.
     pub(crate) fn stream_delivered(&self, peer: NodeId) {
         lock(&self.failed_streams).remove(&peer);
+        let mut delivered = lock(&self.delivered_streams);
+        if delivered.len() >= self.limits.max_tracked_senders {
+            delivered.clear(); // forgetting only makes a peer prove itself again
+        }
+        delivered.insert(peer);
     }
 
     /// Whether `peer` is banned now.
@@ -461,6 +475,18 @@ mod tests {
         let later = t0 + Duration::from_secs(5);
         assert!(limiter.allow(NodeId(B256::repeat_byte(99)), later));
         assert_eq!(limiter.tracked(), 1);
+    }
+
+    #[test]
+    fn only_peers_that_never_delivered_a_stream_are_called_liars_for_silence() {
+        let guard = Guard::new(PeerLimits::default());
+        let silent = NodeId(B256::repeat_byte(1));
+        assert!(!guard.stream_failed(silent));
+        assert!(guard.stream_failed(silent), "two silent streams in a row");
+        // A peer that delivered once loses a stream now and then on a lossy link: no lie.
+        let lossy = NodeId(B256::repeat_byte(2));
+        guard.stream_delivered(lossy);
+        assert!((0..10).all(|_| !guard.stream_failed(lossy)));
     }
 
     #[test]
