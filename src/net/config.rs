@@ -23,8 +23,6 @@ pub struct TransportConfig {
     /// Deadline for one TALKREQ round trip (including a handshake if there is no session yet).
     pub request_timeout: Duration,
     /// Deadline for one whole uTP transfer: connecting or accepting, moving the data, closing.
-    /// A stream we accept is given up sooner, after twice `request_timeout`, if the peer has
-    /// not opened it by then.
     pub utp_timeout: Duration,
     /// Most uTP streams open at once, inbound and outbound together. Beyond it, uTP calls fail
     /// at once with [`super::NetError::TooManyStreams`] instead of queueing.

@@ -691,24 +691,15 @@ impl Transport {
         peer: Enr,
     ) -> Result<UtpStream<UtpPeer>, NetError> {
         let config = connection_config(self.inner.utp_timeout);
-        let accept = self
-            .inner
+        // The whole transfer deadline, not less: on a lossy, slow link the peer's SYN may need
+        // several resends (1 s, 2 s, ...) to arrive. Streams offered and never opened are
+        // bounded by the overlay's per-requester stream caps, and our own lookups open every
+        // stream they were offered (`RunToEnd`), so honest peers do not leave slots waiting.
+        self.inner
             .utp
-            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config);
-        // A peer we sent the id connects as soon as our message reaches it. One that has not
-        // within two request timeouts (time for its SYN to be resent) dropped our offer,
-        // e.g. its lookup got the content elsewhere first: waiting the whole transfer deadline
-        // for it held our stream slot for nothing, and enough such slots made us refuse content
-        // to honest requesters.
-        let wait = self
-            .inner
-            .request_timeout
-            .saturating_mul(2)
-            .min(self.inner.utp_timeout);
-        match tokio::time::timeout(wait, accept).await {
-            Ok(stream) => stream.map_err(utp_error),
-            Err(_) => Err(NetError::Timeout),
-        }
+            .accept_with_cid(id, Peer::new(UtpPeer(peer)), config)
+            .await
+            .map_err(utp_error)
     }
 
     async fn connect(

@@ -1303,7 +1303,11 @@ impl Overlay {
         let alpha = self.inner.config.alpha;
         // Candidates: id -> (enr, hop at which we learned of it).
         let mut known: HashMap<NodeId, (Enr, u32)> = self.with_table(|t| {
-            t.closest_on_ring(target, k)
+            let mut peers = t.closest_on_ring(target, k);
+            if peers.len() < alpha {
+                peers = t.closest_on_ring_with_stale(target, k);
+            }
+            peers
                 .into_iter()
                 .map(|e| (e.node_id, (e.peer.clone(), 1)))
                 .collect()

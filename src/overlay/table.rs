@@ -301,6 +301,17 @@ impl<P: Clone> RoutingTable<P> {
         peers
     }
 
+    /// The `n` peers closest to `target` by the ring distance, stale ones included.
+    ///
+    /// On a lossy link live peers go stale after a few lost requests; with too few connected
+    /// peers left, a lookup asks these too rather than give up (an answer reconnects them).
+    pub fn closest_on_ring_with_stale(&self, target: ContentId, n: usize) -> Vec<&TableEntry<P>> {
+        let mut peers: Vec<_> = self.entries().collect();
+        peers.sort_by_key(|e| e.node_id.ring().distance(target));
+        peers.truncate(n);
+        peers
+    }
+
     /// The `n` connected peers closest to `target` by XOR, closest first (node lookups).
     pub fn closest_by_xor(&self, target: NodeId, n: usize) -> Vec<&TableEntry<P>> {
         let mut peers: Vec<_> = self.connected().collect();
@@ -391,6 +402,10 @@ mod tests {
         assert!(!t.record_failure(id(0x80, 1)));
         assert_eq!(t.get(id(0x80, 1)).unwrap().state, PeerState::Stale);
         assert_eq!(t.connected().count(), 1);
+        // A lookup short of connected peers may still ask the stale one.
+        let target = id(0x80, 1).ring();
+        assert_eq!(t.closest_on_ring(target, 2).len(), 1);
+        assert_eq!(t.closest_on_ring_with_stale(target, 2).len(), 2);
         // ...and it is the one a newcomer displaces.
         assert_eq!(
             t.insert(id(0x80, 4), 4, Radius::MAX, now),
