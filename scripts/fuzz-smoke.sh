@@ -5,7 +5,7 @@
 # fuzz/artifacts/<target>/: fix the bug, move the input to fuzz/regressions/<target>/, add a
 # test to tests/fuzz_corpus.rs).
 #
-#   FUZZ_SECONDS=10      budget per target, in seconds (the CI smoke run)
+#   FUZZ_SECONDS=10      budget per target, in seconds (default 10; scripts/test.sh runs 5)
 #   FUZZ_TARGETS="a b"   only these targets (default: all of `cargo fuzz list`)
 #   FUZZ_SANITIZER=none  cargo-fuzz sanitizer (the decoders are safe Rust: the checks are
 #                        panics and broken properties, which need none; `address` adds ASan)

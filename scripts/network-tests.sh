@@ -19,7 +19,9 @@ fi
 ip netns del "$PROBE"
 command -v iptables >/dev/null || { echo "iptables missing: ./scripts/install-test-deps.sh"; exit 1; }
 
-cargo build --locked --quiet --example devnet-for-bindings --example light-client
+# With the features scripts/test.sh builds everything with, so that its build is reused.
+cargo build --locked --quiet ${PORTAL_STATE_BINDGEN_FEATURES:+--features "$PORTAL_STATE_BINDGEN_FEATURES"} \
+    --example devnet-for-bindings --example light-client
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 exec python3 scripts/network-tests.py \
     "$TARGET_DIR/debug/examples/devnet-for-bindings" "$TARGET_DIR/debug/examples/light-client"

@@ -35,19 +35,23 @@ echo "anvil: $PORTAL_STATE_ANVIL"
 echo "cast:  $PORTAL_STATE_CAST"
 
 step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
-cargo test --locked --all-targets
+# The features of the library the bindings are generated from and the Kotlin, Python and C
+# tests load (`fault-injection` lets them force a panic inside a call, node::PANIC_IN_CALL).
+# The Rust tests build with them too, so that the later steps reuse this build.
+export PORTAL_STATE_BINDGEN_FEATURES="uniffi-cli,fault-injection"
+cargo test --locked --all-targets --features "$PORTAL_STATE_BINDGEN_FEATURES"
 
-step "fuzz smoke: every fuzz target for ${FUZZ_SECONDS:-10} s from its corpus (scripts/fuzz-smoke.sh)"
+export FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
+step "fuzz smoke: every fuzz target for $FUZZ_SECONDS s from its corpus (scripts/fuzz-smoke.sh)"
 ./scripts/fuzz-smoke.sh
+
 step "network tests: a light node behind NATs, on a lossy slow link, moving, pausing (namespaces)"
 # Skips with a message only where the kernel refuses network namespaces.
 ./scripts/network-tests.sh
 
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
-# One build with the bindgen's features: the library the bindings are generated from is the
-# library the Kotlin, Python and C tests load. `fault-injection` lets them force a panic inside
-# a call (node::PANIC_IN_CALL) and see it come back as an error.
-export PORTAL_STATE_BINDGEN_FEATURES="uniffi-cli,fault-injection"
+# The library the bindings are generated from is the library the Kotlin, Python and C tests
+# load (already built by the test step, with the same features).
 cargo build --locked --features "$PORTAL_STATE_BINDGEN_FEATURES" \
     --lib --bin uniffi-bindgen --example devnet-for-bindings
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
