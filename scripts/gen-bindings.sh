@@ -19,7 +19,11 @@ BINDGEN="$TARGET_DIR/debug/uniffi-bindgen"
 # scripts/test.sh adds `fault-injection` (PORTAL_STATE_BINDGEN_FEATURES) so that the library it
 # generates from is the one its tests load; that feature exports nothing, the bindings are equal.
 FEATURES="${PORTAL_STATE_BINDGEN_FEATURES:-uniffi-cli}"
-cargo build --locked --quiet --features "$FEATURES" --lib --bin uniffi-bindgen >&2
+# With the devnet example too: an example brings in the dev-dependencies, whose features unify
+# with the library's; built without one, cargo resolves other features and rebuilds half the
+# dependency tree that scripts/test.sh has just built for its tests.
+cargo build --locked --quiet --features "$FEATURES" --lib --bin uniffi-bindgen \
+    --example devnet-for-bindings >&2
 
 rm -rf "$OUT/kotlin" "$OUT/swift" "$OUT/python"
 for language in kotlin swift python; do
