@@ -9,7 +9,7 @@
 //! value that verifies wins.
 
 use super::limits::{enr_ip, subnet_of, Subnet};
-use super::service::PeerAnswer;
+use super::service::{PeerAnswer, RunToEnd};
 use super::table::NodeId;
 use super::{FoundContent, LookupStats, Overlay, OverlayError};
 use crate::content::ContentKey;
@@ -141,7 +141,7 @@ impl Overlay {
         }
 
         let mut queried: HashSet<NodeId> = HashSet::new();
-        let mut in_flight = FuturesUnordered::new();
+        let mut in_flight = RunToEnd(FuturesUnordered::new());
         loop {
             for (index, path) in paths.iter_mut().enumerate() {
                 let mut closest: Vec<(NodeId, Enr, u32)> = path
@@ -180,18 +180,9 @@ impl Overlay {
                 Ok((PeerAnswer::Value(bytes), sent, received)) => {
                     stats.bytes_sent += sent;
                     stats.bytes_received += received;
-                    match self.validate(&key, &bytes) {
-                        Ok(content) => {
-                            stats.round_trips = hop;
-                            let _ = self.store_verified(&content);
-                            return Ok(FoundContent { content, stats });
-                        }
-                        Err(e) => {
-                            tracing::debug!(peer = ?from, error = %e, "peer returned invalid content");
-                            stats.invalid_responses += 1;
-                            self.count_invalid_item();
-                            self.penalise(from);
-                        }
+                    if let Some(content) = self.take_value(&key, &bytes, from, &mut stats) {
+                        stats.round_trips = hop;
+                        return Ok(FoundContent { content, stats });
                     }
                 }
                 Ok((PeerAnswer::Closer(enrs), sent, received)) => {

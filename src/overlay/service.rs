@@ -250,7 +250,7 @@ fn decode_enr(bytes: &[u8]) -> Option<Enr> {
 /// The requests of a lookup that returned before they did (a hedged request answered first)
 /// run to their end in the background: what they find out about their peer still counts — a
 /// peer that promised a stream and never sent it is caught even when someone else was faster.
-struct RunToEnd<F: Future + Send + 'static>(FuturesUnordered<F>)
+pub(super) struct RunToEnd<F: Future + Send + 'static>(pub(super) FuturesUnordered<F>)
 where
     F::Output: Send;
 
@@ -411,6 +411,30 @@ impl Overlay {
     }
 
     /// Counts a content item that failed verification.
+    /// A value a lookup got from `from`: verified and cached if within our radius, or, when
+    /// it does not verify, counted and its sender penalised.
+    pub(super) fn take_value(
+        &self,
+        key: &ContentKey,
+        bytes: &[u8],
+        from: NodeId,
+        stats: &mut LookupStats,
+    ) -> Option<VerifiedContent> {
+        match self.validate(key, bytes) {
+            Ok(content) => {
+                let _ = self.store_verified(&content);
+                Some(content)
+            }
+            Err(e) => {
+                tracing::debug!(peer = ?from, error = %e, "peer returned invalid content");
+                stats.invalid_responses += 1;
+                self.count_invalid_item();
+                self.penalise(from);
+                None
+            }
+        }
+    }
+
     pub(super) fn count_invalid_item(&self) {
         self.inner
             .counters
@@ -1358,22 +1382,9 @@ impl Overlay {
                 Ok((PeerAnswer::Value(bytes), sent, received)) => {
                     stats.bytes_sent += sent;
                     stats.bytes_received += received;
-                    match self.validate(&key, &bytes) {
-                        Ok(content) => {
-                            stats.round_trips = hop;
-                            // Cache it if it falls within our radius.
-                            let _ = self.store_verified(&content);
-                            return Ok(FoundContent { content, stats });
-                        }
-                        Err(e) => {
-                            tracing::debug!(peer = ?from, error = %e, "peer returned invalid content");
-                            stats.invalid_responses += 1;
-                            self.inner
-                                .counters
-                                .invalid_items
-                                .fetch_add(1, Ordering::Relaxed);
-                            self.penalise(from);
-                        }
+                    if let Some(content) = self.take_value(&key, &bytes, from, &mut stats) {
+                        stats.round_trips = hop;
+                        return Ok(FoundContent { content, stats });
                     }
                 }
                 Ok((PeerAnswer::Closer(enrs), sent, received)) => {
