@@ -393,6 +393,8 @@ async fn upkeep(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.tick().await;
+    // Saved at start; written again only when a recovery moved it on.
+    let mut saved_seq = overlay.transport().local_enr().seq();
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -402,7 +404,11 @@ async fn upkeep(
                 }
                 overlay.refresh(interval).await;
                 save_peers(&overlay);
-                save_enr_seq(&data_dir, overlay.transport().local_enr().seq());
+                let seq = overlay.transport().local_enr().seq();
+                if seq != saved_seq {
+                    save_enr_seq(&data_dir, seq);
+                    saved_seq = seq;
+                }
             }
             _ = shutdown.changed() => return,
         }

@@ -267,26 +267,14 @@ async fn nodes_full_of_unreachable_enrs() {
         .map(|_| unreachable_enr(liar_id, 255..=256))
         .collect();
     let liar = Liar::start(LOCAL, liar_key, Lie::Enrs(junk.clone())).await;
-    let querier = Querier::start(
-        &dir.path().join("q"),
-        LOCAL,
-        OverlayConfig::default(),
-        Duration::from_secs(5),
-        0,
-    )
-    .await;
+    let querier = querier_knowing(dir.path(), &honest, &liar).await;
     let q = &querier.overlay;
-    q.bootstrap(&[honest[0].enr()]).await;
-    for node in &honest {
-        q.ping(&node.enr()).await.unwrap();
-    }
-    q.ping(&liar.enr()).await.unwrap();
     let found = q.lookup_nodes(far_target(liar_id)).await;
     assert!(liar.find_nodes_hits.load(Ordering::Relaxed) >= 1);
     let junk_ids: Vec<NodeId> = junk
         .iter()
         .map(|b| {
-            let enr: Enr = alloy_rlp::Decodable::decode(&mut b.as_slice()).unwrap();
+            let enr = portal_state::net::enr_from_rlp(b).unwrap();
             NodeId(B256::from(enr.node_id().raw()))
         })
         .collect();
@@ -316,20 +304,8 @@ async fn nodes_with_wrong_distance_enrs() {
     let mut junk: Vec<Vec<u8>> = (0..4).map(|_| unreachable_enr(liar_id, 1..=254)).collect();
     junk.push(vec![0xc0, 0x01, 0x02]); // not an ENR at all
     let liar = Liar::start(LOCAL, liar_key, Lie::Enrs(junk)).await;
-    let querier = Querier::start(
-        &dir.path().join("q"),
-        LOCAL,
-        OverlayConfig::default(),
-        Duration::from_secs(5),
-        0,
-    )
-    .await;
+    let querier = querier_knowing(dir.path(), &honest, &liar).await;
     let q = &querier.overlay;
-    q.bootstrap(&[honest[0].enr()]).await;
-    for node in &honest {
-        q.ping(&node.enr()).await.unwrap();
-    }
-    q.ping(&liar.enr()).await.unwrap();
     let target = far_target(liar_id);
     let found = q.lookup_nodes(target).await;
     assert!(liar.find_nodes_hits.load(Ordering::Relaxed) >= 1);
@@ -633,4 +609,27 @@ async fn many_node_ids_from_one_address_share_its_budget() {
         s.stop().await;
     }
     victim.stop().await;
+}
+
+/// A querier with the default configuration that knows every honest node and the liar.
+async fn querier_knowing(
+    dir: &std::path::Path,
+    honest: &[portal_state::network::Network],
+    liar: &Liar,
+) -> Querier {
+    let querier = Querier::start(
+        &dir.join("q"),
+        LOCAL,
+        OverlayConfig::default(),
+        Duration::from_secs(5),
+        0,
+    )
+    .await;
+    let q = &querier.overlay;
+    q.bootstrap(&[honest[0].enr()]).await;
+    for node in honest {
+        q.ping(&node.enr()).await.unwrap();
+    }
+    q.ping(&liar.enr()).await.unwrap();
+    querier
 }

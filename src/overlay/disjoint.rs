@@ -9,13 +9,12 @@
 //! value that verifies wins.
 
 use super::limits::{enr_ip, subnet_of, Subnet};
-use super::service::{PeerAnswer, RunToEnd};
+use super::service::{node_id_of, PeerAnswer, RunToEnd};
 use super::table::NodeId;
 use super::{FoundContent, LookupStats, Overlay, OverlayError};
 use crate::content::ContentKey;
 use crate::net::Enr;
 use crate::proof;
-use alloy_primitives::B256;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -64,10 +63,6 @@ impl Claims {
         self.nodes.insert(id, path);
         true
     }
-}
-
-fn node_id_of(enr: &Enr) -> NodeId {
-    NodeId(B256::from(enr.node_id().raw()))
 }
 
 impl Overlay {
@@ -208,6 +203,7 @@ impl Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::B256;
 
     #[test]
     fn a_node_or_subnet_belongs_to_one_path() {

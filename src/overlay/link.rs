@@ -23,7 +23,7 @@
 //! It reads the link's state from the transport ([`crate::net::LinkActivity`]) and acts through
 //! the [`Overlay`].
 
-use super::service::{FoundContent, Overlay};
+use super::service::{node_id_of, FoundContent, Overlay};
 use super::table::NodeId;
 use super::OverlayError;
 use crate::content::ContentKey;
@@ -315,7 +315,7 @@ impl Link {
             .unwrap_or_default();
         for peer in stored {
             if let Ok(enr) = crate::net::enr_from_base64(&peer.enr) {
-                if seen.insert(NodeId(B256::from(enr.node_id().raw()))) {
+                if seen.insert(node_id_of(&enr)) {
                     peers.push(enr);
                 }
             }

@@ -234,7 +234,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn node_id_of(enr: &Enr) -> NodeId {
+/// The overlay node id of a peer's record.
+pub(super) fn node_id_of(enr: &Enr) -> NodeId {
     NodeId(B256::from(enr.node_id().raw()))
 }
 
@@ -410,7 +411,6 @@ impl Overlay {
         self.inner.lookup_slots.clone()
     }
 
-    /// Counts a content item that failed verification.
     /// A value a lookup got from `from`: verified and cached if within our radius, or, when
     /// it does not verify, counted and its sender penalised.
     pub(super) fn take_value(
@@ -435,6 +435,7 @@ impl Overlay {
         }
     }
 
+    /// Counts a content item that failed verification.
     pub(super) fn count_invalid_item(&self) {
         self.inner
             .counters
