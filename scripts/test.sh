@@ -4,7 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's wall time is printed when the next begins, and all of them at the end (the CI
+# steps table in BENCHMARKS.md comes from these lines).
+STEP_NAME=""
+STEP_START=$SECONDS
+STEP_TIMES=()
+step_done() {
+    if [ -n "$STEP_NAME" ]; then
+        STEP_TIMES+=("$(printf '%5d s  %s' $((SECONDS - STEP_START)) "$STEP_NAME")")
+    fi
+}
+step() {
+    step_done
+    STEP_NAME="$*"
+    STEP_START=$SECONDS
+    printf '\n==> %s\n' "$*"
+}
+report_times() {
+    step_done
+    STEP_NAME=""
+    printf '\n==> step times (wall)\n'
+    printf '%s\n' "${STEP_TIMES[@]}"
+    printf '%5d s  total\n' "$SECONDS"
+}
+trap report_times EXIT
 
 # A CI run builds once from scratch: incremental artifacts would only cost disk and time.
 if [ "${CI:-}" = "true" ]; then
@@ -59,7 +82,7 @@ DEVNET="$TARGET_DIR/debug/examples/devnet-for-bindings"
 
 step "bindings/ is what the library generates (else: ./scripts/gen-bindings.sh and commit)"
 FRESH="$(mktemp -d)"
-trap 'rm -rf "$FRESH"' EXIT
+trap 'rm -rf "$FRESH"; report_times' EXIT
 LIB="$(./scripts/gen-bindings.sh "$FRESH")"
 diff -r bindings "$FRESH"
 

@@ -15,6 +15,9 @@ use portal_state::net::{
 use portal_state::wire::ProtocolVersion;
 use tokio::sync::mpsc;
 
+#[path = "net_transport/lost_packets.rs"]
+mod lost_packets;
+
 const CHAIN: u64 = 1;
 /// Guards every test against hanging.
 const TEST_DEADLINE: Duration = Duration::from_secs(90);

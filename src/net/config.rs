@@ -3,6 +3,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+/// Longest a uTP stream may go without hearing from the peer; shorter when the whole transfer
+/// has a shorter deadline, so that an abandoned stream is reaped soon after its caller gave up.
+pub(crate) const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings for [`super::Transport::start`].
 #[derive(Clone)]
 pub struct TransportConfig {

@@ -75,6 +75,9 @@
 mod activity;
 mod config;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+mod gates;
 mod record;
 mod transport;
 mod utp;

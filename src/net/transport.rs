@@ -17,8 +17,9 @@ use utp_rs::peer::Peer;
 use utp_rs::socket::UtpSocket;
 use utp_rs::stream::UtpStream;
 
+use super::gates::{reset_packet, BudgetGuard, Gates};
 use super::record::{build_local_enr, enr_chain_id, negotiate_version};
-use super::utp::{connection_config, reset_packet, BudgetGuard, Discv5UtpSocket, Gates, UtpPeer};
+use super::utp::{connection_config, Discv5UtpSocket, UtpPeer};
 use super::{LinkActivity, NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
 use crate::wire::ProtocolVersion;
 
@@ -495,7 +496,7 @@ impl Transport {
             let mut transfer = self.transfer(&peer, &id);
             let stream = transfer.attach(self.accept(id, peer).await?);
             let data = receive_all(stream, &budget, max_bytes).await?;
-            transfer.finish();
+            transfer.finish_reading();
             Ok(data)
         })
         .await
@@ -515,7 +516,7 @@ impl Transport {
             let mut transfer = self.transfer(&peer, &id);
             let stream = transfer.attach(self.connect(id, peer).await?);
             let data = receive_all(stream, &budget, max_bytes).await?;
-            transfer.finish();
+            transfer.finish_reading();
             Ok(data)
         })
         .await
@@ -555,6 +556,13 @@ impl Transport {
             return 0;
         }
         self.inner.streams.available_permits()
+    }
+
+    /// Loses the uTP packets `fault` picks, both ways (`None`: none). For tests and the uTP
+    /// stress run only.
+    #[cfg(feature = "fault-injection")]
+    pub fn set_utp_fault(&self, fault: Option<Arc<dyn super::fault::UtpFault>>) {
+        self.inner.gates.set_fault(fault);
     }
 
     /// Stops the node for every clone: in-flight requests and transfers end with
@@ -671,12 +679,16 @@ impl Transport {
     /// it fails at once instead of taking what it got for the whole.
     fn abandon(&self, peer: &Enr, id: &ConnectionId<NodeId>) {
         self.inner.gates.abandon(id.peer_id, id.send, id.recv);
+        let packet = reset_packet(id.send);
+        if self.inner.gates.lost(id.peer_id, &packet) {
+            return;
+        }
         let reset = self.inner.shared.with_discv5(|d| {
             self.inner
                 .shared
                 .contact(d, peer.clone())
                 .ok()
-                .map(|contact| d.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), reset_packet(id.send)))
+                .map(|contact| d.talk_req(contact, UTP_PROTOCOL_ID.to_vec(), packet))
         });
         if let (Some(Some(reset)), Ok(runtime)) = (reset, tokio::runtime::Handle::try_current()) {
             runtime.spawn(async move {
@@ -752,6 +764,16 @@ impl Transfer<'_> {
 
     fn finish(&mut self) {
         self.finished = true;
+    }
+
+    /// Done reading the stream to its end: it lingers, to acknowledge a resent FIN (see
+    /// [`Gates::linger`]).
+    fn finish_reading(&mut self) {
+        self.finished = true;
+        self.transport
+            .inner
+            .gates
+            .linger(self.id.peer_id, self.id.send, self.id.recv);
     }
 }
 
