@@ -71,8 +71,10 @@ fi
 [[ $(id -u) -eq 0 ]] || fail "root is needed to make the Swift chroot (debootstrap, mount, chroot)"
 if ! command -v debootstrap >/dev/null && command -v apt-get >/dev/null; then
     say "installing debootstrap (apt)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2 ||
-        true
+    if ! { apt-get update -qq >&2 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2; }; then
+        say "apt could not install debootstrap"
+    fi
 fi
 command -v debootstrap >/dev/null ||
     fail "debootstrap is missing (apt-get install debootstrap); it makes the Swift chroot"
@@ -80,9 +82,10 @@ command -v debootstrap >/dev/null ||
     fail "this debootstrap does not know Debian $SUITE (apt-get install debootstrap from bookworm or later)"
 
 MIRROR="$(debian_mirror)"
-if ! curl -fsS --max-time 30 -o /dev/null "$MIRROR/dists/$SUITE/Release"; then
-    fail "the Debian archive $MIRROR has no $SUITE (could not fetch $MIRROR/dists/$SUITE/Release);" \
-        "set PORTAL_STATE_DEBIAN_MIRROR to an archive that has it"
+# wget: what debootstrap itself downloads with (a dependency of its package).
+if ! wget -q --timeout=30 --tries=2 -O /dev/null "$MIRROR/dists/$SUITE/Release"; then
+    fail "the Debian archive $MIRROR is unreachable or has no $SUITE (could not fetch" \
+        "$MIRROR/dists/$SUITE/Release); set PORTAL_STATE_DEBIAN_MIRROR to an archive that has it"
 fi
 
 # Made under another name and renamed at the end: a half-made chroot is never taken as ready.

@@ -32,8 +32,10 @@ copy_if_changed bindings/swift/portal_state.swift "$STAGE/Sources/PortalState/po
 copy_if_changed bindings/swift/portal_stateFFI.h "$STAGE/Sources/portal_stateFFI/portal_stateFFI.h"
 # SwiftPM's system-library target wants its module map under this name (as Xcode does).
 copy_if_changed bindings/swift/portal_stateFFI.modulemap "$STAGE/Sources/portal_stateFFI/module.modulemap"
-for test_file in "$STAGE"/Tests/PortalStateTests/*.swift; do
-    [[ -e "$test_file" && ! -e "tests/bindings/swift/$(basename "$test_file")" ]] && rm "$test_file"
+for test_file in "$STAGE"/Tests/PortalStateTests/*.swift; do  # a test file removed here
+    if [[ -e "$test_file" && ! -e "tests/bindings/swift/$(basename "$test_file")" ]]; then
+        rm "$test_file"
+    fi
 done
 for test_file in tests/bindings/swift/*.swift; do
     copy_if_changed "$test_file" "$STAGE/Tests/PortalStateTests/$(basename "$test_file")"
