@@ -48,7 +48,9 @@ LIB_DIR="$(dirname "$LIB")"
 BOUND=("$REPO")
 for dir in "$LIB_DIR" "$(dirname "$DEVNET")"; do
     inside=no
-    for bound in "${BOUND[@]}"; do [[ "$dir/" == "$bound/"* ]] && inside=yes; done
+    for bound in "${BOUND[@]}"; do
+        if [[ "$dir/" == "$bound/"* ]]; then inside=yes; fi
+    done
     [[ $inside == yes ]] || BOUND+=("$dir")
 done
 BINDS=()
