@@ -9,6 +9,7 @@
 #   PORTAL_STATE_CAST=/abs/.test-deps/.../cast
 #   PORTAL_STATE_CARGO_FUZZ=/abs/.test-deps/cargo-fuzz/bin/cargo-fuzz
 #   PORTAL_STATE_FUZZ_TOOLCHAIN=nightly-...   PORTAL_STATE_FUZZ_BOOTSTRAP=0|1
+#   PORTAL_STATE_SWIFT_CHROOT=/abs/.test-deps/swift-trixie   (scripts/install-swift-chroot.sh)
 # (scripts/test.sh evals them and exports them; the tests fail, never skip, without them.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,6 +96,10 @@ if [[ "$("$CARGO_FUZZ" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSIO
         --root "$DEPS_DIR/cargo-fuzz" >&2
 fi
 
+# The Swift binding tests: Swift 6.0.3 in a Debian 13 chroot (Debian 12 has no Swift package),
+# made once by debootstrap into .test-deps/swift-trixie/ (~2.5 min, 2.6 GB) and reused after.
+SWIFT_ASSIGNMENT="$(./scripts/install-swift-chroot.sh)"
+
 for bin in "$ANVIL" "$CAST" "$CARGO_FUZZ"; do
     [[ -x "$bin" ]] || { echo "install-test-deps: $bin missing after installing it" >&2; exit 1; }
 done
@@ -103,3 +108,4 @@ echo "PORTAL_STATE_CAST=$CAST"
 echo "PORTAL_STATE_CARGO_FUZZ=$CARGO_FUZZ"
 echo "PORTAL_STATE_FUZZ_TOOLCHAIN=$FUZZ_TOOLCHAIN"
 echo "PORTAL_STATE_FUZZ_BOOTSTRAP=$FUZZ_BOOTSTRAP"
+echo "$SWIFT_ASSIGNMENT"

@@ -49,11 +49,12 @@ cargo clippy --locked --all-targets -- -D warnings
 step "docs (every public item documented, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 
-step "test dependencies (anvil and cast, for the bridge tests)"
+step "test dependencies (anvil and cast, cargo-fuzz, the Swift chroot, ...)"
 # The tests read these two variables and fail, never skip, when they are missing.
 eval "$(./scripts/install-test-deps.sh)"
 export PORTAL_STATE_ANVIL PORTAL_STATE_CAST
 export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOOTSTRAP
+export PORTAL_STATE_SWIFT_CHROOT
 echo "anvil: $PORTAL_STATE_ANVIL"
 echo "cast:  $PORTAL_STATE_CAST"
 
@@ -97,3 +98,6 @@ PORTAL_STATE_LIB="$LIB" PORTAL_STATE_DEVNET="$DEVNET" \
 step "Kotlin bindings on the JVM (Maven: kotlin-maven-plugin, JNA, coroutines, JUnit 5)"
 (cd tests/bindings/kotlin &&
     mvn -B -q test -Djna.library.path="$(dirname "$LIB")" -Dportal.devnet="$DEVNET")
+
+step "Swift bindings on Linux (SwiftPM, XCTest, in the Debian 13 chroot with Swift 6.0.3)"
+./scripts/test-swift.sh "$LIB" "$DEVNET"
