@@ -125,7 +125,7 @@ fn payload(len: usize, salt: usize) -> Vec<u8> {
 async fn transfer(a: Transport, b: Transport, n: usize, kind: Kind, run: Instant) -> Outcome {
     let (a_enr, b_enr) = (a.local_enr(), b.local_enr());
     // Mostly the size of a mainnet witness, now and then a large one.
-    let len = if n % 10 == 0 { 100_000 } else { 6_358 };
+    let len = if n.is_multiple_of(10) { 100_000 } else { 6_358 };
     let data = payload(len, n);
     let cid = b.new_connection_id(&a_enr);
     let start = Instant::now();
@@ -230,7 +230,7 @@ async fn main() {
         while next < args.transfers && running.len() < args.concurrency {
             let kind = if args.abandon_every > 0 && next % args.abandon_every == 1 {
                 Kind::Abandoned
-            } else if next % 2 == 0 {
+            } else if next.is_multiple_of(2) {
                 Kind::FindContent
             } else {
                 Kind::Offer
@@ -268,7 +268,8 @@ async fn main() {
         }
     }
     took.sort();
-    let trace = log.lock().unwrap();
+    // Taken out, not held: the nodes still record while they shut down.
+    let trace = std::mem::take(&mut *log.lock().unwrap());
     for o in &at_deadline {
         println!(
             "STALLED {:?} cid={} after {:.2?}: reader {:?}, sender {:?}",

@@ -15,6 +15,8 @@ use portal_state::net::{
 use portal_state::wire::ProtocolVersion;
 use tokio::sync::mpsc;
 
+// Needs the packet hook of the `fault-injection` feature, which the test command turns on.
+#[cfg(feature = "fault-injection")]
 #[path = "net_transport/lost_packets.rs"]
 mod lost_packets;
 
