@@ -628,7 +628,7 @@ async fn a_peer_refusing_our_keys_stays_live() {
     for _ in 0..3 {
         assert!(ours
             .overlay()
-            .offer(&trin_enr, &[item.clone()])
+            .offer(&trin_enr, std::slice::from_ref(&item))
             .await
             .is_err());
         assert!(ours.overlay().ask_peer(&trin_enr, key).await.is_err());
