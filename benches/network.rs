@@ -28,6 +28,70 @@ fn config(dir: &Path, capacity: u64) -> NetworkConfig {
     c
 }
 
+/// What holding every message we send to the spec's rules for senders costs
+/// (`wire::check_outgoing`, which the overlay runs on each one): per message, over a mix of the
+/// answers and requests a node sends most — a type-0 Pong, a Nodes of 3 real ENRs, an Accept of
+/// 17 codes, a FindNodes of 3 distances, an inline Content of 1,000 bytes.
+fn spec_check_cost(nodes: &[Network], items: &[VerifiedContent]) {
+    use portal_state::wire::{
+        check_outgoing, Accept, AcceptCode, Content, FindNodes, Message, Nodes, PingExtension,
+        PingPayload, Pong, ProtocolVersion,
+    };
+    let v2 = ProtocolVersion::V2;
+    let capabilities = PingExtension::Capabilities {
+        client_info: portal_state::overlay::CLIENT_INFO
+            .as_bytes()
+            .to_vec()
+            .into(),
+        data_radius: alloy_primitives::U256::MAX,
+        capabilities: vec![0, 1, 65535],
+    };
+    let enrs = nodes
+        .iter()
+        .take(3)
+        .map(|n| portal_state::net::enr_to_rlp(&n.enr()).into())
+        .collect();
+    let value = items
+        .iter()
+        .map(|c| c.value().encode())
+        .find(|v| v.len() <= 1000)
+        .unwrap_or_else(|| vec![0; 1000]);
+    let messages: Vec<Vec<u8>> = [
+        Message::Pong(Pong {
+            enr_seq: 1,
+            payload: PingPayload::Extension {
+                payload_type: 0,
+                payload: capabilities.encode().into(),
+            },
+        }),
+        Message::Nodes(Nodes { total: 1, enrs }),
+        Message::Accept(Accept {
+            connection_id: 1,
+            codes: vec![AcceptCode::Accepted; 17],
+        }),
+        Message::FindNodes(FindNodes {
+            distances: vec![254, 255, 256],
+        }),
+        Message::Content(Content::Content(value.into())),
+    ]
+    .iter()
+    .map(|m| m.encode(v2))
+    .collect();
+    let rounds = if full_run() { 200_000 } else { 2_000 };
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for m in &messages {
+            std::hint::black_box(check_outgoing(std::hint::black_box(m), v2)).unwrap();
+        }
+    }
+    let per_message = started.elapsed().as_secs_f64() * 1e9 / (rounds * messages.len()) as f64;
+    println!(
+        "network/spec_check: {per_message:.0} ns per outgoing message checked ({} messages, {} B on average)",
+        rounds * messages.len(),
+        messages.iter().map(Vec::len).sum::<usize>() / messages.len()
+    );
+}
+
 async fn run() {
     let (n_nodes, n_items, n_lookups) = if full_run() {
         (64, usize::MAX, 1000)
@@ -60,6 +124,8 @@ async fn run() {
         "network/setup: {n_nodes} nodes in {:.1} s, {avg_peers:.1} peers each",
         started.elapsed().as_secs_f64()
     );
+
+    spec_check_cost(&nodes, &items);
 
     let mut bc = config(&dir.path().join("bridge"), 0);
     bc.bootnodes = vec![boot_enr.clone()];

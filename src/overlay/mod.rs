@@ -23,9 +23,9 @@ pub use limits::{enr_ip, subnet_of, LimitCounters, PeerLimits, Rate, Subnet, Sub
 pub use link::{Link, LinkConfig, LinkStatus, Locate, RecoveryReason};
 pub use service::{
     FoundContent, LookupStats, Overlay, OverlayConfig, PlacementReport, TrafficCounters,
-    MAX_INLINE_CONTENT,
+    CLIENT_INFO, MAX_INLINE_CONTENT,
 };
-pub use table::{InsertOutcome, NodeId, PeerState, RoutingTable, TableEntry};
+pub use table::{InsertOutcome, NodeId, PeerState, RoutingTable, TableEntry, MAX_REFUSALS};
 
 use crate::content::{ContentError, ContentKey};
 use crate::net::NetError;

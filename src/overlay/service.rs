@@ -13,8 +13,9 @@ use crate::net::{Enr, InboundRequest, NetError, Transport};
 use crate::proof::{self, TrieKind, VerifiedContent};
 use crate::store::ContentStore;
 use crate::wire::{
-    framing, Accept, AcceptCode, Content, FindContent, FindNodes, Message, Nodes, Offer, Ping,
-    PingError, PingExtension, PingPayload, Pong, ProtocolVersion, MAX_CONTENT_KEYS_PER_OFFER,
+    check_client_info, check_outgoing, framing, Accept, AcceptCode, Content, FindContent,
+    FindNodes, Message, Nodes, Offer, Ping, PingError, PingExtension, PingPayload, Pong,
+    ProtocolVersion, MAX_CONTENT_KEYS_PER_OFFER,
 };
 use alloy_primitives::{keccak256, B256, U256};
 use alloy_trie::EMPTY_ROOT_HASH;
@@ -35,6 +36,9 @@ const MAX_ENR_PAYLOAD: usize = 1000;
 const MAX_OFFER_KEY_BYTES: usize = 1000;
 /// Largest content value accepted from a peer: a storage value with two full witnesses.
 const MAX_VALUE_BYTES: usize = 2 * 32 * (4 + 1024) + 8;
+/// Our client info for ping extension type 0, in the spec's four parts, made by `build.rs`:
+/// `portal-state/v<version>-<short commit or "unknown">/<os>-<arch>/rustc<version>`.
+pub const CLIENT_INFO: &str = env!("PORTAL_STATE_CLIENT_INFO");
 /// Capabilities we announce in ping extension type 0.
 const CAPABILITIES: [u16; 3] = [
     PingExtension::CAPABILITIES,
@@ -56,7 +60,10 @@ pub struct OverlayConfig {
     pub gossip_fanout: usize,
     /// Concurrent inbound offer transfers; more are answered "rate limited".
     pub max_inbound_transfers: usize,
-    /// Free-form name sent in ping extension type 0.
+    /// Client info sent in ping extension type 0. Default: [`CLIENT_INFO`]. It must be the
+    /// spec's `name/version-commit/os-arch/language-version` (see
+    /// [`crate::wire::check_client_info`]: clients such as trin drop the whole payload
+    /// otherwise); anything else is sent as the empty string, the spec's privacy option.
     pub client_info: String,
     /// Rate limits, caps and the routing table's subnet cap (see [`PeerLimits`]).
     pub limits: PeerLimits,
@@ -74,7 +81,7 @@ impl Default for OverlayConfig {
             lookup_timeout: Duration::from_secs(20),
             gossip_fanout: 4,
             max_inbound_transfers: 32,
-            client_info: format!("portal-state/{}", env!("CARGO_PKG_VERSION")),
+            client_info: CLIENT_INFO.to_string(),
             limits: PeerLimits::default(),
             hedge_delay: Duration::from_millis(400),
         }
@@ -186,6 +193,15 @@ pub struct TrafficCounters {
     pub offers_rate_limited: AtomicU64,
     /// Offers that failed outright (no answer, or the uTP transfer failed).
     pub offers_failed: AtomicU64,
+    /// Keys of inbound offers we declined as not verifiable: a key we cannot decode (another
+    /// network's format, such as trin's 0x20-0x22) or one under a state root we do not trust.
+    /// Sent as the generic decline, code 1 (see [`AcceptCode::on_wire`]).
+    pub offered_keys_not_verifiable: AtomicU64,
+    /// Requests answered with an empty TALKRESP (refusals).
+    pub requests_refused: AtomicU64,
+    /// Messages we sent that break the spec's rules for senders
+    /// ([`crate::wire::check_outgoing`]): a bug of ours, logged as an error; tests assert 0.
+    pub spec_violations: AtomicU64,
 }
 
 struct Inner {
@@ -462,13 +478,16 @@ impl Overlay {
         proof::verify(*key, value).map_err(OverlayError::InvalidProof)
     }
 
-    /// Whether we would take `key` if offered, as an accept code.
+    /// Whether we would take `key` if offered, as an accept code (the finer reason: see
+    /// [`AcceptCode::on_wire`] for what is sent).
     fn accept_code(&self, key_bytes: &[u8]) -> (AcceptCode, Option<ContentKey>) {
         let Ok(key) = ContentKey::decode(key_bytes) else {
+            tracing::debug!("offered key of unknown format: not verifiable");
             return (AcceptCode::NotVerifiable, None);
         };
         if let Some(root) = key.state_root() {
             if !self.with_heads(|h| h.is_trusted_root(root)) {
+                tracing::debug!(%root, "offered key under an untrusted root: not verifiable");
                 return (AcceptCode::NotVerifiable, None);
             }
         }
@@ -567,7 +586,22 @@ impl Overlay {
             Message::Offer(m) => Some(Message::Accept(self.handle_offer(requester, enr, m))),
             _ => None,
         };
-        request.respond(response.map(|m| m.encode(version)).unwrap_or_default());
+        let body = response.map(|m| m.encode(version)).unwrap_or_default();
+        if !body.is_empty() {
+            self.check_sent(&body, version);
+        }
+        request.respond(body);
+    }
+
+    /// Counts (and logs) a message we send that breaks the spec's rules for senders.
+    fn check_sent(&self, body: &[u8], version: ProtocolVersion) {
+        if let Err(e) = check_outgoing(body, version) {
+            self.inner
+                .counters
+                .spec_violations
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "we sent a message that breaks the wire spec");
+        }
     }
 
     /// Marks `peer` as being pinged, unless it already is or too many pings are pending.
@@ -580,7 +614,7 @@ impl Overlay {
         let data_radius = self.announced_radius().0;
         let ext = match payload_type {
             PingExtension::CAPABILITIES => PingExtension::Capabilities {
-                client_info: self.inner.config.client_info.as_bytes().to_vec().into(),
+                client_info: self.client_info().into(),
                 data_radius,
                 capabilities: CAPABILITIES.to_vec(),
             },
@@ -589,6 +623,18 @@ impl Overlay {
         PingPayload::Extension {
             payload_type: ext.payload_type(),
             payload: ext.encode().into(),
+        }
+    }
+
+    /// The configured client info if it is in the spec's format, else the empty string.
+    fn client_info(&self) -> Vec<u8> {
+        let info = self.inner.config.client_info.as_bytes();
+        match check_client_info(info) {
+            Ok(()) => info.to_vec(),
+            Err(e) => {
+                tracing::debug!(error = %e, "configured client info not sent");
+                Vec::new()
+            }
         }
     }
 
@@ -698,7 +744,14 @@ impl Overlay {
         version: ProtocolVersion,
         m: FindContent,
     ) -> Option<Content> {
-        let key = ContentKey::decode(&m.content_key).ok()?;
+        let Ok(key) = ContentKey::decode(&m.content_key) else {
+            // A well-formed request for a key we cannot decode (another network's format, such
+            // as trin's 0x20-0x22): answered in the protocol. No peer we know stores such
+            // content, so the spec's answer is an empty ENR list; an empty TALKRESP would read
+            // as a broken peer.
+            tracing::debug!(peer = ?requester, "FindContent for a key of unknown format");
+            return Some(Content::Enrs(Vec::new()));
+        };
         let stored = self
             .with_store(|s| s.get_encoded(&key))
             .ok()
@@ -849,7 +902,13 @@ impl Overlay {
         let mut accepted = Vec::new();
         for key in &offer.content_keys {
             let (code, key) = self.accept_code(key);
-            codes.push(code);
+            if code == AcceptCode::NotVerifiable {
+                self.inner
+                    .counters
+                    .offered_keys_not_verifiable
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            codes.push(code.on_wire());
             accepted.extend(key);
         }
         if accepted.is_empty() {
@@ -971,6 +1030,7 @@ impl Overlay {
             .peer_version(peer)
             .map_err(OverlayError::Net)?;
         let body = message.encode(version);
+        self.check_sent(&body, version);
         let sent = body.len() as u64;
         self.inner
             .counters
@@ -986,15 +1046,21 @@ impl Overlay {
         };
         let received = response.len() as u64;
         if response.is_empty() {
-            // An empty TALKRESP is a refusal (rate limit, full queue), not a lie.
-            lock(&self.inner.table).record_failure(id);
+            // An empty TALKRESP is a refusal (a rate limit, a key the peer cannot decode), not
+            // a lie and not silence: the peer is live, and counted as refusing.
+            lock(&self.inner.table).record_refusal(id, Instant::now());
+            self.inner
+                .counters
+                .requests_refused
+                .fetch_add(1, Ordering::Relaxed);
             return Err(OverlayError::BadResponse("empty answer: refused".into()));
         }
         let decoded = Message::decode(&response, version).map_err(|e| {
             self.penalise(id);
             OverlayError::BadResponse(e.to_string())
         })?;
-        lock(&self.inner.table).record_success(id, Instant::now());
+        let content_answer = matches!(decoded, Message::Content(_) | Message::Accept(_));
+        lock(&self.inner.table).record_success(id, Instant::now(), content_answer);
         Ok((decoded, sent, received))
     }
 

@@ -5,11 +5,22 @@
 //! bucket puts a newcomer in a small replacement cache instead of evicting anyone; a peer that
 //! fails `max_failures` liveness checks in a row is replaced from that cache, or only flagged
 //! when the cache is empty, so a short outage does not empty a bucket.
+//!
+//! Liveness and usefulness are two signals. A peer is live if it answers, whatever it answers:
+//! an empty TALKRESP is a refusal (a rate limit, or a client such as trin that cannot decode our
+//! content keys), not a failure to answer. Refusals are counted apart; a peer that keeps
+//! refusing ([`MAX_REFUSALS`] in a row without a content answer) stays connected and keeps its
+//! place for routing (FindNodes), but content lookups ask it only when no other peer is left
+//! and gossip does not offer it anything.
 
 use crate::content::{ContentId, Radius};
 use alloy_primitives::{B256, U256};
 use std::collections::VecDeque;
 use std::time::Instant;
+
+/// Refusals in a row (empty answers, no content answer since) after which a peer is of no use
+/// for content (see the module documentation).
+pub const MAX_REFUSALS: u32 = 3;
 
 /// A node's id: its point on the ring, and the key of Kademlia's XOR metric.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
@@ -57,8 +68,19 @@ pub struct TableEntry<P> {
     pub last_seen: Instant,
     /// Liveness checks failed in a row.
     pub failures: u32,
+    /// Requests answered with an empty TALKRESP since its last answer to a content request
+    /// (FindContent, Offer): refusals, which say nothing about liveness.
+    pub refusals: u32,
     /// Connected or stale.
     pub state: PeerState,
+}
+
+impl<P> TableEntry<P> {
+    /// Whether it keeps refusing our requests ([`MAX_REFUSALS`] in a row): live, but of no use
+    /// for content.
+    pub fn refuses_content(&self) -> bool {
+        self.refusals >= MAX_REFUSALS
+    }
 }
 
 #[derive(Debug)]
@@ -152,6 +174,7 @@ impl<P: Clone> RoutingTable<P> {
             first_seen: now,
             last_seen: now,
             failures: 0,
+            refusals: 0,
             state: PeerState::Connected,
         };
         if bucket.entries.len() < k {
@@ -185,16 +208,31 @@ impl<P: Clone> RoutingTable<P> {
         }
     }
 
-    /// A request to the peer succeeded.
-    pub fn record_success(&mut self, node_id: NodeId, now: Instant) {
+    /// The peer answered a request in the protocol: it is live. `content_answer`: the answer
+    /// was to a content request (Content, Accept), which also clears its refusals.
+    pub fn record_success(&mut self, node_id: NodeId, now: Instant, content_answer: bool) {
         if let Some(e) = self.entry_mut(node_id) {
             e.last_seen = now;
             e.failures = 0;
             e.state = PeerState::Connected;
+            if content_answer {
+                e.refusals = 0;
+            }
         }
     }
 
-    /// A request to the peer failed (timeout, or it sent invalid data). After too many failures
+    /// The peer answered with an empty TALKRESP: a refusal. It is live (it answered), and one
+    /// refusal closer to being of no use for content.
+    pub fn record_refusal(&mut self, node_id: NodeId, now: Instant) {
+        if let Some(e) = self.entry_mut(node_id) {
+            e.last_seen = now;
+            e.failures = 0;
+            e.state = PeerState::Connected;
+            e.refusals = e.refusals.saturating_add(1);
+        }
+    }
+
+    /// A request to the peer failed: no answer in time. After too many failures
     /// in a row it is replaced from the replacement cache, or flagged stale when the cache is
     /// empty. Returns whether it left the table.
     pub fn record_failure(&mut self, node_id: NodeId) -> bool {
@@ -290,13 +328,14 @@ impl<P: Clone> RoutingTable<P> {
             .collect()
     }
 
-    /// The `n` connected peers closest to `target` by the ring distance, closest first.
+    /// The `n` connected peers closest to `target` by the ring distance, closest first; peers
+    /// that refuse content requests only after all others.
     ///
     /// Content lookups use the ring distance because interest does: the peers most likely to
     /// hold an id are the ones whose ids are nearest on the ring.
     pub fn closest_on_ring(&self, target: ContentId, n: usize) -> Vec<&TableEntry<P>> {
         let mut peers: Vec<_> = self.connected().collect();
-        peers.sort_by_key(|e| e.node_id.ring().distance(target));
+        peers.sort_by_key(|e| (e.refuses_content(), e.node_id.ring().distance(target)));
         peers.truncate(n);
         peers
     }
@@ -307,7 +346,7 @@ impl<P: Clone> RoutingTable<P> {
     /// peers left, a lookup asks these too rather than give up (an answer reconnects them).
     pub fn closest_on_ring_with_stale(&self, target: ContentId, n: usize) -> Vec<&TableEntry<P>> {
         let mut peers: Vec<_> = self.entries().collect();
-        peers.sort_by_key(|e| e.node_id.ring().distance(target));
+        peers.sort_by_key(|e| (e.refuses_content(), e.node_id.ring().distance(target)));
         peers.truncate(n);
         peers
     }
@@ -320,11 +359,12 @@ impl<P: Clone> RoutingTable<P> {
         peers
     }
 
-    /// Connected peers whose radius covers `content_id`, closest first.
+    /// Connected peers whose radius covers `content_id`, closest first; not those that refuse
+    /// content requests (offering them anything is wasted).
     pub fn interested(&self, content_id: ContentId) -> Vec<&TableEntry<P>> {
         let mut peers: Vec<_> = self
             .connected()
-            .filter(|e| e.radius.covers(e.node_id.ring(), content_id))
+            .filter(|e| !e.refuses_content() && e.radius.covers(e.node_id.ring(), content_id))
             .collect();
         peers.sort_by_key(|e| e.node_id.ring().distance(content_id));
         peers
@@ -413,6 +453,39 @@ mod tests {
         );
         assert!(t.get(id(0x80, 1)).is_none());
         assert_eq!(t.insert(local, 0, Radius::MAX, now), InsertOutcome::IsSelf);
+    }
+
+    #[test]
+    fn refusals_keep_a_peer_live_but_last_for_content() {
+        let now = Instant::now();
+        let mut t: RoutingTable<u8> = RoutingTable::new(id(0, 0), 16);
+        t.insert(id(0, 1), 1, Radius::MAX, now);
+        t.insert(id(0, 9), 9, Radius::MAX, now);
+        let target = id(0, 1).ring();
+        for _ in 0..10 {
+            t.record_refusal(id(0, 1), now);
+        }
+        let refuser = t.get(id(0, 1)).unwrap();
+        assert_eq!(refuser.state, PeerState::Connected);
+        assert_eq!((refuser.failures, refuser.refusals), (0, 10));
+        assert!(refuser.refuses_content());
+        // Still routed to (FindNodes), asked for content last, offered nothing.
+        assert_eq!(t.at_distances(&[1], 32).len(), 1);
+        let order: Vec<u8> = t
+            .closest_on_ring(target, 2)
+            .iter()
+            .map(|e| e.peer)
+            .collect();
+        assert_eq!(order, vec![9, 1]);
+        assert_eq!(t.closest_on_ring(target, 1)[0].peer, 9);
+        let interested: Vec<u8> = t.interested(target).iter().map(|e| e.peer).collect();
+        assert_eq!(interested, vec![9]);
+        // A Pong or a Nodes answer leaves the count; a content answer clears it.
+        t.record_success(id(0, 1), now, false);
+        assert!(t.get(id(0, 1)).unwrap().refuses_content());
+        t.record_success(id(0, 1), now, true);
+        assert_eq!(t.get(id(0, 1)).unwrap().refusals, 0);
+        assert_eq!(t.closest_on_ring(target, 2)[0].peer, 1);
     }
 
     #[test]

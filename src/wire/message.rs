@@ -81,7 +81,7 @@ pub struct Pong {
 /// `0x02` FindNodes: ask for ENRs at these log-distances (0 = the responder itself).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct FindNodes {
-    /// Distinct log-distances in `0..=256`, in increasing or decreasing order.
+    /// Distinct log-distances in `0..=256`; any order is accepted, increasing order is sent.
     pub distances: Vec<u16>,
 }
 
@@ -135,7 +135,9 @@ pub enum AcceptCode {
     RateLimited,
     /// 5: this content id is already arriving from someone else.
     InboundTransferInProgress,
-    /// 6: the node cannot verify the key (e.g. an untrusted state root).
+    /// 6: the node cannot verify the key (e.g. an untrusted state root). In the current spec,
+    /// but newer than the clients in the field (trin v0.3 reads it as unspecified), so we only
+    /// receive it: [`AcceptCode::on_wire`] says [`AcceptCode::Declined`] instead.
     NotVerifiable,
     /// 7..=255: unspecified; treated as a decline.
     Unspecified(u8),
@@ -167,6 +169,16 @@ impl AcceptCode {
             5 => AcceptCode::InboundTransferInProgress,
             6 => AcceptCode::NotVerifiable,
             other => AcceptCode::Unspecified(other),
+        }
+    }
+
+    /// The code we send for this decision: codes every v1 client knows (0-5) as they are; a
+    /// finer reason they do not know (6, or 7-255) as the generic decline. The finer reason
+    /// stays in our logs and counters.
+    pub fn on_wire(self) -> AcceptCode {
+        match self {
+            AcceptCode::NotVerifiable | AcceptCode::Unspecified(_) => AcceptCode::Declined,
+            known => known,
         }
     }
 
@@ -296,17 +308,24 @@ fn decode_ping_payload(
     }
 }
 
+/// The spec's rules a receiver can rely on: each distance in `0..=256`, none repeated. The spec
+/// also calls the list "sorted", but clients in the field do not sort (trin's lookups send
+/// `[d, d+1, d-1]`), so any order is answered; we send sorted lists ourselves
+/// ([`super::check_outgoing`] holds us to it).
 fn check_distances(distances: &[u16]) -> Result<(), WireError> {
     check_len("distances", distances.len(), MAX_DISTANCES + 1)?;
-    if let Some(d) = distances.iter().find(|&&d| d > 256) {
-        return Err(WireError::InvalidDistances(format!(
-            "distance {d} is above 256"
-        )));
-    }
-    let increasing = distances.windows(2).all(|w| w[0] < w[1]);
-    let decreasing = distances.windows(2).all(|w| w[0] > w[1]);
-    if !(increasing || decreasing) {
-        return Err(WireError::InvalidDistances("not sorted and unique".into()));
+    let mut seen = [false; MAX_DISTANCES + 1];
+    for &d in distances {
+        let Some(slot) = seen.get_mut(usize::from(d)) else {
+            return Err(WireError::InvalidDistances(format!(
+                "distance {d} is above 256"
+            )));
+        };
+        if std::mem::replace(slot, true) {
+            return Err(WireError::InvalidDistances(format!(
+                "distance {d} is repeated"
+            )));
+        }
     }
     Ok(())
 }
@@ -571,6 +590,9 @@ mod tests {
         assert!(check_distances(&[]).is_ok());
         assert!(check_distances(&[257]).is_err());
         assert!(check_distances(&[3, 3]).is_err());
-        assert!(check_distances(&[1, 3, 2]).is_err());
+        assert!(check_distances(&[1, 3, 1]).is_err());
+        // trin's order, [d, d+1, d-1].
+        assert!(check_distances(&[255, 256, 254]).is_ok());
+        assert!(check_distances(&[1, 3, 2]).is_ok());
     }
 }

@@ -6,20 +6,25 @@
 //! the layers above never see an over-long list, an out-of-range distance or a truncated field.
 //! It also owns the two other byte formats that arrive from peers outside the content layer:
 //! ping extension payloads ([`PingExtension`]) and the LEB128 framing of items sent over uTP
-//! ([`framing`]).
+//! ([`framing`]). [`check_outgoing`] holds what we send to the stricter rules for senders, so
+//! that every client in the field parses it.
 //!
 //! ENRs are carried as raw RLP bytes here; parsing them is the transport's job.
 
+mod conformance;
 pub mod framing;
 mod message;
 mod ping;
 
+pub use conformance::{
+    check_client_info, check_outgoing, SpecViolation, MAX_SENT_ACCEPT_CODE, MAX_TALK_PAYLOAD_BYTES,
+};
 pub use message::{
     Accept, AcceptCode, Content, FindContent, FindNodes, Message, Nodes, Offer, Ping, PingPayload,
     Pong, ProtocolVersion, MAX_CONTENT_KEYS_PER_OFFER, MAX_ENRS, MAX_ENR_BYTES,
     MAX_INLINE_CONTENT_BYTES, MAX_KEY_BYTES, MAX_PING_PAYLOAD_BYTES,
 };
-pub use ping::{PingError, PingExtension};
+pub use ping::{PingError, PingExtension, MAX_CLIENT_INFO_BYTES};
 
 /// Why bytes from a peer are not a valid wire message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +56,7 @@ pub enum WireError {
         /// The spec's limit.
         max: usize,
     },
-    /// A FindNodes distance is above 256, repeated, or out of order.
+    /// A FindNodes distance is above 256 or repeated.
     #[error("invalid FindNodes distances: {0}")]
     InvalidDistances(String),
     /// A ping extension payload does not decode as its type says.
