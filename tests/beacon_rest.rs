@@ -1,0 +1,325 @@
+//! The beacon light client over real HTTP: a local server (std `TcpListener`, one thread)
+//! serves the real mainnet Deneb objects of portal-spec-tests in the beacon REST API's JSON; the
+//! REST source fetches them and the store verifies them; a `Node` with a checkpoint and that
+//! source trusts the resulting execution heads with no `update_head` call, keeps its light-client
+//! state in its SQLite file and resumes from it after a restart, with no source at all.
+
+use alloy_primitives::{b256, hex, Address, B256};
+use portal_state::beacon::json::{bootstrap_to_json, update_to_json};
+use portal_state::beacon::portal::{
+    bootstrap_from_content, update_from_content, updates_from_content, UpdateKind,
+};
+use portal_state::beacon::rest::RestSource;
+use portal_state::beacon::types::{Bootstrap, Update};
+use portal_state::beacon::{ChainSpec, LightClient, LightClientError, LightClientSource};
+use portal_state::client::BlockId;
+use portal_state::node::{Config, LightClientConfig, Node, NodeError};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const DIR: &str = "tests/data/portal-spec-tests/tests/mainnet/beacon_chain/light_client/deneb";
+const CHECKPOINT: B256 = b256!("33d75f8506929d950a6d9e43508e92e50a072a39978821900e3a2e261f80ddbf");
+/// The optimistic update's execution block (see `tests/beacon_light_client.rs`).
+const OPTIMISTIC_BLOCK: u64 = 21_038_166;
+const OPTIMISTIC_STATE_ROOT: B256 =
+    b256!("02bd3c9797347e73703257cbb08828b8dae5f2b2e3c553115484badc615424dc");
+const FINALIZED_BLOCK: u64 = 21_038_093;
+
+fn value(name: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(format!("{DIR}/{name}")).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    hex::decode(yaml["content_value"].as_str().unwrap()).unwrap()
+}
+
+struct Objects {
+    bootstrap: Bootstrap,
+    updates: Vec<Update>,
+    finality: Update,
+    optimistic: Update,
+}
+
+fn objects() -> Objects {
+    let spec = ChainSpec::mainnet();
+    Objects {
+        bootstrap: bootstrap_from_content(&spec, &value("bootstrap.yaml")).unwrap(),
+        updates: updates_from_content(&spec, &value("updates.yaml")).unwrap(),
+        finality: update_from_content(&spec, UpdateKind::Finality, &value("finality_update.yaml"))
+            .unwrap(),
+        optimistic: update_from_content(
+            &spec,
+            UpdateKind::Optimistic,
+            &value("optimistic_update.yaml"),
+        )
+        .unwrap(),
+    }
+}
+
+/// A beacon API server on 127.0.0.1 serving `objects` as JSON. Counts requests and bytes sent.
+struct Server {
+    url: String,
+    requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+fn serve(objects: Objects) -> Server {
+    let spec = ChainSpec::mainnet();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let bootstrap = bootstrap_to_json(&spec, &objects.bootstrap).to_string();
+    let updates: Vec<(u64, Value)> = objects
+        .updates
+        .iter()
+        .map(|u| {
+            let period = u.attested_header.beacon.slot / 8192;
+            (period, update_to_json(&spec, UpdateKind::Full, u))
+        })
+        .collect();
+    let finality = update_to_json(&spec, UpdateKind::Finality, &objects.finality).to_string();
+    let optimistic = update_to_json(&spec, UpdateKind::Optimistic, &objects.optimistic).to_string();
+    let (counted_requests, counted_bytes) = (requests.clone(), bytes.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            // Keep-alive: answer requests on this connection until it closes.
+            loop {
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut content_length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        content_length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; content_length];
+                let _ = reader.read_exact(&mut body);
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string();
+                let (status, text) =
+                    if path == format!("/eth/v1/beacon/light_client/bootstrap/{CHECKPOINT:#x}") {
+                        ("200 OK", bootstrap.clone())
+                    } else if let Some(query) =
+                        path.strip_prefix("/eth/v1/beacon/light_client/updates?")
+                    {
+                        let param = |name: &str| -> u64 {
+                            query
+                                .split('&')
+                                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(0)
+                        };
+                        let (start, count) = (param("start_period"), param("count"));
+                        let list: Vec<Value> = updates
+                            .iter()
+                            .filter(|(p, _)| *p >= start && *p < start.saturating_add(count))
+                            .map(|(_, u)| u.clone())
+                            .collect();
+                        ("200 OK", Value::Array(list).to_string())
+                    } else if path == "/eth/v1/beacon/light_client/finality_update" {
+                        ("200 OK", finality.clone())
+                    } else if path == "/eth/v1/beacon/light_client/optimistic_update" {
+                        ("200 OK", optimistic.clone())
+                    } else {
+                        (
+                            "404 Not Found",
+                            r#"{"code":404,"message":"not found"}"#.to_string(),
+                        )
+                    };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                );
+                counted_requests.fetch_add(1, Ordering::Relaxed);
+                counted_bytes.fetch_add(response.len() as u64, Ordering::Relaxed);
+                if stream.write_all(response.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Server {
+        url,
+        requests,
+        bytes,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A wall-clock slot after every signature in the vectors.
+const NOW_SLOT: u64 = 10_250_000;
+
+#[test]
+fn the_rest_source_brings_a_checkpoint_to_the_vectors_heads_over_http() {
+    let server = serve(objects());
+    let spec = ChainSpec::mainnet();
+    let source = RestSource::new(spec.clone(), &server.url, Duration::from_secs(10)).unwrap();
+    let mut light_client = LightClient::new(spec, CHECKPOINT);
+    let progress = runtime()
+        .block_on(light_client.sync(&source, NOW_SLOT))
+        .unwrap();
+    assert!(progress.finalized && progress.optimistic && progress.next_committee);
+    let (finalized, optimistic) = light_client.heads().unwrap();
+    assert_eq!(finalized.number, FINALIZED_BLOCK);
+    assert_eq!(
+        (optimistic.number, optimistic.state_root),
+        (OPTIMISTIC_BLOCK, OPTIMISTIC_STATE_ROOT)
+    );
+    assert_eq!(light_client.store().unwrap().finalized_period(), 1251);
+    // Bootstrap, the updates from period 1250 (both periods: the clock is in 1251 and the
+    // store now knows committee 1252, so there is nothing more to ask for), finality, optimistic.
+    let requests = server.requests.load(Ordering::Relaxed);
+    let bytes = server.bytes.load(Ordering::Relaxed);
+    println!("RESULT checkpoint to head over REST/JSON: {requests} requests, {bytes} bytes");
+    assert_eq!(requests, 4);
+}
+
+#[test]
+fn a_source_that_lies_is_an_error_and_moves_nothing() {
+    let mut lying = objects();
+    // Flip one bit of the first period's signature: everything after the bootstrap is unusable.
+    let mut sig = lying.updates[0]
+        .sync_aggregate
+        .sync_committee_signature
+        .to_vec();
+    sig[7] ^= 0x04;
+    lying.updates[0].sync_aggregate.sync_committee_signature =
+        ssz_types::FixedVector::new(sig).unwrap();
+    let server = serve(lying);
+    let spec = ChainSpec::mainnet();
+    let source = RestSource::new(spec.clone(), &server.url, Duration::from_secs(10)).unwrap();
+    let mut light_client = LightClient::new(spec, CHECKPOINT);
+    let err = runtime()
+        .block_on(light_client.sync(&source, NOW_SLOT))
+        .unwrap_err();
+    assert_eq!(err, LightClientError::BadSignature);
+    // The bootstrap verified and stays; nothing past it.
+    let (finalized, optimistic) = light_client.heads().unwrap();
+    assert_eq!((finalized.slot, optimistic.slot), (10_248_000, 10_248_000));
+    assert!(!light_client.store().unwrap().is_next_sync_committee_known());
+}
+
+#[test]
+fn a_source_without_the_checkpoint_or_a_bad_url_is_a_clear_error() {
+    let server = serve(objects());
+    let spec = ChainSpec::mainnet();
+    let source = RestSource::new(spec.clone(), &server.url, Duration::from_secs(10)).unwrap();
+    let other = b256!("00000000000000000000000000000000000000000000000000000000000000aa");
+    let mut light_client = LightClient::new(spec.clone(), other);
+    let err = runtime()
+        .block_on(light_client.sync(&source, NOW_SLOT))
+        .unwrap_err();
+    assert!(
+        matches!(&err, LightClientError::Source { reason, .. } if reason.starts_with("HTTP 404")),
+        "{err:?}"
+    );
+    assert!(light_client.heads().is_none());
+    for url in ["ftp://x", "http://", "localhost:5052"] {
+        assert!(matches!(
+            RestSource::new(spec.clone(), url, Duration::from_secs(1)),
+            Err(LightClientError::Source { .. })
+        ));
+    }
+    assert_eq!(source.name(), server.url);
+}
+
+fn node_config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        storage_capacity_bytes: 0,
+        worker_threads: 1,
+        ..Config::default()
+    }
+}
+
+/// Wait (bounded) until the node trusts `block`.
+fn wait_for_head(node: &Node, block: u64) {
+    for _ in 0..600 {
+        if node.status().unwrap().newest_block == Some(block) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no head {block}: {:?}", node.status().unwrap().light_client);
+}
+
+#[test]
+fn a_node_with_a_checkpoint_and_a_source_trusts_heads_and_resumes_after_a_restart() {
+    let server = serve(objects());
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(node_config(dir.path())).unwrap();
+    let weth: Address = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        node.query_account(weth, BlockId::Latest),
+        Err(NodeError::NoTrustedHeader)
+    );
+    assert!(matches!(
+        node.start_light_client(LightClientConfig::default()),
+        Err(NodeError::InvalidInput { .. })
+    ));
+    node.start_light_client(LightClientConfig {
+        checkpoint: Some(CHECKPOINT),
+        beacon_api_urls: vec![server.url.clone()],
+        ..LightClientConfig::default()
+    })
+    .unwrap();
+    wait_for_head(&node, OPTIMISTIC_BLOCK);
+    let status = node.status().unwrap().light_client.unwrap();
+    assert_eq!(status.checkpoint, CHECKPOINT);
+    assert_eq!(status.finalized_slot, Some(10_248_384));
+    assert_eq!(status.optimistic_slot, Some(10_248_457));
+    assert_eq!(status.finalized_block, Some(FINALIZED_BLOCK));
+    assert_eq!(status.optimistic_block, Some(OPTIMISTIC_BLOCK));
+    assert_eq!(status.last_error, None);
+    assert!(matches!(
+        node.start_light_client(LightClientConfig::default()),
+        Err(NodeError::InvalidInput { .. })
+    ));
+
+    // No `update_head` was called, yet a query is now about the light client's block: this
+    // node has no peers holding mainnet state at that root, so the answer is "not found at
+    // block 21,038,166" (and never an unverified value), where before it was "no trusted
+    // header".
+    match node.query_account(weth, BlockId::Latest) {
+        Err(NodeError::NotFound { what }) => {
+            assert!(what.contains(&OPTIMISTIC_BLOCK.to_string()), "{what}")
+        }
+        other => panic!("{other:?}"),
+    }
+    node.stop().unwrap();
+
+    // Restarted with no checkpoint and no source: the saved state's heads are trusted at once.
+    let node = Node::start(node_config(dir.path())).unwrap();
+    assert_eq!(node.status().unwrap().newest_block, None);
+    node.start_light_client(LightClientConfig::default())
+        .unwrap();
+    let status = node.status().unwrap();
+    assert_eq!(status.newest_block, Some(OPTIMISTIC_BLOCK));
+    let light = status.light_client.unwrap();
+    assert_eq!(light.checkpoint, CHECKPOINT);
+    assert_eq!(light.finalized_block, Some(FINALIZED_BLOCK));
+    node.stop().unwrap();
+}
