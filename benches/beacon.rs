@@ -5,6 +5,7 @@
 //! Run with `cargo bench --bench beacon`. Under `cargo test --all-targets` it runs once, briefly.
 
 use alloy_primitives::{b256, hex, B256};
+use portal_state::beacon::json::{bootstrap_to_json, update_to_json};
 use portal_state::beacon::portal::{
     bootstrap_from_content, update_from_content, updates_from_content, UpdateKind,
 };
@@ -68,6 +69,32 @@ fn main() {
     );
     println!("  finality update     {:>7} B", finality_bytes.len());
     println!("  optimistic update   {:>7} B", optimistic_bytes.len());
+
+    let json = |v: serde_json::Value| v.to_string().len();
+    let finality_json = json(update_to_json(&spec, UpdateKind::Finality, &finality));
+    let optimistic_json = json(update_to_json(&spec, UpdateKind::Optimistic, &optimistic));
+    println!("bytes (beacon REST API JSON bodies):");
+    println!(
+        "  bootstrap           {:>7} B",
+        json(bootstrap_to_json(&spec, &bootstrap))
+    );
+    println!(
+        "  one period's update {:>7} B",
+        json(update_to_json(&spec, UpdateKind::Full, &updates[0]))
+    );
+    println!("  finality update     {finality_json:>7} B");
+    println!("  optimistic update   {optimistic_json:>7} B");
+    // At the head, a round every slot asks for the newest finality and optimistic updates
+    // (bodies only; HTTP headers add ~100 B each), and one period update per 27.3 hours.
+    let per_hour = 300 * (finality_json + optimistic_json);
+    println!(
+        "  at the head, one round per slot: {:.1} MB/hour",
+        per_hour as f64 / 1e6
+    );
+    println!(
+        "light-client state as saved (SSZ): {} B",
+        ssz::Encode::as_ssz_bytes(&synced).len()
+    );
 
     let t = mean(|| {
         black_box(bootstrap_from_content(&spec, black_box(&bootstrap_bytes)).unwrap());

@@ -176,9 +176,13 @@ fn the_rest_source_brings_a_checkpoint_to_the_vectors_heads_over_http() {
     let spec = ChainSpec::mainnet();
     let source = RestSource::new(spec.clone(), &server.url, Duration::from_secs(10)).unwrap();
     let mut light_client = LightClient::new(spec, CHECKPOINT);
-    let progress = runtime()
+    let runtime = runtime();
+    // Printed for BENCHMARKS.md, never asserted.
+    let started = std::time::Instant::now();
+    let progress = runtime
         .block_on(light_client.sync(&source, NOW_SLOT))
         .unwrap();
+    let took = started.elapsed();
     assert!(progress.finalized && progress.optimistic && progress.next_committee);
     let (finalized, optimistic) = light_client.heads().unwrap();
     assert_eq!(finalized.number, FINALIZED_BLOCK);
@@ -191,7 +195,10 @@ fn the_rest_source_brings_a_checkpoint_to_the_vectors_heads_over_http() {
     // store now knows committee 1252, so there is nothing more to ask for), finality, optimistic.
     let requests = server.requests.load(Ordering::Relaxed);
     let bytes = server.bytes.load(Ordering::Relaxed);
-    println!("RESULT checkpoint to head over REST/JSON: {requests} requests, {bytes} bytes");
+    println!(
+        "RESULT checkpoint to head over REST/JSON: {requests} requests, {bytes} bytes, {:.1} ms",
+        took.as_secs_f64() * 1e3
+    );
     assert_eq!(requests, 4);
 }
 
