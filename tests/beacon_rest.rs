@@ -330,3 +330,65 @@ fn a_node_with_a_checkpoint_and_a_source_trusts_heads_and_resumes_after_a_restar
     assert_eq!(light.finalized_block, Some(FINALIZED_BLOCK));
     node.stop().unwrap();
 }
+
+/// The same through the C API: `portal_state_node_start_light_client`, then the heads in
+/// `portal_state_node_status`; a malformed checkpoint is `InvalidInput` with a message.
+#[test]
+fn the_c_api_starts_the_light_client() {
+    use portal_state::ffi::*;
+    use std::ffi::{CStr, CString};
+    let server = serve(objects());
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = CString::new(dir.path().to_str().unwrap()).unwrap();
+    let mut config = std::mem::MaybeUninit::<PortalStateConfig>::uninit();
+    assert_eq!(
+        portal_state_config_default(config.as_mut_ptr()),
+        PortalStateError::Ok
+    );
+    // SAFETY: filled by portal_state_config_default just above.
+    let mut config = unsafe { config.assume_init() };
+    config.data_dir = data_dir.as_ptr();
+    config.storage_capacity_bytes = 0;
+    let mut node: *mut PortalStateNode = std::ptr::null_mut();
+    assert_eq!(
+        portal_state_node_start(&config, &mut node),
+        PortalStateError::Ok
+    );
+
+    let url = CString::new(server.url.clone()).unwrap();
+    let urls = [url.as_ptr()];
+    let bad = CString::new("0x1234").unwrap();
+    assert_eq!(
+        portal_state_node_start_light_client(node, bad.as_ptr(), urls.as_ptr(), 1),
+        PortalStateError::InvalidInput
+    );
+    // SAFETY: the library's thread-local message, valid until the next call on this thread.
+    let message = unsafe { CStr::from_ptr(portal_state_last_error_message()) };
+    assert!(!message.to_bytes().is_empty());
+
+    let checkpoint = CString::new(format!("{CHECKPOINT:#x}")).unwrap();
+    assert_eq!(
+        portal_state_node_start_light_client(node, checkpoint.as_ptr(), urls.as_ptr(), 1),
+        PortalStateError::Ok
+    );
+    let mut newest = None;
+    for _ in 0..600 {
+        let mut status = std::mem::MaybeUninit::<PortalStateStatus>::uninit();
+        assert_eq!(
+            portal_state_node_status(node, status.as_mut_ptr()),
+            PortalStateError::Ok
+        );
+        // SAFETY: filled by portal_state_node_status; freed right after reading.
+        let mut status = unsafe { status.assume_init() };
+        newest = status.has_newest_block.then_some(status.newest_block);
+        portal_state_status_free(&mut status);
+        if newest == Some(OPTIMISTIC_BLOCK) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(newest, Some(OPTIMISTIC_BLOCK));
+    assert_eq!(portal_state_node_stop(node), PortalStateError::Ok);
+    // SAFETY: the handle from portal_state_node_start, freed once.
+    unsafe { portal_state_node_free(node) };
+}
