@@ -496,6 +496,8 @@ impl StateClient {
             _ => (self.header(block)?, None),
         };
         let pinned = BlockId::Hash(header.hash);
+        // Before any state is fetched: a head without the full header cannot run a call.
+        let info = BlockInfo::from_header(&header)?;
         let mut from_stats = LookupStats::default();
         let (to_account, from_account) = tokio::join!(
             async {
@@ -533,7 +535,7 @@ impl StateClient {
         Ok(Prepared {
             db,
             block: (&header).into(),
-            info: BlockInfo::from_header(&header)?,
+            info,
         })
     }
 
