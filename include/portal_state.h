@@ -291,6 +291,18 @@ enum PortalStateError portal_state_node_update_head(const struct PortalStateNode
                                                     size_t header_rlp_len,
                                                     struct PortalStateBlockInfo *out_block);
 
+// Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon block
+// root, `0x` + 64 hex digits), or, when it is null, resume from the state saved in the data
+// directory; then follow the chain from the `beacon_api_urls_len` beacon REST API URLs in
+// `beacon_api_urls` (untrusted: everything is verified). Its execution heads become trusted
+// headers, so `portal_state_node_update_head` is not needed.
+//
+// Ownership: arguments stay the caller's (copied before return).
+enum PortalStateError portal_state_node_start_light_client(const struct PortalStateNode *node_handle,
+                                                           const char *checkpoint,
+                                                           const char *const *beacon_api_urls,
+                                                           size_t beacon_api_urls_len);
+
 // An account's nonce, balance, storage root and code hash at `block` (null: latest),
 // verified. `address` is `0x` + 40 hex digits (an EIP-55 checksum is checked when mixed-case).
 //

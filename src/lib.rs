@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`net`] | Discovery v5 transport: TALKREQ on `0x500A`, ENRs, uTP streams |
 //! | [`wire`] | Portal wire protocol v2 messages and ping extensions (SSZ) |
+//! | [`beacon`] | a beacon light client (sync protocol, BLS): trusted execution heads from a checkpoint |
 //! | [`content`] | content keys, ids, values and the ring distance |
 //! | [`proof`] | verifying witnesses against a state root; building them from a full state |
 //! | [`store`] | the SQLite content store with its capacity and radius; headers; peers |
@@ -27,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+pub mod beacon;
 pub mod bridge;
 pub mod client;
 pub mod content;

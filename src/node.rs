@@ -19,12 +19,16 @@
 //! [`Node::call`] and [`Node::estimate_gas`] run revm over state fetched from the network on
 //! demand, every piece verified ([`crate::client::StateClient::call`]).
 
+pub use crate::beacon::follow::LightClientStatus;
 pub use crate::client::CallRequest;
 use crate::client::{
     AccountState, Answer, BlockId, BlockRef, CallResult, ClientError, StateClient,
 };
 use crate::network::{Network, NetworkConfig, NetworkError};
 pub use crate::overlay::LinkConfig;
+pub use light_client::LightClientConfig;
+
+mod light_client;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -198,6 +202,8 @@ pub struct NodeStatus {
     pub client_only: bool,
     /// Whether the node is paused ([`Node::pause`]).
     pub paused: bool,
+    /// The beacon light client's progress, when it runs ([`Node::start_light_client`]).
+    pub light_client: Option<LightClientStatus>,
 }
 
 /// Why a [`Node`] call failed. The one error type of the API, in Rust and in every binding.
@@ -347,6 +353,8 @@ struct Running {
     runtime: Runtime,
     network: Arc<Network>,
     client: StateClient,
+    /// The beacon light client's progress, once started.
+    light_client: Option<crate::beacon::follow::SharedStatus>,
 }
 
 /// A running state-network node with its own runtime. See the [module docs](self).
@@ -487,6 +495,7 @@ impl Node {
                 runtime,
                 network,
                 client,
+                light_client: None,
             })),
         })
     }
@@ -715,6 +724,7 @@ impl Node {
             reachable: status.link.reachable,
             client_only: status.link.client_only,
             paused: status.link.paused,
+            light_client: self.light_client_status()?,
         })
     }
 

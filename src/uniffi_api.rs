@@ -185,6 +185,38 @@ pub struct NodeStatus {
     pub client_only: bool,
     /// Whether the node is paused (`pause()`).
     pub paused: bool,
+    /// The beacon light client's progress, when `start_light_client` was called.
+    pub light_client: Option<LightClientStatus>,
+}
+
+/// What the beacon light client has reached.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct LightClientStatus {
+    /// The checkpoint it grew from, `0x…`.
+    pub checkpoint: String,
+    /// The finalized beacon slot (none before the bootstrap).
+    pub finalized_slot: Option<u64>,
+    /// The optimistic beacon slot.
+    pub optimistic_slot: Option<u64>,
+    /// The finalized header's execution block number.
+    pub finalized_block: Option<u64>,
+    /// The optimistic header's execution block number: the newest trusted block.
+    pub optimistic_block: Option<u64>,
+    /// The last error of a round in which no source succeeded.
+    pub last_error: Option<String>,
+}
+
+impl From<core::LightClientStatus> for LightClientStatus {
+    fn from(s: core::LightClientStatus) -> Self {
+        LightClientStatus {
+            checkpoint: s.checkpoint.to_string(),
+            finalized_slot: s.finalized_slot,
+            optimistic_slot: s.optimistic_slot,
+            finalized_block: s.finalized_block,
+            optimistic_block: s.optimistic_block,
+            last_error: s.last_error,
+        }
+    }
 }
 
 /// A node of the state network. Blocking methods wait for the answer: call them off the UI
@@ -297,6 +329,24 @@ impl Node {
     /// Trust a block header (RLP bytes); returns the block it names.
     pub fn update_head(&self, header_rlp: Vec<u8>) -> Result<BlockInfo, NodeError> {
         Ok(self.inner.update_head(&header_rlp)?.into())
+    }
+
+    /// Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+    /// block root, `0x…`, within about two weeks), or resume from the state saved in the data
+    /// directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+    /// APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+    /// so `update_head` is not needed. `status().light_client` shows its progress.
+    pub fn start_light_client(
+        &self,
+        checkpoint: Option<String>,
+        beacon_api_urls: Vec<String>,
+    ) -> Result<(), NodeError> {
+        let checkpoint = checkpoint.as_deref().map(parse_hash).transpose()?;
+        self.inner.start_light_client(core::LightClientConfig {
+            checkpoint,
+            beacon_api_urls,
+            ..core::LightClientConfig::default()
+        })
     }
 
     /// An account at `block`, verified.
@@ -420,6 +470,7 @@ impl Node {
             reachable: s.reachable,
             client_only: s.client_only,
             paused: s.paused,
+            light_client: s.light_client.map(Into::into),
         })
     }
 

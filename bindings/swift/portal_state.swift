@@ -897,6 +897,15 @@ public protocol NodeProtocol: AnyObject, Sendable {
     func resume() throws  -> Bool
     
     /**
+     * Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+     * block root, `0x…`, within about two weeks), or resume from the state saved in the data
+     * directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+     * APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+     * so `update_head` is not needed. `status().light_client` shows its progress.
+     */
+    func startLightClient(checkpoint: String?, beaconApiUrls: [String]) throws 
+    
+    /**
      * A snapshot of the node.
      */
     func status() throws  -> NodeStatus
@@ -1185,6 +1194,23 @@ open func resume()throws  -> Bool  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+     * block root, `0x…`, within about two weeks), or resume from the state saved in the data
+     * directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+     * APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+     * so `update_head` is not needed. `status().light_client` shows its progress.
+     */
+open func startLightClient(checkpoint: String?, beaconApiUrls: [String])throws   {try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_start_light_client(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(checkpoint),
+        FfiConverterSequenceString.lower(beaconApiUrls),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1827,6 +1853,115 @@ public func FfiConverterTypeGasAnswer_lower(_ value: GasAnswer) -> RustBuffer {
 
 
 /**
+ * What the beacon light client has reached.
+ */
+public struct LightClientStatus: Equatable, Hashable {
+    /**
+     * The checkpoint it grew from, `0x…`.
+     */
+    public var checkpoint: String
+    /**
+     * The finalized beacon slot (none before the bootstrap).
+     */
+    public var finalizedSlot: UInt64?
+    /**
+     * The optimistic beacon slot.
+     */
+    public var optimisticSlot: UInt64?
+    /**
+     * The finalized header's execution block number.
+     */
+    public var finalizedBlock: UInt64?
+    /**
+     * The optimistic header's execution block number: the newest trusted block.
+     */
+    public var optimisticBlock: UInt64?
+    /**
+     * The last error of a round in which no source succeeded.
+     */
+    public var lastError: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The checkpoint it grew from, `0x…`.
+         */checkpoint: String, 
+        /**
+         * The finalized beacon slot (none before the bootstrap).
+         */finalizedSlot: UInt64?, 
+        /**
+         * The optimistic beacon slot.
+         */optimisticSlot: UInt64?, 
+        /**
+         * The finalized header's execution block number.
+         */finalizedBlock: UInt64?, 
+        /**
+         * The optimistic header's execution block number: the newest trusted block.
+         */optimisticBlock: UInt64?, 
+        /**
+         * The last error of a round in which no source succeeded.
+         */lastError: String?) {
+        self.checkpoint = checkpoint
+        self.finalizedSlot = finalizedSlot
+        self.optimisticSlot = optimisticSlot
+        self.finalizedBlock = finalizedBlock
+        self.optimisticBlock = optimisticBlock
+        self.lastError = lastError
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LightClientStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLightClientStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LightClientStatus {
+        return
+            try LightClientStatus(
+                checkpoint: FfiConverterString.read(from: &buf), 
+                finalizedSlot: FfiConverterOptionUInt64.read(from: &buf), 
+                optimisticSlot: FfiConverterOptionUInt64.read(from: &buf), 
+                finalizedBlock: FfiConverterOptionUInt64.read(from: &buf), 
+                optimisticBlock: FfiConverterOptionUInt64.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LightClientStatus, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.checkpoint, into: &buf)
+        FfiConverterOptionUInt64.write(value.finalizedSlot, into: &buf)
+        FfiConverterOptionUInt64.write(value.optimisticSlot, into: &buf)
+        FfiConverterOptionUInt64.write(value.finalizedBlock, into: &buf)
+        FfiConverterOptionUInt64.write(value.optimisticBlock, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLightClientStatus_lift(_ buf: RustBuffer) throws -> LightClientStatus {
+    return try FfiConverterTypeLightClientStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLightClientStatus_lower(_ value: LightClientStatus) -> RustBuffer {
+    return FfiConverterTypeLightClientStatus.lower(value)
+}
+
+
+/**
  * One log line, as a [`LogSink`] receives it.
  */
 public struct LogRecord: Equatable, Hashable {
@@ -2054,6 +2189,10 @@ public struct NodeStatus: Equatable, Hashable {
      * Whether the node is paused (`pause()`).
      */
     public var paused: Bool
+    /**
+     * The beacon light client's progress, when `start_light_client` was called.
+     */
+    public var lightClient: LightClientStatus?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2084,7 +2223,10 @@ public struct NodeStatus: Equatable, Hashable {
          */clientOnly: Bool, 
         /**
          * Whether the node is paused (`pause()`).
-         */paused: Bool) {
+         */paused: Bool, 
+        /**
+         * The beacon light client's progress, when `start_light_client` was called.
+         */lightClient: LightClientStatus?) {
         self.nodeId = nodeId
         self.enr = enr
         self.peers = peers
@@ -2094,6 +2236,7 @@ public struct NodeStatus: Equatable, Hashable {
         self.reachable = reachable
         self.clientOnly = clientOnly
         self.paused = paused
+        self.lightClient = lightClient
     }
 
     
@@ -2120,7 +2263,8 @@ public struct FfiConverterTypeNodeStatus: FfiConverterRustBuffer {
                 newestBlock: FfiConverterOptionUInt64.read(from: &buf), 
                 reachable: FfiConverterBool.read(from: &buf), 
                 clientOnly: FfiConverterBool.read(from: &buf), 
-                paused: FfiConverterBool.read(from: &buf)
+                paused: FfiConverterBool.read(from: &buf), 
+                lightClient: FfiConverterOptionTypeLightClientStatus.read(from: &buf)
         )
     }
 
@@ -2134,6 +2278,7 @@ public struct FfiConverterTypeNodeStatus: FfiConverterRustBuffer {
         FfiConverterBool.write(value.reachable, into: &buf)
         FfiConverterBool.write(value.clientOnly, into: &buf)
         FfiConverterBool.write(value.paused, into: &buf)
+        FfiConverterOptionTypeLightClientStatus.write(value.lightClient, into: &buf)
     }
 }
 
@@ -2706,6 +2851,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLightClientStatus: FfiConverterRustBuffer {
+    typealias SwiftType = LightClientStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLightClientStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLightClientStatus.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -2898,6 +3067,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_node_resume() != 27862) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_start_light_client() != 53015) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_node_status() != 96) {

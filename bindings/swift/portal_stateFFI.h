@@ -359,6 +359,11 @@ uint64_t uniffi_portal_state_fn_method_node_query_storage_async(uint64_t ptr, Ru
 int8_t uniffi_portal_state_fn_method_node_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_START_LIGHT_CLIENT
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_START_LIGHT_CLIENT
+void uniffi_portal_state_fn_method_node_start_light_client(uint64_t ptr, RustBuffer checkpoint, RustBuffer beacon_api_urls, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_STATUS
 RustBuffer uniffi_portal_state_fn_method_node_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -776,6 +781,12 @@ uint16_t uniffi_portal_state_checksum_method_node_query_storage_async(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_RESUME
 uint16_t uniffi_portal_state_checksum_method_node_resume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_START_LIGHT_CLIENT
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_START_LIGHT_CLIENT
+uint16_t uniffi_portal_state_checksum_method_node_start_light_client(void
     
 );
 #endif

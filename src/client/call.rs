@@ -106,6 +106,15 @@ struct BlockInfo {
 impl BlockInfo {
     fn from_header(header: &BlockHeader) -> Result<Self, ClientError> {
         let bad = |what: &str| ClientError::Execution(format!("trusted header: bad {what}"));
+        if !header.has_rlp() {
+            // A beacon light client head: number, hash and state root are proven, but not the
+            // coinbase, gas limit, base fee and RANDAO a call's block environment needs.
+            return Err(ClientError::Execution(format!(
+                "block {} is trusted through the beacon light client, which does not give the \
+                 full header a call needs; name an older block given with its header",
+                header.number
+            )));
+        }
         let mut buf: &[u8] = &header.rlp;
         let list = alloy_rlp::Header::decode(&mut buf).map_err(|_| bad("RLP"))?;
         let mut f = buf.get(..list.payload_length).ok_or_else(|| bad("RLP"))?;
@@ -487,6 +496,8 @@ impl StateClient {
             _ => (self.header(block)?, None),
         };
         let pinned = BlockId::Hash(header.hash);
+        // Before any state is fetched: a head without the full header cannot run a call.
+        let info = BlockInfo::from_header(&header)?;
         let mut from_stats = LookupStats::default();
         let (to_account, from_account) = tokio::join!(
             async {
@@ -524,7 +535,7 @@ impl StateClient {
         Ok(Prepared {
             db,
             block: (&header).into(),
-            info: BlockInfo::from_header(&header)?,
+            info,
         })
     }
 

@@ -94,6 +94,45 @@ pub extern "C" fn portal_state_node_update_head(
     })
 }
 
+/// Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon block
+/// root, `0x` + 64 hex digits), or, when it is null, resume from the state saved in the data
+/// directory; then follow the chain from the `beacon_api_urls_len` beacon REST API URLs in
+/// `beacon_api_urls` (untrusted: everything is verified). Its execution heads become trusted
+/// headers, so `portal_state_node_update_head` is not needed.
+///
+/// Ownership: arguments stay the caller's (copied before return).
+#[no_mangle]
+pub extern "C" fn portal_state_node_start_light_client(
+    node_handle: *const PortalStateNode,
+    checkpoint: *const c_char,
+    beacon_api_urls: *const *const c_char,
+    beacon_api_urls_len: usize,
+) -> PortalStateError {
+    guard(|| {
+        let node = node(node_handle)?;
+        let checkpoint = if checkpoint.is_null() {
+            None
+        } else {
+            Some(crate::input::parse_hash(text(checkpoint, "checkpoint")?)?)
+        };
+        let mut urls = Vec::with_capacity(beacon_api_urls_len.min(64));
+        if beacon_api_urls_len > 0 {
+            let list = required(beacon_api_urls, "beacon_api_urls")?;
+            // SAFETY: the contract says `beacon_api_urls` points to that many pointers.
+            let list = unsafe { std::slice::from_raw_parts(list, beacon_api_urls_len) };
+            for (i, url) in list.iter().enumerate() {
+                urls.push(text(*url, &format!("beacon_api_urls[{i}]"))?.to_string());
+            }
+        }
+        node.start_light_client(crate::node::LightClientConfig {
+            checkpoint,
+            beacon_api_urls: urls,
+            ..crate::node::LightClientConfig::default()
+        })?;
+        Ok(())
+    })
+}
+
 /// An account's nonce, balance, storage root and code hash at `block` (null: latest),
 /// verified. `address` is `0x` + 40 hex digits (an EIP-55 checksum is checked when mixed-case).
 ///

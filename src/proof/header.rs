@@ -42,11 +42,38 @@ pub struct BlockHeader {
     pub parent_hash: B256,
     /// The block's Unix timestamp in seconds.
     pub timestamp: u64,
-    /// The header's RLP, as received.
+    /// The header's RLP, as received. Empty for a head proven by the beacon light client
+    /// ([`BlockHeader::proven`]): its execution payload header names the block but is not the
+    /// RLP header (its transactions and withdrawals roots are SSZ roots), so what needs the full
+    /// header (`eth_call`'s block environment, `eth_getBlockByNumber`) says so for such a head.
     pub rlp: Bytes,
 }
 
 impl BlockHeader {
+    /// A head known by what a proof gave (the beacon light client's execution payload header):
+    /// number, hash, state root, parent hash and timestamp, without the RLP.
+    pub fn proven(
+        number: u64,
+        hash: B256,
+        state_root: B256,
+        parent_hash: B256,
+        timestamp: u64,
+    ) -> Self {
+        BlockHeader {
+            hash,
+            number,
+            state_root,
+            parent_hash,
+            timestamp,
+            rlp: Bytes::new(),
+        }
+    }
+
+    /// Whether the RLP is known (false for [`BlockHeader::proven`] heads).
+    pub fn has_rlp(&self) -> bool {
+        !self.rlp.is_empty()
+    }
+
     /// Decode a header from its RLP (pre- or post-London, any number of trailing fork fields).
     ///
     /// Rejects anything but exactly one RLP list.

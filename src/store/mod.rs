@@ -50,6 +50,7 @@
 //! The file is opened in SQLite's exclusive locking mode: one process owns it at a time (another
 //! gets [`StoreError::Locked`]), which also keeps SQLite from needing a shared-memory file.
 
+mod beacon;
 mod content;
 mod open;
 mod peers_headers;
@@ -57,6 +58,7 @@ mod peers_headers;
 #[cfg(test)]
 mod tests;
 
+pub use beacon::SavedLightClient;
 pub use peers_headers::{PeerRecord, StoredHeader, MAX_HEADERS, MAX_PEERS};
 
 use crate::content::{ContentId, Radius};

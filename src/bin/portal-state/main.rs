@@ -4,6 +4,7 @@
 //! One file per subcommand; this one holds the command line, what the subcommands share (the
 //! embedded genesis states, header and ENR arguments, waiting for Ctrl-C) and the runtime.
 
+mod beacon;
 mod bridge;
 mod devnet;
 mod node;

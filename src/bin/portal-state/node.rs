@@ -57,6 +57,8 @@ pub struct NodeArgs {
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long, value_name = "SECONDS")]
     exit_after: Option<u64>,
+    #[command(flatten)]
+    beacon: crate::beacon::BeaconArgs,
 }
 
 /// Run the node (see [`NodeArgs`]).
@@ -106,6 +108,9 @@ pub async fn run(args: NodeArgs) -> CliResult {
     for header in &args.trusted_headers {
         network.add_trusted_header(&header.rlp)?;
         println!("trusting block {} ({})", header.number, header.hash);
+    }
+    if args.beacon.follow(&network)?.is_some() {
+        println!("beacon light client: following the chain (heads are trusted as they verify)");
     }
     let status = network.status();
     println!("node id {}", status.node_id);

@@ -60,6 +60,8 @@ pub struct QueryArgs {
     /// Address to advertise, when it differs from --listen.
     #[arg(long, value_name = "ADDR:PORT")]
     external: Option<SocketAddr>,
+    #[command(flatten)]
+    beacon: crate::beacon::BeaconArgs,
     #[command(subcommand)]
     what: What,
 }
@@ -200,6 +202,7 @@ async fn ask(args: &QueryArgs, network: &Arc<Network>) -> CliResult {
             tracing::info!(number = h.number, hash = %h.hash, "trusting the execution client's head");
         }
     }
+    args.beacon.sync_once(network).await?;
     if network.status().peers == 0 {
         return Err("no peers: give a reachable --bootnode".into());
     }

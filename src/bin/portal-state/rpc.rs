@@ -278,6 +278,7 @@ impl RpcHandler {
                 }
                 // An unknown or untrusted block is `null`, as the standard says.
                 match self.client.header(block) {
+                    Ok(header) if !header.has_rlp() => Ok(proven_block_json(&header)),
                     Ok(header) => block_json(&header.rlp)
                         .map_err(|e| RpcError::new(INTERNAL_ERROR, format!("trusted header: {e}"))),
                     Err(_) => Ok(Value::Null),
@@ -561,6 +562,23 @@ pub fn block_json(rlp: &[u8]) -> Result<Value, String> {
     block["uncles"] = json!([]);
     block["transactions"] = json!([]);
     Ok(block)
+}
+
+/// The block object of a head the beacon light client proved ([`BlockHeader::proven`]): the
+/// fields the proof covers (number, hash, parent hash, state root, timestamp); the other header
+/// fields are not known to the node and are left out rather than guessed.
+///
+/// [`BlockHeader::proven`]: portal_state::proof::BlockHeader::proven
+pub fn proven_block_json(header: &portal_state::proof::BlockHeader) -> Value {
+    json!({
+        "number": format!("{:#x}", header.number),
+        "hash": format!("{:#x}", header.hash),
+        "parentHash": format!("{:#x}", header.parent_hash),
+        "stateRoot": format!("{:#x}", header.state_root),
+        "timestamp": format!("{:#x}", header.timestamp),
+        "uncles": [],
+        "transactions": [],
+    })
 }
 
 /// Bind the server's port on 127.0.0.1 (port 0 picks a free one), with a clear error when it

@@ -164,3 +164,18 @@ def test_log_sink_receives_lines(ps, devnet, tmp_path):
     assert any("node started" in m for m in messages), messages
     assert any("node stopped" in m for m in messages), messages
     assert all(r.level == ps.LogLevel.INFO for r in lines if "node started" in r.message)
+
+
+def test_light_client_config_errors_are_typed(ps, node):
+    # Not started: no light-client status.
+    assert node.status().light_client is None
+    # Neither a checkpoint nor a saved state.
+    with pytest.raises(ps.NodeError.InvalidInput) as bad:
+        node.start_light_client(None, [])
+    assert "checkpoint" in str(bad.value)
+    # A malformed checkpoint and a malformed URL.
+    with pytest.raises(ps.NodeError.InvalidInput):
+        node.start_light_client("0x1234", ["http://127.0.0.1:1"])
+    with pytest.raises(ps.NodeError.InvalidInput):
+        node.start_light_client("0x" + "11" * 32, ["ftp://nowhere"])
+    assert node.status().light_client is None

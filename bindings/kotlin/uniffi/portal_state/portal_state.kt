@@ -742,6 +742,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_portal_state_checksum_method_node_resume(
     ): Int
+    external fun uniffi_portal_state_checksum_method_node_start_light_client(
+    ): Int
     external fun uniffi_portal_state_checksum_method_node_status(
     ): Int
     external fun uniffi_portal_state_checksum_method_node_stop(
@@ -811,6 +813,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_portal_state_fn_method_node_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_portal_state_fn_method_node_start_light_client(`ptr`: Long,`checkpoint`: RustBuffer.ByValue,`beaconApiUrls`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_portal_state_fn_method_node_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_portal_state_fn_method_node_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1003,6 +1007,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_resume() and 0xFFFF) != 27862) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_start_light_client() and 0xFFFF) != 53015) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_status() and 0xFFFF) != 96) {
@@ -1916,6 +1923,15 @@ public interface NodeInterface {
     fun `resume`(): kotlin.Boolean
     
     /**
+     * Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+     * block root, `0x…`, within about two weeks), or resume from the state saved in the data
+     * directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+     * APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+     * so `update_head` is not needed. `status().light_client` shows its progress.
+     */
+    fun `startLightClient`(`checkpoint`: kotlin.String?, `beaconApiUrls`: List<kotlin.String>)
+    
+    /**
      * A snapshot of the node.
      */
     fun `status`(): NodeStatus
@@ -2317,6 +2333,28 @@ open class Node: Disposable, AutoCloseable, NodeInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+     * block root, `0x…`, within about two weeks), or resume from the state saved in the data
+     * directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+     * APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+     * so `update_head` is not needed. `status().light_client` shows its progress.
+     */
+    @Throws(NodeException::class)override fun `startLightClient`(`checkpoint`: kotlin.String?, `beaconApiUrls`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_start_light_client(
+        it,
+        
+        FfiConverterOptionalString.lower(`checkpoint`),
+        FfiConverterSequenceString.lower(`beaconApiUrls`),_status)
+}
+    }
+    
     
 
     
@@ -2821,6 +2859,85 @@ public object FfiConverterTypeGasAnswer: FfiConverterRustBuffer<GasAnswer> {
 
 
 /**
+ * What the beacon light client has reached.
+ */
+data class LightClientStatus (
+    /**
+     * The checkpoint it grew from, `0x…`.
+     */
+    var `checkpoint`: kotlin.String
+    , 
+    /**
+     * The finalized beacon slot (none before the bootstrap).
+     */
+    var `finalizedSlot`: kotlin.ULong?
+    , 
+    /**
+     * The optimistic beacon slot.
+     */
+    var `optimisticSlot`: kotlin.ULong?
+    , 
+    /**
+     * The finalized header's execution block number.
+     */
+    var `finalizedBlock`: kotlin.ULong?
+    , 
+    /**
+     * The optimistic header's execution block number: the newest trusted block.
+     */
+    var `optimisticBlock`: kotlin.ULong?
+    , 
+    /**
+     * The last error of a round in which no source succeeded.
+     */
+    var `lastError`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLightClientStatus: FfiConverterRustBuffer<LightClientStatus> {
+    override fun read(buf: ByteBuffer): LightClientStatus {
+        return LightClientStatus(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LightClientStatus) = (
+            FfiConverterString.allocationSize(value.`checkpoint`) +
+            FfiConverterOptionalULong.allocationSize(value.`finalizedSlot`) +
+            FfiConverterOptionalULong.allocationSize(value.`optimisticSlot`) +
+            FfiConverterOptionalULong.allocationSize(value.`finalizedBlock`) +
+            FfiConverterOptionalULong.allocationSize(value.`optimisticBlock`) +
+            FfiConverterOptionalString.allocationSize(value.`lastError`)
+    )
+
+    override fun write(value: LightClientStatus, buf: ByteBuffer) {
+            FfiConverterString.write(value.`checkpoint`, buf)
+            FfiConverterOptionalULong.write(value.`finalizedSlot`, buf)
+            FfiConverterOptionalULong.write(value.`optimisticSlot`, buf)
+            FfiConverterOptionalULong.write(value.`finalizedBlock`, buf)
+            FfiConverterOptionalULong.write(value.`optimisticBlock`, buf)
+            FfiConverterOptionalString.write(value.`lastError`, buf)
+    }
+}
+
+
+
+/**
  * One log line, as a [`LogSink`] receives it.
  */
 data class LogRecord (
@@ -3002,6 +3119,11 @@ data class NodeStatus (
      * Whether the node is paused (`pause()`).
      */
     var `paused`: kotlin.Boolean
+    , 
+    /**
+     * The beacon light client's progress, when `start_light_client` was called.
+     */
+    var `lightClient`: LightClientStatus?
     
 ){
     
@@ -3027,6 +3149,7 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeLightClientStatus.read(buf),
         )
     }
 
@@ -3039,7 +3162,8 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
             FfiConverterOptionalULong.allocationSize(value.`newestBlock`) +
             FfiConverterBoolean.allocationSize(value.`reachable`) +
             FfiConverterBoolean.allocationSize(value.`clientOnly`) +
-            FfiConverterBoolean.allocationSize(value.`paused`)
+            FfiConverterBoolean.allocationSize(value.`paused`) +
+            FfiConverterOptionalTypeLightClientStatus.allocationSize(value.`lightClient`)
     )
 
     override fun write(value: NodeStatus, buf: ByteBuffer) {
@@ -3052,6 +3176,7 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
             FfiConverterBoolean.write(value.`reachable`, buf)
             FfiConverterBoolean.write(value.`clientOnly`, buf)
             FfiConverterBoolean.write(value.`paused`, buf)
+            FfiConverterOptionalTypeLightClientStatus.write(value.`lightClient`, buf)
     }
 }
 
@@ -3647,6 +3772,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLightClientStatus: FfiConverterRustBuffer<LightClientStatus?> {
+    override fun read(buf: ByteBuffer): LightClientStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLightClientStatus.read(buf)
+    }
+
+    override fun allocationSize(value: LightClientStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLightClientStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LightClientStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLightClientStatus.write(value, buf)
         }
     }
 }
