@@ -104,7 +104,9 @@ enum Kind {
     FindContent,
     /// B accepts and reads, A connects and sends (Offer).
     Offer,
-    /// A FindContent that A gives up on (more than it takes).
+    /// A FindContent that A gives up on (more than it takes: 20 KB offered whole, or 500 KB
+    /// cut off while still coming in), followed by two FindContents on the neighbouring ids,
+    /// which share an id with it (as `tests/net_transport.rs` does).
     Abandoned,
 }
 
@@ -122,17 +124,41 @@ fn payload(len: usize, salt: usize) -> Vec<u8> {
     (0..len).map(|i| ((i + salt) * 31 % 251) as u8).collect()
 }
 
-async fn transfer(a: Transport, b: Transport, n: usize, kind: Kind, run: Instant) -> Outcome {
+/// One transfer, or for [`Kind::Abandoned`] the abandoned one and the two after it.
+async fn transfers(a: Transport, b: Transport, n: usize, kind: Kind, run: Instant) -> Vec<Outcome> {
+    let first = transfer(&a, &b, n, kind, run, None).await;
+    let mut done = vec![];
+    if let Kind::Abandoned = kind {
+        let cid = first.cid;
+        done.push(first);
+        for next in [cid.wrapping_add(1), cid.wrapping_sub(1)] {
+            done.push(transfer(&a, &b, n, Kind::FindContent, run, Some(next)).await);
+        }
+    } else {
+        done.push(first);
+    }
+    done
+}
+
+async fn transfer(
+    a: &Transport,
+    b: &Transport,
+    n: usize,
+    kind: Kind,
+    run: Instant,
+    cid: Option<u16>,
+) -> Outcome {
     let (a_enr, b_enr) = (a.local_enr(), b.local_enr());
     // Mostly the size of a mainnet witness, now and then a large one.
     let len = if n.is_multiple_of(10) { 100_000 } else { 6_358 };
     let data = payload(len, n);
-    let cid = b.new_connection_id(&a_enr);
+    let cid = cid.unwrap_or_else(|| b.new_connection_id(&a_enr));
     let start = Instant::now();
     let (reader, sender) = match kind {
         Kind::FindContent | Kind::Abandoned => {
             let (len, max) = match kind {
-                Kind::Abandoned => (20_000, 10_000),
+                Kind::Abandoned if n.is_multiple_of(2) => (20_000, 10_000),
+                Kind::Abandoned => (500_000, 10_000),
                 _ => (len, len),
             };
             let data = payload(len, n);
@@ -235,12 +261,13 @@ async fn main() {
             } else {
                 Kind::Offer
             };
-            running.spawn(transfer(a.clone(), b.clone(), next, kind, start));
+            running.spawn(transfers(a.clone(), b.clone(), next, kind, start));
             next += 1;
         }
         if let Some(done) = running.join_next().await {
-            outcomes.push(done.expect("transfer task"));
-            if outcomes.len() % 1000 == 0 {
+            let before = outcomes.len() / 1000;
+            outcomes.extend(done.expect("transfer task"));
+            if outcomes.len() / 1000 > before {
                 eprintln!("{} transfers, {:.0?}", outcomes.len(), start.elapsed());
             }
         }

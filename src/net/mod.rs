@@ -79,6 +79,7 @@ mod error;
 pub mod fault;
 mod gates;
 mod record;
+mod shared;
 mod transport;
 mod utp;
 

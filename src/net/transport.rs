@@ -1,13 +1,13 @@
 //! The [`Transport`]: discv5 started on our own socket, the event router, TALKREQ requests and
 //! uTP transfers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use discv5::{ConfigBuilder, Discv5, Enr, Event, ListenConfig, NodeContact, RequestError};
+use discv5::{ConfigBuilder, Discv5, Enr, Event, ListenConfig, RequestError};
 use enr::{CombinedKey, NodeId};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch, Semaphore, TryAcquireError};
@@ -19,6 +19,7 @@ use utp_rs::stream::UtpStream;
 
 use super::gates::{reset_packet, BudgetGuard, Gates};
 use super::record::{build_local_enr, enr_chain_id, negotiate_version};
+use super::shared::{EnrCache, Shared};
 use super::utp::{connection_config, Discv5UtpSocket, UtpPeer};
 use super::{LinkActivity, NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
 use crate::wire::ProtocolVersion;
@@ -27,115 +28,12 @@ use crate::wire::ProtocolVersion;
 /// request is better answered empty at once than late.
 const INBOUND_QUEUE: usize = 256;
 
-/// ENRs remembered from sessions: twice discv5's default session cache (1000), as trin does.
-const ENR_CACHE_CAPACITY: usize = 2000;
-
 /// How long [`Transport::shutdown`] waits for discv5's tasks to let go of the socket.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Extra receive budget over twice the caller's limit, for retransmitted packets (see
 /// [`Gates`]).
 const BUDGET_SLACK: usize = 64 * 1024;
-
-/// ENRs we have seen, newest record per node, oldest node evicted first.
-struct EnrCache {
-    enrs: HashMap<NodeId, Enr>,
-    order: VecDeque<NodeId>,
-}
-
-impl EnrCache {
-    fn new() -> Self {
-        EnrCache {
-            enrs: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-
-    fn insert(&mut self, enr: Enr) {
-        let id = enr.node_id();
-        match self.enrs.get_mut(&id) {
-            Some(known) => {
-                if enr.seq() > known.seq() {
-                    *known = enr;
-                }
-            }
-            None => {
-                self.enrs.insert(id, enr);
-                self.order.push_back(id);
-                if self.order.len() > ENR_CACHE_CAPACITY {
-                    if let Some(old) = self.order.pop_front() {
-                        self.enrs.remove(&old);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// State shared with the uTP socket adapter and the router (both hold it weakly).
-pub(crate) struct Shared {
-    /// `None` once shut down: taking discv5 out and dropping it is what stops its tasks.
-    discv5: RwLock<Option<Discv5>>,
-    enrs: Mutex<EnrCache>,
-    /// The address each peer's latest session runs on. For a peer behind a NAT, or one that
-    /// just moved, it is where its packets really come from, which its ENR may not say.
-    sessions: Mutex<HashMap<NodeId, SocketAddr>>,
-}
-
-/// Session addresses remembered; beyond this the map starts over (the ENR's address is
-/// then used until the next session).
-const SESSION_ADDR_CAPACITY: usize = 4096;
-
-impl Shared {
-    /// Runs `f` on discv5 if it is still running. Never held across an await.
-    pub(crate) fn with_discv5<T>(&self, f: impl FnOnce(&Discv5) -> T) -> Option<T> {
-        let guard = self.discv5.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().map(f)
-    }
-
-    fn enrs(&self) -> std::sync::MutexGuard<'_, EnrCache> {
-        self.enrs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn remember(&self, enr: Enr) {
-        self.enrs().insert(enr);
-    }
-
-    fn remember_session(&self, id: NodeId, addr: SocketAddr) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if sessions.len() >= SESSION_ADDR_CAPACITY {
-            sessions.clear();
-        }
-        sessions.insert(id, addr);
-    }
-
-    /// How to reach `enr`'s node: at its latest session's address when there is one (the
-    /// address its packets come from: right behind NATs and after moves), else at its ENR's.
-    pub(crate) fn contact(&self, discv5: &Discv5, enr: Enr) -> Result<NodeContact, NetError> {
-        let session = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&enr.node_id())
-            .copied();
-        match session {
-            Some(addr) => Ok(NodeContact::new(enr.public_key(), addr, Some(enr))),
-            None => NodeContact::try_from_enr(enr, discv5.ip_mode())
-                .map_err(|e| NetError::Unreachable(format!("{e:?}"))),
-        }
-    }
-
-    /// The newest ENR we know for `id`: discv5's routing table only holds some peers (full
-    /// buckets), so sessions seen are remembered too.
-    pub(crate) fn known_enr(&self, id: &NodeId) -> Option<Enr> {
-        let table = self.with_discv5(|d| d.find_enr(id)).flatten();
-        let cached = self.enrs().enrs.get(id).cloned();
-        match (table, cached) {
-            (Some(a), Some(b)) => Some(if a.seq() >= b.seq() { a } else { b }),
-            (a, b) => a.or(b),
-        }
-    }
-}
 
 struct Inner {
     shared: Arc<Shared>,

@@ -19,7 +19,7 @@ use utp_rs::udp::AsyncUdpSocket;
 
 use super::config::MAX_IDLE_TIMEOUT;
 use super::gates::{fin_ack_packet, reset_packet, Gates, Inbound};
-use super::transport::Shared;
+use super::shared::Shared;
 use super::UTP_PROTOCOL_ID;
 
 /// uTP packet size: a 20-byte header plus 1024 bytes of data fits in one discv5 packet
