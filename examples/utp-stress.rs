@@ -124,15 +124,35 @@ fn payload(len: usize, salt: usize) -> Vec<u8> {
     (0..len).map(|i| ((i + salt) * 31 % 251) as u8).collect()
 }
 
+/// Connection ids of the transfers running now. Ids picked by `new_connection_id` never clash
+/// with a running stream, but the neighbouring ids taken on purpose after an abandoned stream
+/// can clash with a stream of another group running at the same time: those are skipped (a
+/// node never hands out an id in use).
+type InUse = Arc<Mutex<std::collections::HashSet<u16>>>;
+
 /// One transfer, or for [`Kind::Abandoned`] the abandoned one and the two after it.
-async fn transfers(a: Transport, b: Transport, n: usize, kind: Kind, run: Instant) -> Vec<Outcome> {
-    let first = transfer(&a, &b, n, kind, run, None).await;
+async fn transfers(
+    a: Transport,
+    b: Transport,
+    n: usize,
+    kind: Kind,
+    run: Instant,
+    in_use: InUse,
+) -> Vec<Outcome> {
+    let first = transfer(&a, &b, n, kind, run, None, &in_use).await;
     let mut done = vec![];
     if let Kind::Abandoned = kind {
         let cid = first.cid;
         done.push(first);
         for next in [cid.wrapping_add(1), cid.wrapping_sub(1)] {
-            done.push(transfer(&a, &b, n, Kind::FindContent, run, Some(next)).await);
+            let clash = {
+                let used = in_use.lock().unwrap();
+                (0..3).any(|d| used.contains(&next.wrapping_add(d).wrapping_sub(1)))
+            };
+            if !clash {
+                let outcome = transfer(&a, &b, n, Kind::FindContent, run, Some(next), &in_use);
+                done.push(outcome.await);
+            }
         }
     } else {
         done.push(first);
@@ -147,12 +167,14 @@ async fn transfer(
     kind: Kind,
     run: Instant,
     cid: Option<u16>,
+    in_use: &InUse,
 ) -> Outcome {
     let (a_enr, b_enr) = (a.local_enr(), b.local_enr());
     // Mostly the size of a mainnet witness, now and then a large one.
     let len = if n.is_multiple_of(10) { 100_000 } else { 6_358 };
     let data = payload(len, n);
     let cid = cid.unwrap_or_else(|| b.new_connection_id(&a_enr));
+    in_use.lock().unwrap().insert(cid);
     let start = Instant::now();
     let (reader, sender) = match kind {
         Kind::FindContent | Kind::Abandoned => {
@@ -192,6 +214,7 @@ async fn transfer(
             (got, sent)
         }
     };
+    in_use.lock().unwrap().remove(&cid);
     Outcome {
         kind,
         started: start - run,
@@ -252,6 +275,7 @@ async fn main() {
     let mut outcomes = Vec::with_capacity(args.transfers);
     let mut next = 0;
     let mut running = tokio::task::JoinSet::new();
+    let in_use = InUse::default();
     while (next < args.transfers || !running.is_empty()) && Instant::now() < deadline {
         while next < args.transfers && running.len() < args.concurrency {
             let kind = if args.abandon_every > 0 && next % args.abandon_every == 1 {
@@ -261,7 +285,14 @@ async fn main() {
             } else {
                 Kind::Offer
             };
-            running.spawn(transfers(a.clone(), b.clone(), next, kind, start));
+            running.spawn(transfers(
+                a.clone(),
+                b.clone(),
+                next,
+                kind,
+                start,
+                in_use.clone(),
+            ));
             next += 1;
         }
         if let Some(done) = running.join_next().await {

@@ -431,6 +431,9 @@ async fn streams_after_an_abandoned_one_are_not_held_up() {
     within("transfers after abandoned streams", async {
         let (a, _ai) = start(19, CHAIN).await;
         let (b, _bi) = start(20, CHAIN).await;
+        // The packet trace, printed for a transfer that times out.
+        #[cfg(feature = "fault-injection")]
+        let log = lost_packets::PacketLog::install(&a, &b);
         let (a_enr, b_enr) = (a.local_enr(), b.local_enr());
         let content = payload(6_358);
         let send = |cid: u16, data: Vec<u8>| {
@@ -471,6 +474,19 @@ async fn streams_after_an_abandoned_one_are_not_held_up() {
                 }
             }
             if timeouts > 0 {
+                #[cfg(feature = "fault-injection")]
+                eprintln!(
+                    "trace of round {round} (abandoned on {cid}):\n{}",
+                    lost_packets::PacketLog::lines(
+                        &log,
+                        &[
+                            cid.wrapping_sub(1),
+                            cid,
+                            cid.wrapping_add(1),
+                            cid.wrapping_add(2)
+                        ]
+                    )
+                );
                 break; // the old behaviour: each further one would wait out the deadline too
             }
         }

@@ -397,6 +397,16 @@ impl Gates {
             return false;
         }
         match packet_kind(packet) {
+            // utp-rs sends a RESET only to answer a packet of a connection it does not know, on
+            // the id that packet carried: the peer's *send* id. BEP 29 says the peer's receive
+            // id, and the peer's socket matches the two differently: an accepted connection
+            // never gets it, and a newer connection of the peer's that receives on that id is
+            // killed by it (the stall left after the first fix, issue #19: the late STATEs of
+            // a just-abandoned stream drew RESETs that reset the next stream on the
+            // neighbouring ids). Connections that ended here are answered by `inbound` with
+            // the right id; a packet of one we never knew goes unanswered and its sender's
+            // deadline ends it.
+            Some((ST_RESET, _)) => false,
             Some((kind, conn_id)) => !self
                 .lock()
                 .is_silenced(&(peer, Wire::outbound(kind, conn_id))),
@@ -698,6 +708,14 @@ mod tests {
             Inbound::Drop,
             "one answer per burst"
         );
+    }
+
+    #[test]
+    fn utp_rs_resets_on_the_wrong_id_never_leave() {
+        let gates = Gates::default();
+        let peer = NodeId::new(&[1; 32]);
+        assert!(!gates.outbound(peer, &header(ST_RESET, 0, 5)));
+        assert!(gates.outbound(peer, &header(ST_FIN, 0, 5)));
     }
 
     #[test]

@@ -249,3 +249,56 @@ async fn a_lost_reset_does_not_leave_the_sender_of_an_abandoned_stream_waiting()
     })
     .await
 }
+
+/// Keeps every uTP packet header a node sees, to print the trace of a transfer that failed.
+pub struct PacketLog {
+    node: char,
+    start: std::time::Instant,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl PacketLog {
+    /// A log for both `a` and `b`, into one list.
+    pub fn install(
+        a: &portal_state::net::Transport,
+        b: &portal_state::net::Transport,
+    ) -> Arc<Mutex<Vec<String>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let start = std::time::Instant::now();
+        for (node, t) in [('A', a), ('B', b)] {
+            t.set_utp_fault(Some(Arc::new(PacketLog {
+                node,
+                start,
+                seen: seen.clone(),
+            })));
+        }
+        seen
+    }
+
+    /// The lines of the packets on connection ids `first..=last`.
+    pub fn lines(seen: &Mutex<Vec<String>>, ids: &[u16]) -> String {
+        let seen = seen.lock().unwrap();
+        let wanted: Vec<String> = ids.iter().map(|id| format!(" conn={id} ")).collect();
+        seen.iter()
+            .filter(|line| wanted.iter().any(|w| line.contains(w.as_str())))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl UtpFault for PacketLog {
+    fn drop_packet(&self, direction: Direction, p: &UtpPacket) -> bool {
+        self.seen.lock().unwrap().push(format!(
+            "{:>9.3?} {} {:?} {:?} conn={} seq={} ack={}",
+            self.start.elapsed(),
+            self.node,
+            direction,
+            p.kind,
+            p.conn_id,
+            p.seq_nr,
+            p.ack_nr
+        ));
+        false
+    }
+}
