@@ -26,10 +26,10 @@ cargo clippy --locked --all-targets -- -D warnings
 step "docs (every public item documented, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 
-step "test dependencies (anvil and cast, for the bridge tests)"
+step "test dependencies (anvil and cast, for the bridge tests; web3.py and viem, for the client flows)"
 # The tests read these two variables and fail, never skip, when they are missing.
 eval "$(./scripts/install-test-deps.sh)"
-export PORTAL_STATE_ANVIL PORTAL_STATE_CAST
+export PORTAL_STATE_ANVIL PORTAL_STATE_CAST PORTAL_STATE_PYTHONPATH PORTAL_STATE_NODE_PATH
 export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOOTSTRAP
 echo "anvil: $PORTAL_STATE_ANVIL"
 echo "cast:  $PORTAL_STATE_CAST"
