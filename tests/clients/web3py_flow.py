@@ -126,6 +126,14 @@ def verify_proof(proof, state_root):
     return fields
 
 
+def timed(what, call):
+    """`call()`, printing how long it took (a figure for BENCHMARKS.md, never a check)."""
+    started = time.perf_counter()
+    result = call()
+    print(f"RESULT web3.py {what}: {(time.perf_counter() - started) * 1e3:.1f} ms", flush=True)
+    return result
+
+
 def wait_until(condition, what, seconds=60):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -171,7 +179,7 @@ def main():
     check(gas == 21000, f"estimateGas of a transfer: {gas}")
     tip = w3.eth.max_priority_fee
     check(tip == GWEI, "maxPriorityFeePerGas: the documented 1 gwei suggestion")
-    history = w3.eth.fee_history(2, "latest", [25, 75])
+    history = timed("eth_feeHistory", lambda: w3.eth.fee_history(2, "latest", [25, 75]))
     reference = el.eth.fee_history(2, head, [25, 75])
     check(history["oldestBlock"] == reference["oldestBlock"], "feeHistory oldest block")
     check(history["baseFeePerGas"] == reference["baseFeePerGas"], f"feeHistory base fees {history['baseFeePerGas']}")
@@ -181,7 +189,7 @@ def main():
 
     # Access list: the contract's slot 0, as anvil lists it.
     request = {"from": sender.address, "to": CONTRACT, "data": "0x"}
-    ours = w3.eth.create_access_list(request, "latest")
+    ours = timed("eth_createAccessList", lambda: w3.eth.create_access_list(request, "latest"))
     # (web3.py sends an int block number here unconverted, which anvil refuses: hex it.)
     theirs = el.eth.create_access_list(request, hex(head))
     check(ours["accessList"] == theirs["accessList"], f"access list {ours['accessList']}")
@@ -189,7 +197,7 @@ def main():
 
     # Proofs, checked here against the block's state root.
     state_root = bytes(w3.eth.get_block(head)["stateRoot"])
-    proof = w3.eth.get_proof(CONTRACT, [0], head)
+    proof = timed("eth_getProof (account + 1 slot)", lambda: w3.eth.get_proof(CONTRACT, [0], head))
     fields = verify_proof(proof, state_root)
     check(fields[2] != EMPTY_TRIE_ROOT and as_int(proof["storageProof"][0]["value"]) == 42, "contract proof verifies: slot 0 is 42")
     proof = w3.eth.get_proof(sender.address, [], head)
@@ -221,7 +229,7 @@ def main():
         answer = w3.provider.make_request("eth_sendRawTransaction", [Web3.to_hex(raw)])
         error = answer.get("error") or {}
         check(error.get("code") == -32003 and why in error.get("message", ""), f"rejected: {why}")
-    sent = w3.eth.send_raw_transaction(signed.raw_transaction)
+    sent = timed("eth_sendRawTransaction (checked, relayed)", lambda: w3.eth.send_raw_transaction(signed.raw_transaction))
     check(sent == signed.hash, f"sent {sent.to_0x_hex()}, the hash computed locally")
     receipt = el.eth.wait_for_transaction_receipt(sent, timeout=60)
     check(receipt["status"] == 1, f"mined by anvil in block {receipt['blockNumber']}")
