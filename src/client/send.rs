@@ -107,9 +107,10 @@ fn check(raw: &[u8], chain_id: u64) -> Result<Checked, ClientError> {
     let blob_gas = tx
         .blob_versioned_hashes()
         .map_or(0, |h| h.len() as u64 * DATA_GAS_PER_BLOB);
-    let max_cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas())
-        + tx.value()
-        + U256::from(blob_gas) * U256::from(tx.max_fee_per_blob_gas().unwrap_or(0));
+    // Saturating: a value near 2^256 must read as "more than anyone has", not wrap around.
+    let max_cost = (U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()))
+        .saturating_add(tx.value())
+        .saturating_add(U256::from(blob_gas) * U256::from(tx.max_fee_per_blob_gas().unwrap_or(0)));
     Ok(Checked {
         hash: *tx.hash(),
         sender,
