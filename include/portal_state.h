@@ -61,6 +61,13 @@ typedef enum PortalStateError {
   PORTAL_STATE_ERROR_INTERNAL = 12,
   // A panic in the C API function itself was caught at the boundary. A bug.
   PORTAL_STATE_ERROR_PANIC = 13,
+  // A signed transaction was not sent: it does not decode, its signature is bad, it is for
+  // another chain, or the sender's verified nonce or balance does not allow it.
+  PORTAL_STATE_ERROR_TRANSACTION_REJECTED = 14,
+  // No relay is set: call `portal_state_node_set_tx_relays` first.
+  PORTAL_STATE_ERROR_NO_RELAY = 15,
+  // Every relay failed to take the transaction (the message has each one's reason).
+  PORTAL_STATE_ERROR_RELAY_FAILED = 16,
 } PortalStateError;
 
 // A running node. Opaque: made by `portal_state_node_start`, released by
@@ -231,6 +238,42 @@ typedef struct PortalStateStatus {
   uint64_t newest_block;
 } PortalStateStatus;
 
+// Fee figures for pricing a transaction, from the newest trusted header, in wei per gas.
+// Holds no pointers: nothing to free. Figures above 2^64 - 1 wei per gas (18 ether) read as
+// 2^64 - 1. The tip is a fixed suggestion (1 gwei), not a figure of the chain.
+typedef struct PortalStateFeeData {
+  // The newest trusted block, the one the figures derive from.
+  struct PortalStateBlockInfo block;
+  // Whether the block has a base fee (London and later); the base fee fields are 0 if not.
+  bool has_base_fee;
+  // That block's base fee.
+  uint64_t base_fee_per_gas;
+  // The next block's base fee, by EIP-1559's rule.
+  uint64_t next_base_fee_per_gas;
+  // The suggested tip.
+  uint64_t max_priority_fee_per_gas;
+  // A fee cap: 2 × next base fee + tip.
+  uint64_t max_fee_per_gas;
+  // A legacy gas price: next base fee + tip.
+  uint64_t gas_price;
+  // Whether the block has blob gas fields (Cancun and later).
+  bool has_blob_fee;
+  // The next block's blob base fee (0 when `has_blob_fee` is false).
+  uint64_t next_blob_base_fee;
+} PortalStateFeeData;
+
+// A transaction a relay took. Holds no pointers: nothing to free.
+typedef struct PortalStateSentTransaction {
+  // The block whose verified state of the sender it was checked against.
+  struct PortalStateBlockInfo block;
+  // The transaction hash, computed from the signed bytes.
+  uint8_t hash[32];
+  // The sender, recovered from the signature.
+  uint8_t sender[20];
+  // The transaction's nonce.
+  uint64_t nonce;
+} PortalStateSentTransaction;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -376,6 +419,34 @@ void portal_state_call_answer_free(struct PortalStateCallAnswer *answer);
 // Release the ENR string of a `PortalStateStatus` filled by `portal_state_node_status`
 // (leaving it null). Null is allowed; releasing twice is harmless.
 void portal_state_status_free(struct PortalStateStatus *status);
+
+// Fee figures from the newest trusted header (`PORTAL_STATE_ERROR_NO_TRUSTED_HEADER` before
+// any).
+//
+// Ownership: `*out_fees` is the caller's and holds no pointers.
+enum PortalStateError portal_state_node_fee_data(const struct PortalStateNode *node_handle,
+                                                 struct PortalStateFeeData *out_fees);
+
+// Send transactions through these `urls_len` execution clients' JSON-RPC URLs
+// (NUL-terminated `http://…` or `https://…`), tried in turn; replaces the list (0: sending
+// off). A malformed URL is `PORTAL_STATE_ERROR_INVALID_INPUT` and leaves the list as it was.
+//
+// Ownership: the strings stay the caller's (copied during the call).
+enum PortalStateError portal_state_node_set_tx_relays(const struct PortalStateNode *node_handle,
+                                                      const char *const *urls,
+                                                      size_t urls_len);
+
+// Check a signed transaction (`raw_len` bytes of EIP-2718 encoding, as
+// `eth_sendRawTransaction` takes them) against verified state (signature, chain id, the
+// sender's nonce and balance) and send it through the relays. Errors:
+// `PORTAL_STATE_ERROR_NO_RELAY`, `PORTAL_STATE_ERROR_TRANSACTION_REJECTED`,
+// `PORTAL_STATE_ERROR_RELAY_FAILED`.
+//
+// Ownership: the bytes stay the caller's; `*out_sent` holds no pointers.
+enum PortalStateError portal_state_node_send_raw_transaction(const struct PortalStateNode *node_handle,
+                                                             const uint8_t *raw,
+                                                             size_t raw_len,
+                                                             struct PortalStateSentTransaction *out_sent);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the programs the tests need but cargo does not provide: a real execution client
 # (anvil) and its command-line companion (cast), from the npm packages Foundry publishes, into
-# .test-deps/ in the repository; cargo-fuzz and a nightly toolchain for the fuzz smoke run.
+# .test-deps/ in the repository; the client libraries a wallet uses, web3.py (PyPI, into
+# .test-deps/python) and viem (npm, into .test-deps/node_modules), for tests/clients_flow.rs;
+# cargo-fuzz and a nightly toolchain for the fuzz smoke run.
 # Idempotent: what is there at the pinned version is not installed again.
 #
 # Prints the binaries' absolute paths as shell assignments, for `eval`:
 #   PORTAL_STATE_ANVIL=/abs/.test-deps/.../anvil
 #   PORTAL_STATE_CAST=/abs/.test-deps/.../cast
+#   PORTAL_STATE_PYTHONPATH=/abs/.test-deps/python     PORTAL_STATE_NODE_PATH=/abs/.test-deps/node_modules
 #   PORTAL_STATE_CARGO_FUZZ=/abs/.test-deps/cargo-fuzz/bin/cargo-fuzz
 #   PORTAL_STATE_FUZZ_TOOLCHAIN=nightly-...   PORTAL_STATE_FUZZ_BOOTSTRAP=0|1
 #   PORTAL_STATE_SWIFT_CHROOT=/abs/.test-deps/swift-trixie   (scripts/install-swift-chroot.sh)
@@ -42,6 +45,21 @@ if [[ ! -f "$STAMP" || ! -x "$ANVIL" || ! -x "$CAST" ]]; then
     touch "$STAMP"
 fi
 
+# The client-library flows (tests/clients_flow.rs): web3.py and viem, pinned, in .test-deps/
+# (pip --target and npm --prefix: nothing outside the repository changes).
+WEB3PY_VERSION=8.0.0
+VIEM_VERSION=2.57.20
+PYTHON_DEPS="$DEPS_DIR/python"
+WEB3PY_STAMP="$DEPS_DIR/web3py-$WEB3PY_VERSION"
+VIEM_STAMP="$DEPS_DIR/viem-$VIEM_VERSION"
+if [[ ! -f "$VIEM_STAMP" || ! -f "$DEPS_DIR/node_modules/viem/package.json" ]]; then
+    echo "install-test-deps: installing viem $VIEM_VERSION into .test-deps/" >&2
+    npm install --prefix "$DEPS_DIR" --no-audit --no-fund --loglevel=error \
+        "viem@$VIEM_VERSION" >&2
+    rm -f "$DEPS_DIR"/viem-*
+    touch "$VIEM_STAMP"
+fi
+
 # The binding tests: Python 3 with pytest, and a JDK (17+) with Maven, which fetches Kotlin,
 # JNA, coroutines and JUnit from Maven Central itself. What is missing is installed (Debian's
 # packages, PyPI); what cannot be installed fails here, with the fix. Installer output goes to
@@ -62,6 +80,15 @@ python3 -c 'import pytest' 2>/dev/null || {
     echo "install-test-deps: pytest is missing (python3 -m pip install pytest)" >&2
     exit 1
 }
+if [[ ! -f "$WEB3PY_STAMP" ]] || ! PYTHONPATH="$PYTHON_DEPS" python3 -c 'import web3' 2>/dev/null; then
+    echo "install-test-deps: installing web3.py $WEB3PY_VERSION into .test-deps/python (pip)" >&2
+    rm -rf "$PYTHON_DEPS"
+    python3 -m pip install -q --disable-pip-version-check --target "$PYTHON_DEPS" \
+        "web3==$WEB3PY_VERSION" >&2
+    rm -f "$DEPS_DIR"/web3py-*
+    touch "$WEB3PY_STAMP"
+fi
+command -v node >/dev/null || { echo "install-test-deps: node is missing (apt-get install nodejs)" >&2; exit 1; }
 # The network tests (scripts/network-tests.sh): namespaces, veth pairs and NAT.
 command -v ip >/dev/null || apt_install iproute2
 command -v iptables >/dev/null || apt_install iptables
@@ -105,6 +132,8 @@ for bin in "$ANVIL" "$CAST" "$CARGO_FUZZ"; do
 done
 echo "PORTAL_STATE_ANVIL=$ANVIL"
 echo "PORTAL_STATE_CAST=$CAST"
+echo "PORTAL_STATE_PYTHONPATH=$PYTHON_DEPS"
+echo "PORTAL_STATE_NODE_PATH=$DEPS_DIR/node_modules"
 echo "PORTAL_STATE_CARGO_FUZZ=$CARGO_FUZZ"
 echo "PORTAL_STATE_FUZZ_TOOLCHAIN=$FUZZ_TOOLCHAIN"
 echo "PORTAL_STATE_FUZZ_BOOTSTRAP=$FUZZ_BOOTSTRAP"

@@ -49,10 +49,10 @@ cargo clippy --locked --all-targets -- -D warnings
 step "docs (every public item documented, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 
-step "test dependencies (anvil and cast, cargo-fuzz, the Swift chroot, ...)"
+step "test dependencies (anvil and cast, cargo-fuzz, the Swift chroot, web3.py and viem, ...)"
 # The tests read these two variables and fail, never skip, when they are missing.
 eval "$(./scripts/install-test-deps.sh)"
-export PORTAL_STATE_ANVIL PORTAL_STATE_CAST
+export PORTAL_STATE_ANVIL PORTAL_STATE_CAST PORTAL_STATE_PYTHONPATH PORTAL_STATE_NODE_PATH
 export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOOTSTRAP
 export PORTAL_STATE_SWIFT_CHROOT
 echo "anvil: $PORTAL_STATE_ANVIL"

@@ -39,6 +39,9 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 use tokio::task::{JoinError, JoinHandle};
 
+mod wallet;
+pub use wallet::{FeeDataAnswer, SentAnswer};
+
 /// How to run a [`Node`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -268,6 +271,22 @@ pub enum NodeError {
         /// What happened.
         reason: String,
     },
+    /// A signed transaction was not sent: it does not decode, its signature is bad, it is for
+    /// another chain, or the sender's verified nonce or balance does not allow it.
+    #[error("transaction rejected: {reason}")]
+    TransactionRejected {
+        /// Why.
+        reason: String,
+    },
+    /// A transaction was to be sent but no relay is set (`set_tx_relays`).
+    #[error("no transaction relay set: call set_tx_relays first")]
+    NoRelay,
+    /// Every relay failed to take the transaction.
+    #[error("no relay took the transaction: {reason}")]
+    RelayFailed {
+        /// Each relay's reason, `URL: reason`, separated by `; `.
+        reason: String,
+    },
 }
 
 impl NodeError {
@@ -319,6 +338,12 @@ impl From<ClientError> for NodeError {
             },
             ClientError::Execution(reason) => NodeError::Execution { reason },
             ClientError::Network(n) => n.into(),
+            ClientError::TransactionRejected(reason) => NodeError::TransactionRejected { reason },
+            ClientError::NoRelay => NodeError::NoRelay,
+            ClientError::InvalidRelay(reason) => NodeError::InvalidInput { reason },
+            ClientError::RelayFailed(reasons) => NodeError::RelayFailed {
+                reason: reasons.join("; "),
+            },
         }
     }
 }
@@ -361,6 +386,8 @@ struct Running {
 pub struct Node {
     // `None` once stopped. Held only to clone handles out, never across a wait.
     state: Mutex<Option<Running>>,
+    /// Chain id and transaction relays ([`Node::send_raw_transaction`]).
+    sending: wallet::Sending,
 }
 
 /// Shut a runtime down without blocking inside an async context (dropping a runtime there
@@ -497,6 +524,7 @@ impl Node {
                 client,
                 light_client: None,
             })),
+            sending: wallet::Sending::new(config.chain_id),
         })
     }
 

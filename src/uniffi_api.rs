@@ -22,6 +22,9 @@ use crate::logging::{self, LogLevel, LogSink};
 use crate::node::{self as core, NodeError};
 use std::sync::Arc;
 
+mod wallet;
+pub use wallet::{FeeData, SentTransaction};
+
 /// How to run a node. Start from [`default_node_config`].
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct NodeConfig {

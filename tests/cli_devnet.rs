@@ -169,10 +169,51 @@ fn devnet_serves_the_mainnet_genesis_over_json_rpc() {
         rpc.call("eth_estimateGas", json!([transfer])),
         json!("0x5208")
     );
+    // The wallet's methods on a pre-London genesis: no base fee, so the gas price is the
+    // suggested tip alone and the fee history's base fees are zero; a proof of the account;
+    // sending without --tx-relay names the option.
+    assert_eq!(rpc.call("eth_gasPrice", json!([])), "0x3b9aca00");
+    assert_eq!(
+        rpc.call("eth_maxPriorityFeePerGas", json!([])),
+        "0x3b9aca00"
+    );
+    let history = rpc.call("eth_feeHistory", json!(["0x4", "latest", [50]]));
+    assert_eq!(history["oldestBlock"], "0x0");
+    assert_eq!(history["baseFeePerGas"], json!(["0x0", "0x0"]));
+    assert!(history.get("reward").is_none(), "no invented tips");
+    let proof = rpc.call("eth_getProof", json!([someone.to_string(), ["0x0"], "0x0"]));
+    assert_eq!(
+        proof["balance"],
+        rpc.call("eth_getBalance", json!([someone.to_string(), "0x0"]))
+    );
+    assert!(!proof["accountProof"].as_array().unwrap().is_empty());
+    assert_eq!(proof["storageProof"][0]["value"], "0x0");
+    let (code, message) = rpc.call_err("eth_sendRawTransaction", json!(["0x02"]));
+    assert_eq!(code, -32004);
+    assert!(message.contains("--tx-relay"), "{message}");
+    // The small standard methods: the genesis has no transactions and no uncles (its header
+    // says so); transactions and receipts are never known here.
+    assert_eq!(rpc.call("eth_syncing", json!([])), json!(false));
+    assert_eq!(rpc.call("net_version", json!([])), "1");
+    assert_eq!(
+        rpc.call("eth_getBlockTransactionCountByNumber", json!(["0x0"])),
+        "0x0"
+    );
+    assert_eq!(
+        rpc.call("eth_getUncleCountByBlockHash", json!([genesis_hash])),
+        "0x0"
+    );
+    assert_eq!(
+        rpc.call("eth_getBlockTransactionCountByNumber", json!(["0x5"])),
+        Value::Null
+    );
+    let hash = format!("0x{}", "ab".repeat(32));
+    assert_eq!(
+        rpc.call("eth_getTransactionReceipt", json!([hash])),
+        Value::Null
+    );
     // Methods not served.
-    for method in ["eth_sendRawTransaction", "nonsense"] {
-        assert_eq!(rpc.call_err(method, json!([])).0, -32601, "{method}");
-    }
+    assert_eq!(rpc.call_err("nonsense", json!([])).0, -32601);
 
     // Not JSON; not JSON-RPC; a batch with a notification in it.
     let (_, body) = rpc.post_raw(b"{\"jsonrpc\": \"2.0\", ");

@@ -545,6 +545,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_estimate_gas_async() != 21748:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_fee_data() != 49862:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_get_code() != 50989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_get_code_async() != 21643:
@@ -563,7 +565,11 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_resume() != 27862:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_portal_state_checksum_method_node_start_light_client() != 53015:
+    if lib.uniffi_portal_state_checksum_method_node_send_raw_transaction() != 46552:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_send_raw_transaction_async() != 21886:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_set_tx_relays() != 37152:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_status() != 96:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -632,6 +638,9 @@ _UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas.restype = ctype
 _UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas_async.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_estimate_gas_async.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_fee_data.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_fee_data.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_get_code.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_get_code.restype = ctypes.c_uint16
@@ -659,9 +668,15 @@ _UniffiLib.uniffi_portal_state_checksum_method_node_query_storage_async.restype 
 _UniffiLib.uniffi_portal_state_checksum_method_node_resume.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_resume.restype = ctypes.c_uint16
-_UniffiLib.uniffi_portal_state_checksum_method_node_start_light_client.argtypes = (
+_UniffiLib.uniffi_portal_state_checksum_method_node_send_raw_transaction.argtypes = (
 )
-_UniffiLib.uniffi_portal_state_checksum_method_node_start_light_client.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_send_raw_transaction.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_send_raw_transaction_async.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_send_raw_transaction_async.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_set_tx_relays.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_set_tx_relays.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_status.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_status.restype = ctypes.c_uint16
@@ -730,6 +745,11 @@ _UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas_async.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_estimate_gas_async.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_node_fee_data.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_fee_data.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_portal_state_fn_method_node_get_code.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -786,13 +806,23 @@ _UniffiLib.uniffi_portal_state_fn_method_node_resume.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_resume.restype = ctypes.c_int8
-_UniffiLib.uniffi_portal_state_fn_method_node_start_light_client.argtypes = (
+_UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction.argtypes = (
     ctypes.c_uint64,
-    _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_portal_state_fn_method_node_start_light_client.restype = None
+_UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction_async.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction_async.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_node_set_tx_relays.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_set_tx_relays.restype = None
 _UniffiLib.uniffi_portal_state_fn_method_node_status.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1574,6 +1604,77 @@ class _UniffiFfiConverterTypeCodeAnswer(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBytes.write(value.code, buf)
 
 @dataclass
+class FeeData:
+    """
+    Fee figures for pricing a transaction, from the newest trusted header. Wei per gas, as
+    decimal strings. The tip is a fixed suggestion (1 gwei), not a figure of the chain: the tips
+    paid are in blocks' transactions, which the node does not have.
+"""
+    def __init__(self, *, block:BlockInfo, base_fee_per_gas:typing.Optional[str], next_base_fee_per_gas:typing.Optional[str], max_priority_fee_per_gas:str, max_fee_per_gas:str, gas_price:str, next_blob_base_fee:typing.Optional[str]):
+        self.block = block
+        self.base_fee_per_gas = base_fee_per_gas
+        self.next_base_fee_per_gas = next_base_fee_per_gas
+        self.max_priority_fee_per_gas = max_priority_fee_per_gas
+        self.max_fee_per_gas = max_fee_per_gas
+        self.gas_price = gas_price
+        self.next_blob_base_fee = next_blob_base_fee
+        
+        
+
+    
+    def __str__(self):
+        return "FeeData(block={}, base_fee_per_gas={}, next_base_fee_per_gas={}, max_priority_fee_per_gas={}, max_fee_per_gas={}, gas_price={}, next_blob_base_fee={})".format(self.block, self.base_fee_per_gas, self.next_base_fee_per_gas, self.max_priority_fee_per_gas, self.max_fee_per_gas, self.gas_price, self.next_blob_base_fee)
+    def __eq__(self, other):
+        if self.block != other.block:
+            return False
+        if self.base_fee_per_gas != other.base_fee_per_gas:
+            return False
+        if self.next_base_fee_per_gas != other.next_base_fee_per_gas:
+            return False
+        if self.max_priority_fee_per_gas != other.max_priority_fee_per_gas:
+            return False
+        if self.max_fee_per_gas != other.max_fee_per_gas:
+            return False
+        if self.gas_price != other.gas_price:
+            return False
+        if self.next_blob_base_fee != other.next_blob_base_fee:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFeeData(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FeeData(
+            block=_UniffiFfiConverterTypeBlockInfo.read(buf),
+            base_fee_per_gas=_UniffiFfiConverterOptionalString.read(buf),
+            next_base_fee_per_gas=_UniffiFfiConverterOptionalString.read(buf),
+            max_priority_fee_per_gas=_UniffiFfiConverterString.read(buf),
+            max_fee_per_gas=_UniffiFfiConverterString.read(buf),
+            gas_price=_UniffiFfiConverterString.read(buf),
+            next_blob_base_fee=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeBlockInfo.check_lower(value.block)
+        _UniffiFfiConverterOptionalString.check_lower(value.base_fee_per_gas)
+        _UniffiFfiConverterOptionalString.check_lower(value.next_base_fee_per_gas)
+        _UniffiFfiConverterString.check_lower(value.max_priority_fee_per_gas)
+        _UniffiFfiConverterString.check_lower(value.max_fee_per_gas)
+        _UniffiFfiConverterString.check_lower(value.gas_price)
+        _UniffiFfiConverterOptionalString.check_lower(value.next_blob_base_fee)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
+        _UniffiFfiConverterOptionalString.write(value.base_fee_per_gas, buf)
+        _UniffiFfiConverterOptionalString.write(value.next_base_fee_per_gas, buf)
+        _UniffiFfiConverterString.write(value.max_priority_fee_per_gas, buf)
+        _UniffiFfiConverterString.write(value.max_fee_per_gas, buf)
+        _UniffiFfiConverterString.write(value.gas_price, buf)
+        _UniffiFfiConverterOptionalString.write(value.next_blob_base_fee, buf)
+
+@dataclass
 class GasAnswer:
     """
     The outcome of a gas estimate.
@@ -1611,69 +1712,6 @@ class _UniffiFfiConverterTypeGasAnswer(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
         _UniffiFfiConverterUInt64.write(value.gas, buf)
-
-@dataclass
-class LightClientStatus:
-    """
-    What the beacon light client has reached.
-"""
-    def __init__(self, *, checkpoint:str, finalized_slot:typing.Optional[int], optimistic_slot:typing.Optional[int], finalized_block:typing.Optional[int], optimistic_block:typing.Optional[int], last_error:typing.Optional[str]):
-        self.checkpoint = checkpoint
-        self.finalized_slot = finalized_slot
-        self.optimistic_slot = optimistic_slot
-        self.finalized_block = finalized_block
-        self.optimistic_block = optimistic_block
-        self.last_error = last_error
-        
-        
-
-    
-    def __str__(self):
-        return "LightClientStatus(checkpoint={}, finalized_slot={}, optimistic_slot={}, finalized_block={}, optimistic_block={}, last_error={})".format(self.checkpoint, self.finalized_slot, self.optimistic_slot, self.finalized_block, self.optimistic_block, self.last_error)
-    def __eq__(self, other):
-        if self.checkpoint != other.checkpoint:
-            return False
-        if self.finalized_slot != other.finalized_slot:
-            return False
-        if self.optimistic_slot != other.optimistic_slot:
-            return False
-        if self.finalized_block != other.finalized_block:
-            return False
-        if self.optimistic_block != other.optimistic_block:
-            return False
-        if self.last_error != other.last_error:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeLightClientStatus(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return LightClientStatus(
-            checkpoint=_UniffiFfiConverterString.read(buf),
-            finalized_slot=_UniffiFfiConverterOptionalUInt64.read(buf),
-            optimistic_slot=_UniffiFfiConverterOptionalUInt64.read(buf),
-            finalized_block=_UniffiFfiConverterOptionalUInt64.read(buf),
-            optimistic_block=_UniffiFfiConverterOptionalUInt64.read(buf),
-            last_error=_UniffiFfiConverterOptionalString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.checkpoint)
-        _UniffiFfiConverterOptionalUInt64.check_lower(value.finalized_slot)
-        _UniffiFfiConverterOptionalUInt64.check_lower(value.optimistic_slot)
-        _UniffiFfiConverterOptionalUInt64.check_lower(value.finalized_block)
-        _UniffiFfiConverterOptionalUInt64.check_lower(value.optimistic_block)
-        _UniffiFfiConverterOptionalString.check_lower(value.last_error)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.checkpoint, buf)
-        _UniffiFfiConverterOptionalUInt64.write(value.finalized_slot, buf)
-        _UniffiFfiConverterOptionalUInt64.write(value.optimistic_slot, buf)
-        _UniffiFfiConverterOptionalUInt64.write(value.finalized_block, buf)
-        _UniffiFfiConverterOptionalUInt64.write(value.optimistic_block, buf)
-        _UniffiFfiConverterOptionalString.write(value.last_error, buf)
 
 
 
@@ -1914,37 +1952,12 @@ class _UniffiFfiConverterTypeNodeConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.chain_id, buf)
         _UniffiFfiConverterUInt32.write(value.worker_threads, buf)
 
-class _UniffiFfiConverterOptionalTypeLightClientStatus(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeLightClientStatus.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeLightClientStatus.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeLightClientStatus.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
 @dataclass
 class NodeStatus:
     """
     A snapshot of a running node.
 """
-    def __init__(self, *, node_id:str, enr:str, peers:int, radius:str, stored_bytes:int, newest_block:typing.Optional[int], reachable:bool, client_only:bool, paused:bool, light_client:typing.Optional[LightClientStatus]):
+    def __init__(self, *, node_id:str, enr:str, peers:int, radius:str, stored_bytes:int, newest_block:typing.Optional[int], reachable:bool, client_only:bool, paused:bool):
         self.node_id = node_id
         self.enr = enr
         self.peers = peers
@@ -1954,13 +1967,12 @@ class NodeStatus:
         self.reachable = reachable
         self.client_only = client_only
         self.paused = paused
-        self.light_client = light_client
         
         
 
     
     def __str__(self):
-        return "NodeStatus(node_id={}, enr={}, peers={}, radius={}, stored_bytes={}, newest_block={}, reachable={}, client_only={}, paused={}, light_client={})".format(self.node_id, self.enr, self.peers, self.radius, self.stored_bytes, self.newest_block, self.reachable, self.client_only, self.paused, self.light_client)
+        return "NodeStatus(node_id={}, enr={}, peers={}, radius={}, stored_bytes={}, newest_block={}, reachable={}, client_only={}, paused={})".format(self.node_id, self.enr, self.peers, self.radius, self.stored_bytes, self.newest_block, self.reachable, self.client_only, self.paused)
     def __eq__(self, other):
         if self.node_id != other.node_id:
             return False
@@ -1980,8 +1992,6 @@ class NodeStatus:
             return False
         if self.paused != other.paused:
             return False
-        if self.light_client != other.light_client:
-            return False
         return True
 
 class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
@@ -1997,7 +2007,6 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
             reachable=_UniffiFfiConverterBoolean.read(buf),
             client_only=_UniffiFfiConverterBoolean.read(buf),
             paused=_UniffiFfiConverterBoolean.read(buf),
-            light_client=_UniffiFfiConverterOptionalTypeLightClientStatus.read(buf),
         )
 
     @staticmethod
@@ -2011,7 +2020,6 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.check_lower(value.reachable)
         _UniffiFfiConverterBoolean.check_lower(value.client_only)
         _UniffiFfiConverterBoolean.check_lower(value.paused)
-        _UniffiFfiConverterOptionalTypeLightClientStatus.check_lower(value.light_client)
 
     @staticmethod
     def write(value, buf):
@@ -2024,7 +2032,63 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.reachable, buf)
         _UniffiFfiConverterBoolean.write(value.client_only, buf)
         _UniffiFfiConverterBoolean.write(value.paused, buf)
-        _UniffiFfiConverterOptionalTypeLightClientStatus.write(value.light_client, buf)
+
+@dataclass
+class SentTransaction:
+    """
+    A transaction a relay took.
+"""
+    def __init__(self, *, block:BlockInfo, hash:str, sender:str, nonce:int, relay:str):
+        self.block = block
+        self.hash = hash
+        self.sender = sender
+        self.nonce = nonce
+        self.relay = relay
+        
+        
+
+    
+    def __str__(self):
+        return "SentTransaction(block={}, hash={}, sender={}, nonce={}, relay={})".format(self.block, self.hash, self.sender, self.nonce, self.relay)
+    def __eq__(self, other):
+        if self.block != other.block:
+            return False
+        if self.hash != other.hash:
+            return False
+        if self.sender != other.sender:
+            return False
+        if self.nonce != other.nonce:
+            return False
+        if self.relay != other.relay:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSentTransaction(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SentTransaction(
+            block=_UniffiFfiConverterTypeBlockInfo.read(buf),
+            hash=_UniffiFfiConverterString.read(buf),
+            sender=_UniffiFfiConverterString.read(buf),
+            nonce=_UniffiFfiConverterUInt64.read(buf),
+            relay=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeBlockInfo.check_lower(value.block)
+        _UniffiFfiConverterString.check_lower(value.hash)
+        _UniffiFfiConverterString.check_lower(value.sender)
+        _UniffiFfiConverterUInt64.check_lower(value.nonce)
+        _UniffiFfiConverterString.check_lower(value.relay)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
+        _UniffiFfiConverterString.write(value.hash, buf)
+        _UniffiFfiConverterString.write(value.sender, buf)
+        _UniffiFfiConverterUInt64.write(value.nonce, buf)
+        _UniffiFfiConverterString.write(value.relay, buf)
 
 @dataclass
 class StorageAnswer:
@@ -2389,6 +2453,46 @@ class NodeError:  # type: ignore
         def __repr__(self):
             return "NodeError.Internal({})".format(str(self))
     _UniffiTempNodeError.Internal = Internal # type: ignore
+    class TransactionRejected(_UniffiTempNodeError):
+        """
+        A signed transaction was not sent: it does not decode, its signature is bad, it is for
+        another chain, or the sender's verified nonce or balance does not allow it.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "NodeError.TransactionRejected({})".format(str(self))
+    _UniffiTempNodeError.TransactionRejected = TransactionRejected # type: ignore
+    class NoRelay(_UniffiTempNodeError):
+        """
+        A transaction was to be sent but no relay is set (`set_tx_relays`).
+"""
+        
+        def __init__(self):
+            pass
+
+        def __repr__(self):
+            return "NodeError.NoRelay({})".format(str(self))
+    _UniffiTempNodeError.NoRelay = NoRelay # type: ignore
+    class RelayFailed(_UniffiTempNodeError):
+        """
+        Every relay failed to take the transaction.
+"""
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
+        def __repr__(self):
+            return "NodeError.RelayFailed({})".format(str(self))
+    _UniffiTempNodeError.RelayFailed = RelayFailed # type: ignore
 
 NodeError = _UniffiTempNodeError # type: ignore
 del _UniffiTempNodeError
@@ -2437,6 +2541,17 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
             return NodeError.Internal(
                 _UniffiFfiConverterString.read(buf),
             )
+        if variant == 11:
+            return NodeError.TransactionRejected(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 12:
+            return NodeError.NoRelay(
+            )
+        if variant == 13:
+            return NodeError.RelayFailed(
+                _UniffiFfiConverterString.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2470,6 +2585,14 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
         if isinstance(value, NodeError.Internal):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
+        if isinstance(value, NodeError.TransactionRejected):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
+        if isinstance(value, NodeError.NoRelay):
+            return
+        if isinstance(value, NodeError.RelayFailed):
+            _UniffiFfiConverterString.check_lower(value.reason)
+            return
 
     @staticmethod
     def write(value, buf):
@@ -2501,6 +2624,14 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
             _UniffiFfiConverterString.write(value.reason, buf)
         if isinstance(value, NodeError.Internal):
             buf.write_i32(10)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, NodeError.TransactionRejected):
+            buf.write_i32(11)
+            _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, NodeError.NoRelay):
+            buf.write_i32(12)
+        if isinstance(value, NodeError.RelayFailed):
+            buf.write_i32(13)
             _UniffiFfiConverterString.write(value.reason, buf)
 
 
@@ -2675,6 +2806,11 @@ class NodeProtocol(typing.Protocol):
         The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
 """
         raise NotImplementedError
+    def fee_data(self, ) -> FeeData:
+        """
+        Fee figures from the newest trusted header.
+"""
+        raise NotImplementedError
     def get_code(self, address: str,block: BlockId) -> CodeAnswer:
         """
         The code of `address` at `block`, verified.
@@ -2723,13 +2859,21 @@ class NodeProtocol(typing.Protocol):
         a second, `true` once one answered.
 """
         raise NotImplementedError
-    def start_light_client(self, checkpoint: typing.Optional[str],beacon_api_urls: typing.List[str]) -> None:
+    def send_raw_transaction(self, raw: bytes) -> SentTransaction:
         """
-        Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
-        block root, `0x…`, within about two weeks), or resume from the state saved in the data
-        directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
-        APIs, untrusted: everything is verified). Its execution heads become trusted headers,
-        so `update_head` is not needed. `status().light_client` shows its progress.
+        Check a signed transaction (EIP-2718 bytes) against verified state (signature, chain
+        id, the sender's nonce and balance) and send it through the relays; its hash.
+"""
+        raise NotImplementedError
+    async def send_raw_transaction_async(self, raw: bytes) -> SentTransaction:
+        """
+        [`Node::send_raw_transaction`], async.
+"""
+        raise NotImplementedError
+    def set_tx_relays(self, urls: typing.List[str]) -> None:
+        """
+        Send transactions through these execution clients' JSON-RPC URLs (`http://…`,
+        `https://…`), tried in turn; replaces the list (empty: sending off).
 """
         raise NotImplementedError
     def status(self, ) -> NodeStatus:
@@ -2884,6 +3028,21 @@ class Node(NodeProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    def fee_data(self, ) -> FeeData:
+        """
+        Fee figures from the newest trusted header.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeFeeData.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_fee_data,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def get_code(self, address: str,block: BlockId) -> CodeAnswer:
         """
         The code of `address` at `block`, verified.
@@ -3070,28 +3229,61 @@ class Node(NodeProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def start_light_client(self, checkpoint: typing.Optional[str],beacon_api_urls: typing.List[str]) -> None:
+    def send_raw_transaction(self, raw: bytes) -> SentTransaction:
         """
-        Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
-        block root, `0x…`, within about two weeks), or resume from the state saved in the data
-        directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
-        APIs, untrusted: everything is verified). Its execution heads become trusted headers,
-        so `update_head` is not needed. `status().light_client` shows its progress.
+        Check a signed transaction (EIP-2718 bytes) against verified state (signature, chain
+        id, the sender's nonce and balance) and send it through the relays; its hash.
 """
         
-        _UniffiFfiConverterOptionalString.check_lower(checkpoint)
-
-        _UniffiFfiConverterSequenceString.check_lower(beacon_api_urls)
+        _UniffiFfiConverterBytes.check_lower(raw)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterOptionalString.lower(checkpoint),
-            _UniffiFfiConverterSequenceString.lower(beacon_api_urls),
+            _UniffiFfiConverterBytes.lower(raw),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSentTransaction.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def send_raw_transaction_async(self, raw: bytes) -> SentTransaction:
+        """
+        [`Node::send_raw_transaction`], async.
+"""
+        
+        _UniffiFfiConverterBytes.check_lower(raw)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBytes.lower(raw),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSentTransaction.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction_async(*_uniffi_lowered_args),
+            _UniffiLib.ffi_portal_state_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_portal_state_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_portal_state_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def set_tx_relays(self, urls: typing.List[str]) -> None:
+        """
+        Send transactions through these execution clients' JSON-RPC URLs (`http://…`,
+        `https://…`), tried in turn; replaces the list (empty: sending off).
+"""
+        
+        _UniffiFfiConverterSequenceString.check_lower(urls)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceString.lower(urls),
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_portal_state_fn_method_node_start_light_client,
+            _UniffiLib.uniffi_portal_state_fn_method_node_set_tx_relays,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -3267,11 +3459,12 @@ __all__ = [
     "CallAnswer",
     "CallRequest",
     "CodeAnswer",
+    "FeeData",
     "GasAnswer",
-    "LightClientStatus",
     "LogRecord",
     "NodeConfig",
     "NodeStatus",
+    "SentTransaction",
     "StorageAnswer",
     "clear_log_sink",
     "default_node_config",

@@ -920,6 +920,28 @@ public protocol NodeProtocol: AnyObject, Sendable {
      */
     func updateHead(headerRlp: Data) throws  -> BlockInfo
     
+    /**
+     * Fee figures from the newest trusted header.
+     */
+    func feeData() throws  -> FeeData
+    
+    /**
+     * Check a signed transaction (EIP-2718 bytes) against verified state (signature, chain
+     * id, the sender's nonce and balance) and send it through the relays; its hash.
+     */
+    func sendRawTransaction(raw: Data) throws  -> SentTransaction
+    
+    /**
+     * [`Node::send_raw_transaction`], async.
+     */
+    func sendRawTransactionAsync(raw: Data) async throws  -> SentTransaction
+    
+    /**
+     * Send transactions through these execution clients' JSON-RPC URLs (`http://…`,
+     * `https://…`), tried in turn; replaces the list (empty: sending off).
+     */
+    func setTxRelays(urls: [String]) throws 
+    
 }
 /**
  * A node of the state network. Blocking methods wait for the answer: call them off the UI
@@ -1247,6 +1269,64 @@ open func updateHead(headerRlp: Data)throws  -> BlockInfo  {
         FfiConverterData.lower(headerRlp),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Fee figures from the newest trusted header.
+     */
+open func feeData()throws  -> FeeData  {
+    return try  FfiConverterTypeFeeData_lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_fee_data(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Check a signed transaction (EIP-2718 bytes) against verified state (signature, chain
+     * id, the sender's nonce and balance) and send it through the relays; its hash.
+     */
+open func sendRawTransaction(raw: Data)throws  -> SentTransaction  {
+    return try  FfiConverterTypeSentTransaction_lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_send_raw_transaction(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(raw),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * [`Node::send_raw_transaction`], async.
+     */
+open func sendRawTransactionAsync(raw: Data)async throws  -> SentTransaction  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_portal_state_fn_method_node_send_raw_transaction_async(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(raw)
+                )
+            },
+            pollFunc: ffi_portal_state_rust_future_poll_rust_buffer,
+            completeFunc: ffi_portal_state_rust_future_complete_rust_buffer,
+            freeFunc: ffi_portal_state_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSentTransaction_lift,
+            errorHandler: FfiConverterTypeNodeError_lift
+        )
+}
+    
+    /**
+     * Send transactions through these execution clients' JSON-RPC URLs (`http://…`,
+     * `https://…`), tried in turn; replaces the list (empty: sending off).
+     */
+open func setTxRelays(urls: [String])throws   {try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_set_tx_relays(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(urls),uniffiCallStatus
+    )
+}
 }
     
 
@@ -1784,6 +1864,127 @@ public func FfiConverterTypeCodeAnswer_lower(_ value: CodeAnswer) -> RustBuffer 
 
 
 /**
+ * Fee figures for pricing a transaction, from the newest trusted header. Wei per gas, as
+ * decimal strings. The tip is a fixed suggestion (1 gwei), not a figure of the chain: the tips
+ * paid are in blocks' transactions, which the node does not have.
+ */
+public struct FeeData: Equatable, Hashable {
+    /**
+     * The newest trusted block, the one the figures derive from.
+     */
+    public var block: BlockInfo
+    /**
+     * That block's base fee (absent before London).
+     */
+    public var baseFeePerGas: String?
+    /**
+     * The next block's base fee, by EIP-1559's rule (absent before London).
+     */
+    public var nextBaseFeePerGas: String?
+    /**
+     * The suggested tip.
+     */
+    public var maxPriorityFeePerGas: String
+    /**
+     * A fee cap: 2 × next base fee + tip.
+     */
+    public var maxFeePerGas: String
+    /**
+     * A legacy gas price: next base fee + tip.
+     */
+    public var gasPrice: String
+    /**
+     * The next block's blob base fee (Cancun and later).
+     */
+    public var nextBlobBaseFee: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The newest trusted block, the one the figures derive from.
+         */block: BlockInfo, 
+        /**
+         * That block's base fee (absent before London).
+         */baseFeePerGas: String?, 
+        /**
+         * The next block's base fee, by EIP-1559's rule (absent before London).
+         */nextBaseFeePerGas: String?, 
+        /**
+         * The suggested tip.
+         */maxPriorityFeePerGas: String, 
+        /**
+         * A fee cap: 2 × next base fee + tip.
+         */maxFeePerGas: String, 
+        /**
+         * A legacy gas price: next base fee + tip.
+         */gasPrice: String, 
+        /**
+         * The next block's blob base fee (Cancun and later).
+         */nextBlobBaseFee: String?) {
+        self.block = block
+        self.baseFeePerGas = baseFeePerGas
+        self.nextBaseFeePerGas = nextBaseFeePerGas
+        self.maxPriorityFeePerGas = maxPriorityFeePerGas
+        self.maxFeePerGas = maxFeePerGas
+        self.gasPrice = gasPrice
+        self.nextBlobBaseFee = nextBlobBaseFee
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FeeData: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFeeData: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FeeData {
+        return
+            try FeeData(
+                block: FfiConverterTypeBlockInfo.read(from: &buf), 
+                baseFeePerGas: FfiConverterOptionString.read(from: &buf), 
+                nextBaseFeePerGas: FfiConverterOptionString.read(from: &buf), 
+                maxPriorityFeePerGas: FfiConverterString.read(from: &buf), 
+                maxFeePerGas: FfiConverterString.read(from: &buf), 
+                gasPrice: FfiConverterString.read(from: &buf), 
+                nextBlobBaseFee: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FeeData, into buf: inout [UInt8]) {
+        FfiConverterTypeBlockInfo.write(value.block, into: &buf)
+        FfiConverterOptionString.write(value.baseFeePerGas, into: &buf)
+        FfiConverterOptionString.write(value.nextBaseFeePerGas, into: &buf)
+        FfiConverterString.write(value.maxPriorityFeePerGas, into: &buf)
+        FfiConverterString.write(value.maxFeePerGas, into: &buf)
+        FfiConverterString.write(value.gasPrice, into: &buf)
+        FfiConverterOptionString.write(value.nextBlobBaseFee, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFeeData_lift(_ buf: RustBuffer) throws -> FeeData {
+    return try FfiConverterTypeFeeData.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFeeData_lower(_ value: FeeData) -> RustBuffer {
+    return FfiConverterTypeFeeData.lower(value)
+}
+
+
+/**
  * The outcome of a gas estimate.
  */
 public struct GasAnswer: Equatable, Hashable {
@@ -2299,6 +2500,105 @@ public func FfiConverterTypeNodeStatus_lower(_ value: NodeStatus) -> RustBuffer 
 
 
 /**
+ * A transaction a relay took.
+ */
+public struct SentTransaction: Equatable, Hashable {
+    /**
+     * The block whose verified state of the sender it was checked against.
+     */
+    public var block: BlockInfo
+    /**
+     * The transaction hash (computed from the bytes), `0x…`.
+     */
+    public var hash: String
+    /**
+     * The sender, recovered from the signature, `0x…` (EIP-55).
+     */
+    public var sender: String
+    /**
+     * The transaction's nonce.
+     */
+    public var nonce: UInt64
+    /**
+     * The relay that took it.
+     */
+    public var relay: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The block whose verified state of the sender it was checked against.
+         */block: BlockInfo, 
+        /**
+         * The transaction hash (computed from the bytes), `0x…`.
+         */hash: String, 
+        /**
+         * The sender, recovered from the signature, `0x…` (EIP-55).
+         */sender: String, 
+        /**
+         * The transaction's nonce.
+         */nonce: UInt64, 
+        /**
+         * The relay that took it.
+         */relay: String) {
+        self.block = block
+        self.hash = hash
+        self.sender = sender
+        self.nonce = nonce
+        self.relay = relay
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SentTransaction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSentTransaction: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SentTransaction {
+        return
+            try SentTransaction(
+                block: FfiConverterTypeBlockInfo.read(from: &buf), 
+                hash: FfiConverterString.read(from: &buf), 
+                sender: FfiConverterString.read(from: &buf), 
+                nonce: FfiConverterUInt64.read(from: &buf), 
+                relay: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SentTransaction, into buf: inout [UInt8]) {
+        FfiConverterTypeBlockInfo.write(value.block, into: &buf)
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterString.write(value.sender, into: &buf)
+        FfiConverterUInt64.write(value.nonce, into: &buf)
+        FfiConverterString.write(value.relay, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSentTransaction_lift(_ buf: RustBuffer) throws -> SentTransaction {
+    return try FfiConverterTypeSentTransaction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSentTransaction_lower(_ value: SentTransaction) -> RustBuffer {
+    return FfiConverterTypeSentTransaction.lower(value)
+}
+
+
+/**
  * A storage slot at a block, verified.
  */
 public struct StorageAnswer: Equatable, Hashable {
@@ -2654,6 +2954,27 @@ enum NodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What happened.
          */reason: String
     )
+    /**
+     * A signed transaction was not sent: it does not decode, its signature is bad, it is for
+     * another chain, or the sender's verified nonce or balance does not allow it.
+     */
+    case TransactionRejected(
+        /**
+         * Why.
+         */reason: String
+    )
+    /**
+     * A transaction was to be sent but no relay is set (`set_tx_relays`).
+     */
+    case NoRelay
+    /**
+     * Every relay failed to take the transaction.
+     */
+    case RelayFailed(
+        /**
+         * Each relay's reason, `URL: reason`, separated by `; `.
+         */reason: String
+    )
 
     
 
@@ -2721,6 +3042,13 @@ public struct FfiConverterTypeNodeError: FfiConverterRustBuffer {
         case 10: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
+        case 11: return .TransactionRejected(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 12: return .NoRelay
+        case 13: return .RelayFailed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2779,6 +3107,20 @@ public struct FfiConverterTypeNodeError: FfiConverterRustBuffer {
         
         case let .Internal(reason):
             writeInt(&buf, Int32(10))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .TransactionRejected(reason):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .NoRelay:
+            writeInt(&buf, Int32(12))
+        
+        
+        case let .RelayFailed(reason):
+            writeInt(&buf, Int32(13))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -3079,6 +3421,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_method_node_update_head() != 48579) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_fee_data() != 49862) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_send_raw_transaction() != 46552) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_send_raw_transaction_async() != 21886) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_set_tx_relays() != 37152) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_portal_state_checksum_constructor_node_start() != 14792) {

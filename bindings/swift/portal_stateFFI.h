@@ -379,6 +379,26 @@ void uniffi_portal_state_fn_method_node_stop(uint64_t ptr, RustCallStatus *_Nonn
 RustBuffer uniffi_portal_state_fn_method_node_update_head(uint64_t ptr, RustBuffer header_rlp, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_FEE_DATA
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_FEE_DATA
+RustBuffer uniffi_portal_state_fn_method_node_fee_data(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SEND_RAW_TRANSACTION
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SEND_RAW_TRANSACTION
+RustBuffer uniffi_portal_state_fn_method_node_send_raw_transaction(uint64_t ptr, RustBuffer raw, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SEND_RAW_TRANSACTION_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SEND_RAW_TRANSACTION_ASYNC
+uint64_t uniffi_portal_state_fn_method_node_send_raw_transaction_async(uint64_t ptr, RustBuffer raw
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SET_TX_RELAYS
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SET_TX_RELAYS
+void uniffi_portal_state_fn_method_node_set_tx_relays(uint64_t ptr, RustBuffer urls, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODEERROR_UNIFFI_TRAIT_DISPLAY
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODEERROR_UNIFFI_TRAIT_DISPLAY
 RustBuffer uniffi_portal_state_fn_method_nodeerror_uniffi_trait_display(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -805,6 +825,30 @@ uint16_t uniffi_portal_state_checksum_method_node_stop(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_UPDATE_HEAD
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_UPDATE_HEAD
 uint16_t uniffi_portal_state_checksum_method_node_update_head(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_FEE_DATA
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_FEE_DATA
+uint16_t uniffi_portal_state_checksum_method_node_fee_data(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SEND_RAW_TRANSACTION
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SEND_RAW_TRANSACTION
+uint16_t uniffi_portal_state_checksum_method_node_send_raw_transaction(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SEND_RAW_TRANSACTION_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SEND_RAW_TRANSACTION_ASYNC
+uint16_t uniffi_portal_state_checksum_method_node_send_raw_transaction_async(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SET_TX_RELAYS
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SET_TX_RELAYS
+uint16_t uniffi_portal_state_checksum_method_node_set_tx_relays(void
     
 );
 #endif

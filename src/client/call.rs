@@ -21,6 +21,7 @@ use alloy_rlp::Decodable;
 use alloy_trie::KECCAK_EMPTY;
 use revm::context::result::{EVMError, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
+use revm::context_interface::transaction::AccessList;
 use revm::database_interface::{DBErrorMarker, DatabaseRef, WrapDatabaseRef};
 use revm::handler::{ExecuteEvm, MainBuilder, MainContext};
 use revm::primitives::eip4844::{
@@ -98,12 +99,17 @@ pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
 
 /// The block environment and fork of a trusted header, read from its RLP (the decoder in
 /// `proof` keeps only the fields state lookups need).
-struct BlockInfo {
+pub(super) struct BlockInfo {
     env: BlockEnv,
-    spec: SpecId,
+    pub(super) spec: SpecId,
 }
 
 impl BlockInfo {
+    /// The block's fee recipient.
+    pub(super) fn beneficiary(&self) -> Address {
+        self.env.beneficiary
+    }
+
     fn from_header(header: &BlockHeader) -> Result<Self, ClientError> {
         let bad = |what: &str| ClientError::Execution(format!("trusted header: bad {what}"));
         if !header.has_rlp() {
@@ -188,27 +194,27 @@ impl BlockInfo {
 /// A database read failed; the [`ClientError`] itself is kept in [`NetworkDb::failure`].
 #[derive(Debug, thiserror::Error)]
 #[error("state read failed: {0}")]
-struct DbFailure(String);
+pub(super) struct DbFailure(String);
 
 impl DBErrorMarker for DbFailure {}
 
 /// State at one block, fetched from the network on first use and kept for the whole call (and
 /// every run of an estimate).
-struct NetworkDb {
+pub(super) struct NetworkDb {
     client: StateClient,
     handle: Handle,
     /// The block every read is pinned to (by hash: a number could name another block later).
     block: BlockId,
-    accounts: Mutex<HashMap<Address, AccountInfo>>,
+    pub(super) accounts: Mutex<HashMap<Address, AccountInfo>>,
     code: Mutex<HashMap<B256, Bytecode>>,
-    storage: Mutex<HashMap<(Address, U256), U256>>,
+    pub(super) storage: Mutex<HashMap<(Address, U256), U256>>,
     /// The first error a read met; the call returns it rather than revm's wrapper of it.
     failure: Mutex<Option<ClientError>>,
     stats: Mutex<LookupStats>,
 }
 
 /// Lock a mutex even if a panicking thread poisoned it: the maps only ever hold verified items.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -321,7 +327,7 @@ impl DatabaseRef for NetworkDb {
 }
 
 /// One execution's outcome, or why it could not run.
-enum Run {
+pub(super) enum Run {
     Done(CallResult),
     /// The transaction is invalid at this gas (e.g. below intrinsic gas): a failed try for an
     /// estimate, an error for a call.
@@ -329,34 +335,49 @@ enum Run {
 }
 
 /// A call ready to run: pinned block, environment and state cache.
-struct Prepared {
-    db: NetworkDb,
+pub(super) struct Prepared {
+    pub(super) db: NetworkDb,
     block: BlockRef,
-    info: BlockInfo,
+    pub(super) info: BlockInfo,
 }
 
 impl Prepared {
     /// Run `request` once with gas limit `gas` (on the blocking pool: the database blocks).
-    fn run(&self, request: &CallRequest, gas: u64) -> Result<Run, ClientError> {
+    pub(super) fn run(&self, request: &CallRequest, gas: u64) -> Result<Run, ClientError> {
+        self.run_with(request, gas, AccessList::default())
+    }
+
+    /// [`Prepared::run`] as an EIP-2930 transaction carrying `access_list` (legacy when it is
+    /// empty).
+    pub(super) fn run_with(
+        &self,
+        request: &CallRequest,
+        gas: u64,
+        access_list: AccessList,
+    ) -> Result<Run, ClientError> {
         let gas_price = match request.gas_price {
             Some(p) => u128::try_from(p)
                 .map_err(|_| ClientError::Execution(format!("gas price {p} too large")))?,
             None => 0,
         };
+        let chain_id = request.chain_id.unwrap_or(1);
+        let typed = !access_list.0.is_empty();
         let tx = TxEnv {
-            tx_type: 0,
+            tx_type: if typed { 1 } else { 0 },
             caller: request.from.unwrap_or(Address::ZERO),
             gas_limit: gas,
             gas_price,
             kind: request.to.map_or(TxKind::Create, TxKind::Call),
             value: request.value.unwrap_or_default(),
             data: request.data.clone(),
-            // No chain id: the transaction is never signed, so there is none to check.
-            chain_id: None,
+            // A legacy call has no chain id to check (it is never signed); a typed one names
+            // the chain it runs on.
+            chain_id: typed.then_some(chain_id),
+            access_list,
             ..TxEnv::default()
         };
         let mut cfg = CfgEnv::new_with_spec(self.info.spec);
-        cfg.chain_id = request.chain_id.unwrap_or(1);
+        cfg.chain_id = chain_id;
         // eth_call semantics: any sender, any nonce, any balance, a sender with code.
         cfg.disable_nonce_check = true;
         cfg.disable_block_gas_limit = true;
@@ -412,7 +433,7 @@ impl Prepared {
     /// The gas a call may use when the request names none: the block's gas limit, but at
     /// least geth's RPC gas cap, since a call is not bound by the block it reads (the mainnet
     /// genesis block allowed 5,000 gas, not enough for a transfer).
-    fn gas_cap(&self, request: &CallRequest) -> u64 {
+    pub(super) fn gas_cap(&self, request: &CallRequest) -> u64 {
         request
             .gas
             .unwrap_or(self.info.env.gas_limit.max(RPC_GAS_CAP))
@@ -466,7 +487,7 @@ impl Prepared {
 }
 
 /// The error for a call that did not succeed at the gas cap.
-fn failed(r: CallResult) -> ClientError {
+pub(super) fn failed(r: CallResult) -> ClientError {
     match r.halt_reason {
         Some(halt) => ClientError::Execution(format!("execution halted: {halt}")),
         None => ClientError::Reverted {
@@ -541,7 +562,7 @@ impl StateClient {
 
     /// Run `f` on the blocking pool, where the database may wait for the network; a panic in
     /// it becomes an error.
-    async fn execute<T: Send + 'static>(
+    pub(super) async fn execute<T: Send + 'static>(
         &self,
         request: &CallRequest,
         block: BlockId,

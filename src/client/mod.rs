@@ -9,13 +9,21 @@
 use crate::content::{AccountKey, BytecodeKey, ContentKey, StorageKey};
 use crate::network::{Network, NetworkError};
 use crate::overlay::{LookupStats, OverlayError};
-use crate::proof::{BlockHeader, VerifiedValue};
+use crate::proof::{BlockHeader, VerifiedContent, VerifiedValue};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH, KECCAK_EMPTY};
 use std::sync::Arc;
 
+mod access_list;
 mod call;
+mod fees;
+mod proof;
+mod send;
+pub use access_list::AccessListAnswer;
 pub use call::{decode_revert_reason, CallRequest, CallResult};
+pub use fees::{FeeData, FeeHistory, MAX_FEE_HISTORY_BLOCKS, SUGGESTED_PRIORITY_FEE};
+pub use proof::{AccountProof, StorageProof};
+pub use send::{SentTransaction, TxRelays};
 
 /// Which block a query is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,6 +137,19 @@ pub enum ClientError {
     /// The network failed in another way (stopped, store failure).
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// A signed transaction cannot be sent: it does not decode, its signature is bad, it is
+    /// for another chain, or the sender's verified nonce or balance does not allow it.
+    #[error("transaction rejected: {0}")]
+    TransactionRejected(String),
+    /// A transaction was to be sent, but no relay is configured.
+    #[error("no transaction relay configured (start the node with --tx-relay URL, or set relays in the Node API)")]
+    NoRelay,
+    /// A relay URL is not usable.
+    #[error("transaction relay: {0}")]
+    InvalidRelay(String),
+    /// Every relay failed to take the transaction; one reason per relay, `URL: reason`.
+    #[error("no relay took the transaction: {}", .0.join("; "))]
+    RelayFailed(Vec<String>),
 }
 
 /// Queries against a running [`Network`].
@@ -204,10 +225,22 @@ impl StateClient {
         key: ContentKey,
         stats: &mut LookupStats,
     ) -> Result<Option<VerifiedValue>, ClientError> {
+        Ok(self
+            .lookup_content(key, stats)
+            .await?
+            .map(|content| content.proven().clone()))
+    }
+
+    /// Look `key` up, keeping the verified witness; `Ok(None)` when no peer has it.
+    async fn lookup_content(
+        &self,
+        key: ContentKey,
+        stats: &mut LookupStats,
+    ) -> Result<Option<VerifiedContent>, ClientError> {
         match self.network.find_content(key).await {
             Ok(found) => {
                 add_stats(stats, &found.stats);
-                Ok(Some(found.content.proven().clone()))
+                Ok(Some(found.content))
             }
             Err(NetworkError::Overlay(OverlayError::NotFound(_))) => Ok(None),
             Err(e) => Err(e.into()),

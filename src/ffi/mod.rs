@@ -28,9 +28,11 @@
 
 mod convert;
 mod functions;
+mod wallet;
 
 pub use convert::*;
 pub use functions::*;
+pub use wallet::*;
 
 use crate::node::NodeError;
 use std::cell::RefCell;
@@ -71,6 +73,13 @@ pub enum PortalStateError {
     Internal = 12,
     /// A panic in the C API function itself was caught at the boundary. A bug.
     Panic = 13,
+    /// A signed transaction was not sent: it does not decode, its signature is bad, it is for
+    /// another chain, or the sender's verified nonce or balance does not allow it.
+    TransactionRejected = 14,
+    /// No relay is set: call `portal_state_node_set_tx_relays` first.
+    NoRelay = 15,
+    /// Every relay failed to take the transaction (the message has each one's reason).
+    RelayFailed = 16,
 }
 
 /// A failure on its way to the caller: the code returned and the message kept for
@@ -103,6 +112,9 @@ impl From<NodeError> for Failure {
             NodeError::Reverted { .. } => PortalStateError::Reverted,
             NodeError::Execution { .. } => PortalStateError::Execution,
             NodeError::Internal { .. } => PortalStateError::Internal,
+            NodeError::TransactionRejected { .. } => PortalStateError::TransactionRejected,
+            NodeError::NoRelay => PortalStateError::NoRelay,
+            NodeError::RelayFailed { .. } => PortalStateError::RelayFailed,
         };
         Failure::new(code, e.to_string())
     }
@@ -237,6 +249,9 @@ pub extern "C" fn portal_state_error_name(code: i32) -> *const c_char {
         11 => c"EXECUTION",
         12 => c"INTERNAL",
         13 => c"PANIC",
+        14 => c"TRANSACTION_REJECTED",
+        15 => c"NO_RELAY",
+        16 => c"RELAY_FAILED",
         _ => c"UNKNOWN",
     };
     name.as_ptr()

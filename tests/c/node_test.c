@@ -265,6 +265,29 @@ int main(void) {
     MUST(portal_state_node_estimate_gas(node, &request, NULL, &gas));
     CHECK(gas.gas > 21000 && gas.gas < 30000000);
 
+    /* Fees from the trusted holesky genesis header: base fee 1 gwei, nothing used, so the
+       next block's is 7/8 of it; the tip is the fixed 1 gwei suggestion. */
+    PortalStateFeeData fees;
+    MUST(portal_state_node_fee_data(node, &fees));
+    CHECK(fees.has_base_fee && fees.base_fee_per_gas == 1000000000u);
+    CHECK(fees.next_base_fee_per_gas == 875000000u);
+    CHECK(fees.max_priority_fee_per_gas == 1000000000u);
+    CHECK(fees.gas_price == 1875000000u && fees.max_fee_per_gas == 2750000000u);
+    CHECK(!fees.has_blob_fee && memcmp(fees.block.hash, head.hash, 32) == 0);
+
+    /* Sending: no relay set, then a URL that is not one, then bytes that are no transaction. */
+    const uint8_t not_a_tx[] = {0x02, 0x01};
+    PortalStateSentTransaction sent;
+    expect_error(portal_state_node_send_raw_transaction(node, not_a_tx, sizeof not_a_tx, &sent),
+                 PORTAL_STATE_ERROR_NO_RELAY, "relay", "send without a relay");
+    const char *bad_relays[] = {"ftp://127.0.0.1:1"};
+    expect_error(portal_state_node_set_tx_relays(node, bad_relays, 1),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "http", "relay URL without http");
+    const char *relays[] = {"http://127.0.0.1:9"};
+    MUST(portal_state_node_set_tx_relays(node, relays, 1));
+    expect_error(portal_state_node_send_raw_transaction(node, not_a_tx, sizeof not_a_tx, &sent),
+                 PORTAL_STATE_ERROR_TRANSACTION_REJECTED, "decode", "bytes that are no transaction");
+
     /* Typed errors for bad input. */
     expect_error(portal_state_node_query_account(node, "0x1234", NULL, &account),
                  PORTAL_STATE_ERROR_INVALID_INPUT, "40 hex digits", "short address");

@@ -69,6 +69,12 @@ pub struct DevnetArgs {
     #[cfg(feature = "rpc")]
     #[arg(long, default_value_t = 8545)]
     rpc_port: u16,
+    /// Send eth_sendRawTransaction's transactions through this execution client's JSON-RPC
+    /// (http://… or https://…), after checking them against verified state. Repeatable: tried
+    /// in turn until one accepts. Without one, sending fails with an error naming this option.
+    #[cfg(feature = "rpc")]
+    #[arg(long = "tx-relay", value_name = "URL")]
+    tx_relays: Vec<String>,
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long, value_name = "SECONDS")]
     exit_after: Option<u64>,
@@ -331,6 +337,9 @@ pub async fn run(args: DevnetArgs) -> CliResult {
     // Take the port first: a busy port fails now, not after the network is built.
     #[cfg(feature = "rpc")]
     let listener = crate::rpc::bind(args.rpc_port).await?;
+    #[cfg(feature = "rpc")]
+    let relays = portal_state::client::TxRelays::new(&args.tx_relays)
+        .map_err(|e| format!("--tx-relay: {e}"))?;
 
     let temp;
     let root = match &args.data_dir {
@@ -481,7 +490,8 @@ pub async fn run(args: DevnetArgs) -> CliResult {
     #[cfg(feature = "rpc")]
     {
         let addr = listener.local_addr()?;
-        let handler = Arc::new(crate::rpc::RpcHandler::new(client.clone(), chain_id));
+        let handler =
+            Arc::new(crate::rpc::RpcHandler::new(client.clone(), chain_id).with_relays(relays));
         tokio::spawn(crate::rpc::serve(
             listener,
             handler,

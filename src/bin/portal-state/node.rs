@@ -54,6 +54,12 @@ pub struct NodeArgs {
     #[cfg(feature = "rpc")]
     #[arg(long, value_name = "PORT")]
     rpc_port: Option<u16>,
+    /// Send eth_sendRawTransaction's transactions through this execution client's JSON-RPC
+    /// (http://… or https://…), after checking them against verified state. Repeatable: tried
+    /// in turn until one accepts. Without one, sending fails with an error naming this option.
+    #[cfg(feature = "rpc")]
+    #[arg(long = "tx-relay", value_name = "URL")]
+    tx_relays: Vec<String>,
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long, value_name = "SECONDS")]
     exit_after: Option<u64>,
@@ -70,6 +76,9 @@ pub async fn run(args: NodeArgs) -> CliResult {
         )
         .into());
     }
+    #[cfg(feature = "rpc")]
+    let relays = portal_state::client::TxRelays::new(&args.tx_relays)
+        .map_err(|e| format!("--tx-relay: {e}"))?;
     #[cfg(feature = "rpc")]
     let listener = match args.rpc_port {
         Some(port) => Some(crate::rpc::bind(port).await?),
@@ -136,7 +145,8 @@ pub async fn run(args: NodeArgs) -> CliResult {
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
         let client = portal_state::client::StateClient::new(network.clone());
-        let handler = Arc::new(crate::rpc::RpcHandler::new(client, args.chain_id));
+        let handler =
+            Arc::new(crate::rpc::RpcHandler::new(client, args.chain_id).with_relays(relays));
         tokio::spawn(crate::rpc::serve(
             listener,
             handler,

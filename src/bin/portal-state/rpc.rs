@@ -7,8 +7,10 @@
 //!
 //! Methods: `eth_chainId`, `eth_blockNumber`, `eth_getBlockByNumber`, `eth_getBlockByHash`,
 //! `eth_getBalance`, `eth_getTransactionCount`, `eth_getStorageAt`, `eth_getCode`, `eth_call`,
-//! `eth_estimateGas` (run by revm over state fetched from the network, every piece verified).
-//! Anything else is "method not found".
+//! `eth_estimateGas` (run by revm over state fetched from the network, every piece verified);
+//! the wallet's methods in [`wallet`] (fees, `eth_getProof`, `eth_createAccessList`,
+//! `eth_sendRawTransaction`); the small standard ones in [`standard`] (`eth_syncing`,
+//! `net_version`, `web3_clientVersion`, block counts, …). Anything else is "method not found".
 //!
 //! Errors (JSON-RPC 2.0 and EIP-1474 codes):
 //!
@@ -23,21 +25,29 @@
 //! | -32001 | the block named is not a trusted block (EIP-1898's "resource not found") |
 //! | -32002 | no peer had a verified answer at the block(s) tried |
 //! | 3 | the call reverted: `data` holds the revert data, the message its reason (as geth) |
-//! | -32003 | the call could not run (halted during an estimate, invalid request) |
+//! | -32003 | the call could not run (halted during an estimate, invalid request); a transaction rejected (bad signature, chain, nonce, funds) |
+//! | -32004 | `eth_sendRawTransaction` without a relay (`--tx-relay`) |
+//! | -32002 | also: no relay took the transaction |
 
-use alloy_primitives::{hex, Address, Bytes, B256, U256};
+use alloy_primitives::{hex, B256};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use portal_state::bridge::ExecutionHeader;
-use portal_state::client::{BlockId, CallRequest, ClientError, StateClient};
-use serde_json::{json, Map, Value};
+use portal_state::client::{BlockId, ClientError, StateClient, TxRelays};
+use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+mod params;
+mod standard;
+mod wallet;
+
+use params::*;
 
 /// The largest request body accepted.
 const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -62,8 +72,13 @@ pub const UNKNOWN_BLOCK: i64 = -32001;
 pub const EXECUTION_REVERTED: i64 = 3;
 /// The call could not be run.
 pub const EXECUTION_FAILED: i64 = -32003;
-/// Server error (EIP-1474 "resource unavailable"): nobody had a verified answer.
+/// Server error (EIP-1474 "resource unavailable"): nobody had a verified answer, or no relay
+/// took a transaction.
 pub const NOT_FOUND_IN_NETWORK: i64 = -32002;
+/// EIP-1474 "transaction rejected": a transaction that cannot be sent.
+pub const TRANSACTION_REJECTED: i64 = -32003;
+/// EIP-1474 "method not supported": sending without a relay.
+pub const NO_RELAY: i64 = -32004;
 
 /// A JSON-RPC error object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +145,12 @@ impl From<ClientError> for RpcError {
                 data: Some(json!(hex::encode_prefixed(&data))),
             },
             ClientError::Execution(reason) => RpcError::new(EXECUTION_FAILED, reason),
+            e @ ClientError::TransactionRejected(_) => {
+                RpcError::new(TRANSACTION_REJECTED, e.to_string())
+            }
+            e @ ClientError::NoRelay => RpcError::new(NO_RELAY, e.to_string()),
+            e @ ClientError::RelayFailed(_) => RpcError::new(NOT_FOUND_IN_NETWORK, e.to_string()),
+            e @ ClientError::InvalidRelay(_) => RpcError::new(INTERNAL_ERROR, e.to_string()),
         }
     }
 }
@@ -138,12 +159,23 @@ impl From<ClientError> for RpcError {
 pub struct RpcHandler {
     client: StateClient,
     chain_id: u64,
+    relays: TxRelays,
 }
 
 impl RpcHandler {
-    /// A handler over `client`, reporting `chain_id`.
+    /// A handler over `client`, reporting `chain_id`, sending transactions nowhere.
     pub fn new(client: StateClient, chain_id: u64) -> Self {
-        Self { client, chain_id }
+        Self {
+            client,
+            chain_id,
+            relays: TxRelays::default(),
+        }
+    }
+
+    /// Send `eth_sendRawTransaction`'s transactions through `relays`.
+    pub fn with_relays(mut self, relays: TxRelays) -> Self {
+        self.relays = relays;
+        self
     }
 
     /// Answer one HTTP body: a single call or a batch. `None` when there is nothing to send
@@ -336,10 +368,18 @@ impl RpcHandler {
                     .into())
                 }
             }
-            _ => Err(RpcError::new(
-                METHOD_NOT_FOUND,
-                format!("the method {method} does not exist/is not available"),
-            )),
+            _ => {
+                if let Some(answer) = self.dispatch_standard(method, params) {
+                    return answer;
+                }
+                if let Some(answer) = self.dispatch_wallet(method, params).await {
+                    return answer;
+                }
+                Err(RpcError::new(
+                    METHOD_NOT_FOUND,
+                    format!("the method {method} does not exist/is not available"),
+                ))
+            }
         }
     }
 }
@@ -350,207 +390,6 @@ fn error_response(id: Value, error: &RpcError) -> Value {
 
 fn quantity(n: u64) -> Value {
     json!(format!("{n:#x}"))
-}
-
-fn arity(params: &[Value], min: usize, max: usize) -> Result<(), RpcError> {
-    if params.len() < min {
-        return Err(RpcError::params(format!(
-            "missing value for required argument {}",
-            params.len()
-        )));
-    }
-    if params.len() > max {
-        return Err(RpcError::params(format!(
-            "too many arguments, want at most {max}"
-        )));
-    }
-    Ok(())
-}
-
-/// A `0x`-prefixed hex string's digits.
-fn hex_digits<'a>(value: &'a Value, what: &str) -> Result<&'a str, RpcError> {
-    let text = value.as_str().ok_or_else(|| {
-        RpcError::params(format!(
-            "{what}: expected a 0x-prefixed hex string, got {value}"
-        ))
-    })?;
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .ok_or_else(|| RpcError::params(format!("{what}: {text:?} is not 0x-prefixed hex")))?;
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(RpcError::params(format!(
-            "{what}: {text:?} has non-hex characters"
-        )));
-    }
-    Ok(digits)
-}
-
-/// A 20-byte address: `0x` and exactly 40 hex digits.
-fn parse_address(value: &Value) -> Result<Address, RpcError> {
-    let digits = hex_digits(value, "address")?;
-    if digits.len() != 40 {
-        return Err(RpcError::params(format!(
-            "address: expected 20 bytes (40 hex digits), got {} digits",
-            digits.len()
-        )));
-    }
-    digits
-        .parse()
-        .map_err(|e| RpcError::params(format!("address: {e}")))
-}
-
-/// A 32-byte hash: `0x` and exactly 64 hex digits.
-fn parse_b256(value: &Value, what: &str) -> Result<B256, RpcError> {
-    let digits = hex_digits(value, what)?;
-    if digits.len() != 64 {
-        return Err(RpcError::params(format!(
-            "{what}: expected 32 bytes (64 hex digits), got {} digits",
-            digits.len()
-        )));
-    }
-    digits
-        .parse()
-        .map_err(|e| RpcError::params(format!("{what}: {e}")))
-}
-
-/// A storage slot: a quantity or 32 bytes of data (tools send both), up to 64 hex digits.
-fn parse_slot(value: &Value) -> Result<U256, RpcError> {
-    let digits = hex_digits(value, "storage slot")?;
-    if digits.is_empty() || digits.len() > 64 {
-        return Err(RpcError::params(format!(
-            "storage slot: expected 1 to 64 hex digits, got {}",
-            digits.len()
-        )));
-    }
-    U256::from_str_radix(digits, 16).map_err(|e| RpcError::params(format!("storage slot: {e}")))
-}
-
-/// A 256-bit quantity (a value or a gas price).
-fn parse_quantity_u256(value: &Value, what: &str) -> Result<U256, RpcError> {
-    let digits = hex_digits(value, what)?;
-    if digits.is_empty() || digits.len() > 64 {
-        return Err(RpcError::params(format!(
-            "{what}: expected 1 to 64 hex digits"
-        )));
-    }
-    U256::from_str_radix(digits, 16).map_err(|e| RpcError::params(format!("{what}: {e}")))
-}
-
-/// The transaction object of `eth_call` / `eth_estimateGas`.
-fn parse_call_request(value: &Value, chain_id: u64) -> Result<CallRequest, RpcError> {
-    let object = value
-        .as_object()
-        .ok_or_else(|| RpcError::params("call: expected a transaction object"))?;
-    let field = |name: &str| object.get(name).filter(|v| !v.is_null());
-    let data = match field("input").or_else(|| field("data")) {
-        Some(v) => {
-            let digits = hex_digits(v, "input")?;
-            hex::decode(digits)
-                .map_err(|e| RpcError::params(format!("input: {e}")))?
-                .into()
-        }
-        None => Bytes::new(),
-    };
-    Ok(CallRequest {
-        from: field("from").map(parse_address).transpose()?,
-        to: field("to").map(parse_address).transpose()?,
-        gas: field("gas")
-            .map(|v| parse_quantity_u256(v, "gas"))
-            .transpose()?
-            .map(|g| g.saturating_to::<u64>()),
-        gas_price: field("gasPrice")
-            .or_else(|| field("maxFeePerGas"))
-            .map(|v| parse_quantity_u256(v, "gasPrice"))
-            .transpose()?,
-        value: field("value")
-            .map(|v| parse_quantity_u256(v, "value"))
-            .transpose()?,
-        data,
-        chain_id: Some(chain_id),
-    })
-}
-
-/// A block number quantity: `0x`, no leading zeros, at most 64 bits.
-fn parse_quantity_u64(value: &Value, what: &str) -> Result<u64, RpcError> {
-    let digits = hex_digits(value, what)?;
-    if digits.is_empty() {
-        return Err(RpcError::params(format!("{what}: empty hex number")));
-    }
-    if digits.len() > 1 && digits.starts_with('0') {
-        return Err(RpcError::params(format!(
-            "{what}: hex number with leading zero digits"
-        )));
-    }
-    u64::from_str_radix(digits, 16)
-        .map_err(|_| RpcError::params(format!("{what}: hex number larger than 64 bits")))
-}
-
-/// The block parameter of `eth_getBlockByNumber`: a tag or a number.
-fn parse_block_number(value: &Value) -> Result<BlockId, RpcError> {
-    match value.as_str() {
-        // We know the chain only through trusted headers: the newest trusted one is as "safe",
-        // "finalized" and "pending" as this node can tell.
-        Some("latest" | "safe" | "finalized" | "pending") => Ok(BlockId::Latest),
-        Some("earliest") => Ok(BlockId::Number(0)),
-        Some(_) => Ok(BlockId::Number(parse_quantity_u64(value, "block number")?)),
-        None => Err(RpcError::params(format!(
-            "block: expected a tag (latest, earliest, safe, finalized, pending) or a hex number, got {value}"
-        ))),
-    }
-}
-
-/// A state method's block parameter: a tag, a number, or an EIP-1898 object
-/// (`{"blockNumber": …}` or `{"blockHash": …, "requireCanonical": bool}`). Missing means
-/// `latest`, as most servers read it.
-fn parse_block(value: Option<&Value>) -> Result<BlockId, RpcError> {
-    match value {
-        None => Ok(BlockId::Latest),
-        Some(Value::Object(object)) => parse_block_object(object),
-        Some(value) => parse_block_number(value),
-    }
-}
-
-fn parse_block_object(object: &Map<String, Value>) -> Result<BlockId, RpcError> {
-    for key in object.keys() {
-        if !matches!(
-            key.as_str(),
-            "blockNumber" | "blockHash" | "requireCanonical"
-        ) {
-            return Err(RpcError::params(format!(
-                "block: unknown field {key:?} (EIP-1898: blockNumber, or blockHash and requireCanonical)"
-            )));
-        }
-    }
-    match (object.get("blockNumber"), object.get("blockHash")) {
-        (Some(number), None) => {
-            if object.contains_key("requireCanonical") {
-                return Err(RpcError::params(
-                    "block: requireCanonical goes with blockHash only",
-                ));
-            }
-            parse_block_number(number)
-        }
-        (None, Some(hash)) => {
-            // Every trusted header is canonical as far as this node can tell (it follows the
-            // head its operator's source gives it), so requireCanonical changes nothing; it
-            // must still be a boolean.
-            if let Some(flag) = object.get("requireCanonical") {
-                if !flag.is_boolean() {
-                    return Err(RpcError::params(
-                        "block: requireCanonical must be a boolean",
-                    ));
-                }
-            }
-            Ok(BlockId::Hash(parse_b256(hash, "blockHash")?))
-        }
-        (Some(_), Some(_)) => Err(RpcError::params(
-            "block: give blockNumber or blockHash, not both",
-        )),
-        (None, None) => Err(RpcError::params(
-            "block: an EIP-1898 object needs blockNumber or blockHash",
-        )),
-    }
 }
 
 /// A trusted header as `eth_getBlockByNumber` shows it: every header field (the bridge's
@@ -695,6 +534,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<hyper::body::B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::U256;
 
     #[test]
     fn block_parameters_follow_the_standard() {

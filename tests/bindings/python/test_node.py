@@ -145,6 +145,30 @@ def test_typed_errors(ps, devnet, node):
         asyncio.run(node.get_code_async(DEPOSIT, ps.BlockId.LATEST()))
 
 
+def test_fees_and_sending(ps, devnet, node):
+    with pytest.raises(ps.NodeError.NoTrustedHeader):
+        node.fee_data()
+    node.update_head(devnet["header_rlp"])
+    # The holesky genesis: base fee 1 gwei, nothing used, so the next block's is 7/8 of it.
+    fees = node.fee_data()
+    assert fees.block.hash == devnet["hash"]
+    assert fees.base_fee_per_gas == "1000000000"
+    assert fees.next_base_fee_per_gas == "875000000"
+    assert fees.max_priority_fee_per_gas == "1000000000"
+    assert int(fees.max_fee_per_gas) == 2 * 875000000 + 10**9
+    assert int(fees.gas_price) == 875000000 + 10**9
+    assert fees.next_blob_base_fee is None
+    # Sending needs a relay, and the relay list takes URLs only.
+    with pytest.raises(ps.NodeError.NoRelay):
+        node.send_raw_transaction(b"\x02\x01")
+    with pytest.raises(ps.NodeError.InvalidInput):
+        node.set_tx_relays(["ftp://127.0.0.1:1"])
+    node.set_tx_relays(["http://127.0.0.1:9"])
+    with pytest.raises(ps.NodeError.TransactionRejected) as rejected:
+        node.send_raw_transaction(b"\x02\x01")
+    assert "decode" in str(rejected.value)
+
+
 def test_log_sink_receives_lines(ps, devnet, tmp_path):
     lines = []
 

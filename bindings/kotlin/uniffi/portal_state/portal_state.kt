@@ -750,6 +750,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_portal_state_checksum_method_node_update_head(
     ): Int
+    external fun uniffi_portal_state_checksum_method_node_fee_data(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_send_raw_transaction(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_send_raw_transaction_async(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_set_tx_relays(
+    ): Int
     external fun uniffi_portal_state_checksum_constructor_node_start(
     ): Int
     external fun ffi_portal_state_uniffi_contract_version(
@@ -821,6 +829,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_portal_state_fn_method_node_update_head(`ptr`: Long,`headerRlp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_portal_state_fn_method_node_fee_data(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_portal_state_fn_method_node_send_raw_transaction(`ptr`: Long,`raw`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_portal_state_fn_method_node_send_raw_transaction_async(`ptr`: Long,`raw`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_portal_state_fn_method_node_set_tx_relays(`ptr`: Long,`urls`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_portal_state_fn_method_nodeerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_portal_state_fn_func_clear_log_sink(uniffi_out_err: UniffiRustCallStatus, 
@@ -1019,6 +1035,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_update_head() and 0xFFFF) != 48579) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_fee_data() and 0xFFFF) != 49862) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_send_raw_transaction() and 0xFFFF) != 46552) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_send_raw_transaction_async() and 0xFFFF) != 21886) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_set_tx_relays() and 0xFFFF) != 37152) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_constructor_node_start() and 0xFFFF) != 14792) {
@@ -1946,6 +1974,28 @@ public interface NodeInterface {
      */
     fun `updateHead`(`headerRlp`: kotlin.ByteArray): BlockInfo
     
+    /**
+     * Fee figures from the newest trusted header.
+     */
+    fun `feeData`(): FeeData
+    
+    /**
+     * Check a signed transaction (EIP-2718 bytes) against verified state (signature, chain
+     * id, the sender's nonce and balance) and send it through the relays; its hash.
+     */
+    fun `sendRawTransaction`(`raw`: kotlin.ByteArray): SentTransaction
+    
+    /**
+     * [`Node::send_raw_transaction`], async.
+     */
+    suspend fun `sendRawTransactionAsync`(`raw`: kotlin.ByteArray): SentTransaction
+    
+    /**
+     * Send transactions through these execution clients' JSON-RPC URLs (`http://…`,
+     * `https://…`), tried in turn; replaces the list (empty: sending off).
+     */
+    fun `setTxRelays`(`urls`: List<kotlin.String>)
+    
     companion object
 }
 
@@ -2409,6 +2459,85 @@ open class Node: Disposable, AutoCloseable, NodeInterface
     
 
     
+    /**
+     * Fee figures from the newest trusted header.
+     */
+    @Throws(NodeException::class)override fun `feeData`(): FeeData {
+            return FfiConverterTypeFeeData.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_fee_data(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Check a signed transaction (EIP-2718 bytes) against verified state (signature, chain
+     * id, the sender's nonce and balance) and send it through the relays; its hash.
+     */
+    @Throws(NodeException::class)override fun `sendRawTransaction`(`raw`: kotlin.ByteArray): SentTransaction {
+            return FfiConverterTypeSentTransaction.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction(
+        it,
+        
+        FfiConverterByteArray.lower(`raw`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * [`Node::send_raw_transaction`], async.
+     */
+    @Throws(NodeException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendRawTransactionAsync`(`raw`: kotlin.ByteArray) : SentTransaction {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_portal_state_fn_method_node_send_raw_transaction_async(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`raw`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_portal_state_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_portal_state_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_portal_state_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSentTransaction.lift(it) },
+        // Error FFI converter
+        NodeException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Send transactions through these execution clients' JSON-RPC URLs (`http://…`,
+     * `https://…`), tried in turn; replaces the list (empty: sending off).
+     */
+    @Throws(NodeException::class)override fun `setTxRelays`(`urls`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_set_tx_relays(
+        it,
+        
+        FfiConverterSequenceString.lower(`urls`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -2812,6 +2941,95 @@ public object FfiConverterTypeCodeAnswer: FfiConverterRustBuffer<CodeAnswer> {
 
 
 /**
+ * Fee figures for pricing a transaction, from the newest trusted header. Wei per gas, as
+ * decimal strings. The tip is a fixed suggestion (1 gwei), not a figure of the chain: the tips
+ * paid are in blocks' transactions, which the node does not have.
+ */
+data class FeeData (
+    /**
+     * The newest trusted block, the one the figures derive from.
+     */
+    var `block`: BlockInfo
+    , 
+    /**
+     * That block's base fee (absent before London).
+     */
+    var `baseFeePerGas`: kotlin.String?
+    , 
+    /**
+     * The next block's base fee, by EIP-1559's rule (absent before London).
+     */
+    var `nextBaseFeePerGas`: kotlin.String?
+    , 
+    /**
+     * The suggested tip.
+     */
+    var `maxPriorityFeePerGas`: kotlin.String
+    , 
+    /**
+     * A fee cap: 2 × next base fee + tip.
+     */
+    var `maxFeePerGas`: kotlin.String
+    , 
+    /**
+     * A legacy gas price: next base fee + tip.
+     */
+    var `gasPrice`: kotlin.String
+    , 
+    /**
+     * The next block's blob base fee (Cancun and later).
+     */
+    var `nextBlobBaseFee`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFeeData: FfiConverterRustBuffer<FeeData> {
+    override fun read(buf: ByteBuffer): FeeData {
+        return FeeData(
+            FfiConverterTypeBlockInfo.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FeeData) = (
+            FfiConverterTypeBlockInfo.allocationSize(value.`block`) +
+            FfiConverterOptionalString.allocationSize(value.`baseFeePerGas`) +
+            FfiConverterOptionalString.allocationSize(value.`nextBaseFeePerGas`) +
+            FfiConverterString.allocationSize(value.`maxPriorityFeePerGas`) +
+            FfiConverterString.allocationSize(value.`maxFeePerGas`) +
+            FfiConverterString.allocationSize(value.`gasPrice`) +
+            FfiConverterOptionalString.allocationSize(value.`nextBlobBaseFee`)
+    )
+
+    override fun write(value: FeeData, buf: ByteBuffer) {
+            FfiConverterTypeBlockInfo.write(value.`block`, buf)
+            FfiConverterOptionalString.write(value.`baseFeePerGas`, buf)
+            FfiConverterOptionalString.write(value.`nextBaseFeePerGas`, buf)
+            FfiConverterString.write(value.`maxPriorityFeePerGas`, buf)
+            FfiConverterString.write(value.`maxFeePerGas`, buf)
+            FfiConverterString.write(value.`gasPrice`, buf)
+            FfiConverterOptionalString.write(value.`nextBlobBaseFee`, buf)
+    }
+}
+
+
+
+/**
  * The outcome of a gas estimate.
  */
 data class GasAnswer (
@@ -3183,6 +3401,77 @@ public object FfiConverterTypeNodeStatus: FfiConverterRustBuffer<NodeStatus> {
 
 
 /**
+ * A transaction a relay took.
+ */
+data class SentTransaction (
+    /**
+     * The block whose verified state of the sender it was checked against.
+     */
+    var `block`: BlockInfo
+    , 
+    /**
+     * The transaction hash (computed from the bytes), `0x…`.
+     */
+    var `hash`: kotlin.String
+    , 
+    /**
+     * The sender, recovered from the signature, `0x…` (EIP-55).
+     */
+    var `sender`: kotlin.String
+    , 
+    /**
+     * The transaction's nonce.
+     */
+    var `nonce`: kotlin.ULong
+    , 
+    /**
+     * The relay that took it.
+     */
+    var `relay`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSentTransaction: FfiConverterRustBuffer<SentTransaction> {
+    override fun read(buf: ByteBuffer): SentTransaction {
+        return SentTransaction(
+            FfiConverterTypeBlockInfo.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SentTransaction) = (
+            FfiConverterTypeBlockInfo.allocationSize(value.`block`) +
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterString.allocationSize(value.`sender`) +
+            FfiConverterULong.allocationSize(value.`nonce`) +
+            FfiConverterString.allocationSize(value.`relay`)
+    )
+
+    override fun write(value: SentTransaction, buf: ByteBuffer) {
+            FfiConverterTypeBlockInfo.write(value.`block`, buf)
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterString.write(value.`sender`, buf)
+            FfiConverterULong.write(value.`nonce`, buf)
+            FfiConverterString.write(value.`relay`, buf)
+    }
+}
+
+
+
+/**
  * A storage slot at a block, verified.
  */
 data class StorageAnswer (
@@ -3543,6 +3832,44 @@ sealed class NodeException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
+    /**
+     * A signed transaction was not sent: it does not decode, its signature is bad, it is for
+     * another chain, or the sender's verified nonce or balance does not allow it.
+     */
+    class TransactionRejected(
+        
+        /**
+         * Why.
+         */
+        val `reason`: kotlin.String
+        ) : NodeException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * A transaction was to be sent but no relay is set (`set_tx_relays`).
+     */
+    class NoRelay(
+        ) : NodeException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * Every relay failed to take the transaction.
+     */
+    class RelayFailed(
+        
+        /**
+         * Each relay's reason, `URL: reason`, separated by `; `.
+         */
+        val `reason`: kotlin.String
+        ) : NodeException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
 
     
 
@@ -3596,6 +3923,13 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
                 FfiConverterString.read(buf),
                 )
             10 -> NodeException.Internal(
+                FfiConverterString.read(buf),
+                )
+            11 -> NodeException.TransactionRejected(
+                FfiConverterString.read(buf),
+                )
+            12 -> NodeException.NoRelay()
+            13 -> NodeException.RelayFailed(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3653,6 +3987,20 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is NodeException.TransactionRejected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is NodeException.NoRelay -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is NodeException.RelayFailed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
         }
     }
 
@@ -3704,6 +4052,20 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
             }
             is NodeException.Internal -> {
                 buf.putInt(10)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is NodeException.TransactionRejected -> {
+                buf.putInt(11)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is NodeException.NoRelay -> {
+                buf.putInt(12)
+                Unit
+            }
+            is NodeException.RelayFailed -> {
+                buf.putInt(13)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
