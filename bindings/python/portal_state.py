@@ -571,6 +571,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_set_tx_relays() != 37152:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_start_light_client() != 53015:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_status() != 96:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_stop() != 28314:
@@ -677,6 +679,9 @@ _UniffiLib.uniffi_portal_state_checksum_method_node_send_raw_transaction_async.r
 _UniffiLib.uniffi_portal_state_checksum_method_node_set_tx_relays.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_set_tx_relays.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_start_light_client.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_start_light_client.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_status.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_status.restype = ctypes.c_uint16
@@ -823,6 +828,13 @@ _UniffiLib.uniffi_portal_state_fn_method_node_set_tx_relays.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_set_tx_relays.restype = None
+_UniffiLib.uniffi_portal_state_fn_method_node_start_light_client.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_start_light_client.restype = None
 _UniffiLib.uniffi_portal_state_fn_method_node_status.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1713,6 +1725,69 @@ class _UniffiFfiConverterTypeGasAnswer(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
         _UniffiFfiConverterUInt64.write(value.gas, buf)
 
+@dataclass
+class LightClientStatus:
+    """
+    What the beacon light client has reached.
+"""
+    def __init__(self, *, checkpoint:str, finalized_slot:typing.Optional[int], optimistic_slot:typing.Optional[int], finalized_block:typing.Optional[int], optimistic_block:typing.Optional[int], last_error:typing.Optional[str]):
+        self.checkpoint = checkpoint
+        self.finalized_slot = finalized_slot
+        self.optimistic_slot = optimistic_slot
+        self.finalized_block = finalized_block
+        self.optimistic_block = optimistic_block
+        self.last_error = last_error
+        
+        
+
+    
+    def __str__(self):
+        return "LightClientStatus(checkpoint={}, finalized_slot={}, optimistic_slot={}, finalized_block={}, optimistic_block={}, last_error={})".format(self.checkpoint, self.finalized_slot, self.optimistic_slot, self.finalized_block, self.optimistic_block, self.last_error)
+    def __eq__(self, other):
+        if self.checkpoint != other.checkpoint:
+            return False
+        if self.finalized_slot != other.finalized_slot:
+            return False
+        if self.optimistic_slot != other.optimistic_slot:
+            return False
+        if self.finalized_block != other.finalized_block:
+            return False
+        if self.optimistic_block != other.optimistic_block:
+            return False
+        if self.last_error != other.last_error:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeLightClientStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return LightClientStatus(
+            checkpoint=_UniffiFfiConverterString.read(buf),
+            finalized_slot=_UniffiFfiConverterOptionalUInt64.read(buf),
+            optimistic_slot=_UniffiFfiConverterOptionalUInt64.read(buf),
+            finalized_block=_UniffiFfiConverterOptionalUInt64.read(buf),
+            optimistic_block=_UniffiFfiConverterOptionalUInt64.read(buf),
+            last_error=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.checkpoint)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.finalized_slot)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.optimistic_slot)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.finalized_block)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.optimistic_block)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_error)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.checkpoint, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.finalized_slot, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.optimistic_slot, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.finalized_block, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.optimistic_block, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_error, buf)
+
 
 
 
@@ -1952,12 +2027,37 @@ class _UniffiFfiConverterTypeNodeConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.chain_id, buf)
         _UniffiFfiConverterUInt32.write(value.worker_threads, buf)
 
+class _UniffiFfiConverterOptionalTypeLightClientStatus(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeLightClientStatus.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeLightClientStatus.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeLightClientStatus.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class NodeStatus:
     """
     A snapshot of a running node.
 """
-    def __init__(self, *, node_id:str, enr:str, peers:int, radius:str, stored_bytes:int, newest_block:typing.Optional[int], reachable:bool, client_only:bool, paused:bool):
+    def __init__(self, *, node_id:str, enr:str, peers:int, radius:str, stored_bytes:int, newest_block:typing.Optional[int], reachable:bool, client_only:bool, paused:bool, light_client:typing.Optional[LightClientStatus]):
         self.node_id = node_id
         self.enr = enr
         self.peers = peers
@@ -1967,12 +2067,13 @@ class NodeStatus:
         self.reachable = reachable
         self.client_only = client_only
         self.paused = paused
+        self.light_client = light_client
         
         
 
     
     def __str__(self):
-        return "NodeStatus(node_id={}, enr={}, peers={}, radius={}, stored_bytes={}, newest_block={}, reachable={}, client_only={}, paused={})".format(self.node_id, self.enr, self.peers, self.radius, self.stored_bytes, self.newest_block, self.reachable, self.client_only, self.paused)
+        return "NodeStatus(node_id={}, enr={}, peers={}, radius={}, stored_bytes={}, newest_block={}, reachable={}, client_only={}, paused={}, light_client={})".format(self.node_id, self.enr, self.peers, self.radius, self.stored_bytes, self.newest_block, self.reachable, self.client_only, self.paused, self.light_client)
     def __eq__(self, other):
         if self.node_id != other.node_id:
             return False
@@ -1992,6 +2093,8 @@ class NodeStatus:
             return False
         if self.paused != other.paused:
             return False
+        if self.light_client != other.light_client:
+            return False
         return True
 
 class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
@@ -2007,6 +2110,7 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
             reachable=_UniffiFfiConverterBoolean.read(buf),
             client_only=_UniffiFfiConverterBoolean.read(buf),
             paused=_UniffiFfiConverterBoolean.read(buf),
+            light_client=_UniffiFfiConverterOptionalTypeLightClientStatus.read(buf),
         )
 
     @staticmethod
@@ -2020,6 +2124,7 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.check_lower(value.reachable)
         _UniffiFfiConverterBoolean.check_lower(value.client_only)
         _UniffiFfiConverterBoolean.check_lower(value.paused)
+        _UniffiFfiConverterOptionalTypeLightClientStatus.check_lower(value.light_client)
 
     @staticmethod
     def write(value, buf):
@@ -2032,6 +2137,7 @@ class _UniffiFfiConverterTypeNodeStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.reachable, buf)
         _UniffiFfiConverterBoolean.write(value.client_only, buf)
         _UniffiFfiConverterBoolean.write(value.paused, buf)
+        _UniffiFfiConverterOptionalTypeLightClientStatus.write(value.light_client, buf)
 
 @dataclass
 class SentTransaction:
@@ -2876,6 +2982,15 @@ class NodeProtocol(typing.Protocol):
         `https://…`), tried in turn; replaces the list (empty: sending off).
 """
         raise NotImplementedError
+    def start_light_client(self, checkpoint: typing.Optional[str],beacon_api_urls: typing.List[str]) -> None:
+        """
+        Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+        block root, `0x…`, within about two weeks), or resume from the state saved in the data
+        directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+        APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+        so `update_head` is not needed. `status().light_client` shows its progress.
+"""
+        raise NotImplementedError
     def status(self, ) -> NodeStatus:
         """
         A snapshot of the node.
@@ -3287,6 +3402,31 @@ class Node(NodeProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def start_light_client(self, checkpoint: typing.Optional[str],beacon_api_urls: typing.List[str]) -> None:
+        """
+        Start the beacon light client (mainnet): bootstrap at `checkpoint` (a trusted beacon
+        block root, `0x…`, within about two weeks), or resume from the state saved in the data
+        directory when it is `null`; then follow the chain from `beacon_api_urls` (beacon REST
+        APIs, untrusted: everything is verified). Its execution heads become trusted headers,
+        so `update_head` is not needed. `status().light_client` shows its progress.
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(checkpoint)
+
+        _UniffiFfiConverterSequenceString.check_lower(beacon_api_urls)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(checkpoint),
+            _UniffiFfiConverterSequenceString.lower(beacon_api_urls),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_start_light_client,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def status(self, ) -> NodeStatus:
         """
         A snapshot of the node.
@@ -3461,6 +3601,7 @@ __all__ = [
     "CodeAnswer",
     "FeeData",
     "GasAnswer",
+    "LightClientStatus",
     "LogRecord",
     "NodeConfig",
     "NodeStatus",
