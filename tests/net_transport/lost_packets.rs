@@ -39,6 +39,34 @@ impl UtpFault for LoseFinAck {
     }
 }
 
+/// FindContent of `len` bytes between two new nodes (keys `n`, `n + 1`) with `fault` on the
+/// requester; the requester must read it all. Returns the holder's result.
+async fn find_content_with_fault(
+    n: u8,
+    deadline: Duration,
+    len: usize,
+    fault: Arc<dyn UtpFault>,
+) -> Result<(), NetError> {
+    let (a, _ai) = start_with(short_utp(n, deadline)).await;
+    let (b, _bi) = start_with(short_utp(n + 1, deadline)).await;
+    a.set_utp_fault(Some(fault));
+    let data = payload(len);
+    let cid = b.new_connection_id(&a.local_enr());
+    let holder = {
+        let (b, a_enr, data) = (b.clone(), a.local_enr(), data.clone());
+        tokio::spawn(async move { b.utp_accept_send(a_enr, cid, data).await })
+    };
+    let got = a
+        .utp_connect_receive(b.local_enr(), cid, len)
+        .await
+        .expect("the requester reads it all");
+    assert!(got == data);
+    let held = holder.await.unwrap();
+    a.shutdown().await;
+    b.shutdown().await;
+    held
+}
+
 /// FindContent: the holder sends, the requester reads, and the requester's STATE for the FIN is
 /// lost. utp-rs on the requester had already closed and forgotten the stream, answered the
 /// holder's resent FIN with a RESET on an id the holder's socket could not match, and the holder
@@ -46,32 +74,14 @@ impl UtpFault for LoseFinAck {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_ack_of_the_fin_does_not_hold_the_sender_to_its_deadline() {
     within("lost FIN ack, FindContent", async {
-        let deadline = Duration::from_secs(3);
-        let (a, _ai) = start_with(short_utp(40, deadline)).await;
-        let (b, _bi) = start_with(short_utp(41, deadline)).await;
         let fault = Arc::new(LoseFinAck::default());
-        a.set_utp_fault(Some(fault.clone()));
-
-        let data = payload(6_358);
-        let cid = b.new_connection_id(&a.local_enr());
-        let holder = {
-            let (b, a_enr, data) = (b.clone(), a.local_enr(), data.clone());
-            tokio::spawn(async move { b.utp_accept_send(a_enr, cid, data).await })
-        };
-        let got = a
-            .utp_connect_receive(b.local_enr(), cid, data.len())
-            .await
-            .expect("the requester reads it all");
-        assert!(got == data);
-        assert_eq!(holder.await.unwrap(), Ok(()), "the holder's close");
+        let held = find_content_with_fault(40, Duration::from_secs(3), 6_358, fault.clone()).await;
+        assert_eq!(held, Ok(()), "the holder's close");
         assert_eq!(
             *fault.lost.lock().unwrap(),
             1,
             "the ack of the FIN was lost"
         );
-
-        a.shutdown().await;
-        b.shutdown().await;
     })
     .await
 }
@@ -105,33 +115,15 @@ impl UtpFault for LoseDataThenFinAck {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_ack_after_a_resent_data_packet_does_not_hold_the_sender() {
     within("lost DATA, then lost ack", async {
-        let deadline = Duration::from_secs(4);
-        let (a, _ai) = start_with(short_utp(46, deadline)).await;
-        let (b, _bi) = start_with(short_utp(47, deadline)).await;
         let fault = Arc::new(LoseDataThenFinAck::default());
-        a.set_utp_fault(Some(fault.clone()));
-
-        let data = payload(500);
-        let cid = b.new_connection_id(&a.local_enr());
-        let holder = {
-            let (b, a_enr, data) = (b.clone(), a.local_enr(), data.clone());
-            tokio::spawn(async move { b.utp_accept_send(a_enr, cid, data).await })
-        };
-        let got = a
-            .utp_connect_receive(b.local_enr(), cid, data.len())
-            .await
-            .expect("the requester reads it all");
-        assert!(got == data);
-        assert_eq!(holder.await.unwrap(), Ok(()), "the holder's close");
+        let held = find_content_with_fault(46, Duration::from_secs(4), 500, fault.clone()).await;
+        assert_eq!(held, Ok(()), "the holder's close");
         assert!(*fault.data_lost.lock().unwrap());
         assert_eq!(
             *fault.fin.lost.lock().unwrap(),
             1,
             "the ack of the FIN was lost"
         );
-
-        a.shutdown().await;
-        b.shutdown().await;
     })
     .await
 }
