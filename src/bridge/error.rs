@@ -99,6 +99,27 @@ pub enum BridgeError {
         /// The error message.
         message: String,
     },
+    /// The execution client cannot give its whole state: it has no `anvil_dumpState`, and
+    /// paged reads (`debug_accountRange`, `debug_storageRangeAt`) are not built yet. Only what
+    /// changes from the next block on can then enter the network.
+    #[error("the execution client gives no state dump ({reason}); paged reads with debug_accountRange are not supported yet")]
+    NoStateDump {
+        /// What the client answered.
+        reason: String,
+    },
+    /// The state root built from an execution client's dump is not its block's: the dump is
+    /// incomplete or altered, or the client moved on between the dump and the header.
+    #[error(
+        "the state dumped at block {number} builds root {built}, but the header says {header}"
+    )]
+    DumpRootMismatch {
+        /// The block the dump said it is at.
+        number: u64,
+        /// The root built from the dump.
+        built: B256,
+        /// The header's state root.
+        header: B256,
+    },
     /// The execution client does not know the block (yet, or any more).
     #[error("the execution client has no block {0}")]
     BlockNotFound(u64),

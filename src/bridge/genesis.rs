@@ -21,8 +21,13 @@ pub struct GenesisContent {
 /// here, not bad input; it is still an error, naming the item, rather than content pushed
 /// unverified.
 pub fn genesis_content(json: &str) -> Result<GenesisContent, BridgeError> {
-    let alloc = GenesisAlloc::from_json(json)?;
-    let built = build_witnesses(&alloc);
+    content_of(&GenesisAlloc::from_json(json)?)
+}
+
+/// Every item of a whole state (a genesis allocation, or an execution client's dump), built
+/// and verified against the root built.
+pub(crate) fn content_of(alloc: &GenesisAlloc) -> Result<GenesisContent, BridgeError> {
+    let built = build_witnesses(alloc);
     let items = built
         .items
         .into_iter()

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`genesis_content`] | every item of a genesis allocation |
 //! | [`proofs_file_content`] | items from a file of `eth_getProof` results and a header |
+//! | [`state_at_head`] | an execution client's whole state at its head (`anvil_dumpState`) |
 //! | [`ExecutionHeader`] | block headers as JSON-RPC shows them, rebuilt to RLP and hash-checked |
 //! | [`ExecutionClient`] | a small JSON-RPC client of an execution client (HTTP) |
 //! | [`Follower`] | following an execution client block by block: changed state, proven and pushed |
@@ -18,6 +19,7 @@
 //! the state root of a header whose hash was checked, and every JSON field that is read is
 //! parsed strictly; bad input is a [`BridgeError`] naming the item, never a panic.
 
+mod dump;
 mod error;
 mod follow;
 mod genesis;
@@ -28,6 +30,7 @@ mod proofs;
 mod push;
 mod rpc;
 
+pub use dump::{state_at_head, StateAtBlock};
 pub use error::BridgeError;
 pub use follow::{BlockReport, Follower, FollowerConfig, StartAt};
 pub use genesis::{genesis_content, GenesisContent};

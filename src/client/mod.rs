@@ -6,7 +6,7 @@
 //! client therefore falls back to older trusted roots, newest first, and every answer says
 //! which block it is true at ([`Answer::block`]). A query for a named block never falls back.
 
-use crate::content::{AccountKey, BytecodeKey, ContentKey, StorageKey};
+use crate::content::{BytecodeKey, ContentKey, StorageKey};
 use crate::network::{Network, NetworkError};
 use crate::overlay::{LookupStats, OverlayError};
 use crate::proof::{BlockHeader, VerifiedContent, VerifiedValue};
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 mod access_list;
 mod call;
+mod fallback;
 mod fees;
 mod proof;
 mod send;
@@ -255,24 +256,22 @@ impl StateClient {
     ) -> Result<Answer<AccountState>, ClientError> {
         let mut stats = LookupStats::default();
         let mut tried = Vec::new();
-        for header in self.candidates(block)? {
-            tried.push(header.number);
-            let key = ContentKey::Account(AccountKey {
-                address,
-                state_root: header.state_root,
-            });
-            if let Some(VerifiedValue::Account(account)) = self.lookup(key, &mut stats).await? {
-                return Ok(Answer {
-                    block: (&header).into(),
-                    value: account.into(),
-                    stats,
-                });
-            }
+        let candidates = self.candidates(block)?;
+        let probe = |header: BlockHeader| self.account_at(address, header.state_root);
+        match self
+            .newest_answer(candidates, &mut stats, &mut tried, probe)
+            .await?
+        {
+            Some((header, account)) => Ok(Answer {
+                block: (&header).into(),
+                value: account.into(),
+                stats,
+            }),
+            None => Err(ClientError::NotFound {
+                what: format!("account {address}"),
+                tried,
+            }),
         }
-        Err(ClientError::NotFound {
-            what: format!("account {address}"),
-            tried,
-        })
     }
 
     /// The value of storage `slot` of the contract at `address` (zero when unset).
@@ -284,40 +283,39 @@ impl StateClient {
     ) -> Result<Answer<U256>, ClientError> {
         let mut stats = LookupStats::default();
         let mut tried = Vec::new();
-        for header in self.candidates(block)? {
-            tried.push(header.number);
+        let candidates = self.candidates(block)?;
+        let probe = |header: BlockHeader| async move {
+            let mut spent = LookupStats::default();
             let root = header.state_root;
             let key = ContentKey::Storage(StorageKey {
                 address,
                 slot,
                 state_root: root,
             });
-            if let Some(VerifiedValue::Storage(value)) = self.lookup(key, &mut stats).await? {
-                return Ok(Answer {
-                    block: (&header).into(),
-                    value,
-                    stats,
-                });
+            if let Some(VerifiedValue::Storage(value)) = self.lookup(key, &mut spent).await? {
+                return Ok((Some(value), spent));
             }
             // No storage item: an account without storage reads zero at this block.
-            let key = ContentKey::Account(AccountKey {
-                address,
-                state_root: root,
-            });
-            if let Some(VerifiedValue::Account(account)) = self.lookup(key, &mut stats).await? {
-                if account.is_none_or(|a| a.storage_root == EMPTY_ROOT_HASH) {
-                    return Ok(Answer {
-                        block: (&header).into(),
-                        value: U256::ZERO,
-                        stats,
-                    });
-                }
-            }
+            let (account, more) = self.account_at(address, root).await?;
+            add_stats(&mut spent, &more);
+            let empty =
+                account.is_some_and(|a| a.is_none_or(|a| a.storage_root == EMPTY_ROOT_HASH));
+            Ok((empty.then_some(U256::ZERO), spent))
+        };
+        match self
+            .newest_answer(candidates, &mut stats, &mut tried, probe)
+            .await?
+        {
+            Some((header, value)) => Ok(Answer {
+                block: (&header).into(),
+                value,
+                stats,
+            }),
+            None => Err(ClientError::NotFound {
+                what: format!("slot {slot} of {address}"),
+                tried,
+            }),
         }
-        Err(ClientError::NotFound {
-            what: format!("slot {slot} of {address}"),
-            tried,
-        })
     }
 
     /// The code of the account at `address` (empty for accounts without code).

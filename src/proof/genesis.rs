@@ -102,6 +102,12 @@ impl GenesisAlloc {
     pub fn from_json(json: &str) -> Result<Self, GenesisError> {
         let value: Value =
             serde_json::from_str(json).map_err(|e| GenesisError::Json(e.to_string()))?;
+        Self::from_value(&value)
+    }
+
+    /// [`from_json`](Self::from_json) of a document already parsed (e.g. the `accounts` of an
+    /// execution client's state dump, which has the same account form).
+    pub fn from_value(value: &Value) -> Result<Self, GenesisError> {
         let top = value.as_object().ok_or(GenesisError::NotAnObject)?;
         let alloc = match top.get("alloc") {
             Some(alloc) => alloc.as_object().ok_or(GenesisError::NotAnObject)?,

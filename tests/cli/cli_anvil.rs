@@ -158,3 +158,130 @@ fn devnet_following_anvil_answers_as_anvil_does() {
         format!("0x{:064x}", 42)
     );
 }
+
+/// Every account anvil has, with the balance and nonce, and the contract's code and slot, equal
+/// anvil's through our JSON-RPC at `block` (a tag or a number).
+fn assert_same_state(
+    ours: &mut Rpc,
+    anvil: std::net::SocketAddr,
+    accounts: &[String],
+    contract: &str,
+    block: &str,
+) {
+    for account in accounts {
+        for method in ["eth_getBalance", "eth_getTransactionCount", "eth_getCode"] {
+            let params = json!([account, block]);
+            assert_eq!(
+                ours.call(method, params.clone()),
+                anvil_call(anvil, method, params),
+                "{method} {account} at {block}"
+            );
+        }
+    }
+    let slot = json!([contract, "0x0", block]);
+    assert_eq!(
+        ours.call("eth_getStorageAt", slot.clone()),
+        anvil_call(anvil, "eth_getStorageAt", slot),
+        "slot 0 of {contract} at {block}"
+    );
+    let code = json!([contract, block]);
+    assert_eq!(
+        ours.call("eth_getCode", code.clone()),
+        anvil_call(anvil, "eth_getCode", code)
+    );
+}
+
+/// The state that was there before the devnet started is in the network: an idle anvil (no
+/// block mined after the devnet starts) is served at its head at once — every funded dev
+/// account, the contract deployed before, its storage — and still after the next block.
+#[test]
+fn devnet_serves_anvils_whole_state_at_its_head_at_once() {
+    let anvil = Anvil::start(&[]);
+    let el = anvil.url.clone();
+    cast(
+        &el,
+        &[
+            "send",
+            "--unlocked",
+            "--from",
+            FROM,
+            "0x000000000000000000000000000000000000dEaD",
+            "--value",
+            "1ether",
+        ],
+    );
+    let receipt: Value = serde_json::from_str(&cast(
+        &el,
+        &[
+            "send",
+            "--unlocked",
+            "--from",
+            FROM,
+            "--json",
+            "--create",
+            INIT_CODE,
+        ],
+    ))
+    .unwrap();
+    let contract = receipt["contractAddress"].as_str().unwrap().to_string();
+    let head = anvil_call(anvil.addr, "eth_blockNumber", json!([]));
+    let mut accounts: Vec<String> = anvil_call(anvil.addr, "eth_accounts", json!([]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(accounts.len(), 10, "anvil's funded dev accounts");
+    accounts.push("0x000000000000000000000000000000000000dEaD".into());
+    accounts.push(contract.clone());
+
+    let (_devnet, addr) = Process::devnet(
+        BIN,
+        &["--el-rpc", &el, "--nodes", "4", "--exit-after", "600"],
+        Duration::from_secs(120),
+    );
+    let mut ours = Rpc::connect(addr);
+    // Served at anvil's head with no block mined since.
+    assert_eq!(ours.call("eth_blockNumber", json!([])), head);
+    assert_same_state(&mut ours, anvil.addr, &accounts, &contract, "latest");
+    assert_same_state(
+        &mut ours,
+        anvil.addr,
+        &accounts,
+        &contract,
+        head.as_str().unwrap(),
+    );
+
+    // One more block: what it changed and what it did not, at `latest`.
+    cast(
+        &el,
+        &[
+            "send",
+            "--unlocked",
+            "--from",
+            FROM,
+            &accounts[3],
+            "--value",
+            "2ether",
+        ],
+    );
+    let next = anvil_call(anvil.addr, "eth_blockNumber", json!([]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ours.call("eth_blockNumber", json!([])) != next {
+        assert!(
+            Instant::now() < deadline,
+            "the devnet did not reach block {next}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The balances (accounts the block did not touch are answered at the block of the
+    // whole-state load, and say so).
+    for account in &accounts {
+        let params = json!([account, "latest"]);
+        assert_eq!(
+            ours.call("eth_getBalance", params.clone()),
+            anvil_call(anvil.addr, "eth_getBalance", params),
+            "balance of {account} after the next block"
+        );
+    }
+}

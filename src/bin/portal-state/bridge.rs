@@ -31,7 +31,8 @@ pub struct BridgeArgs {
     /// A proofs file to push (standard eth_getProof results under one header).
     #[arg(long, value_name = "FILE", conflicts_with = "el_rpc")]
     proofs: Option<PathBuf>,
-    /// An execution client's JSON-RPC URL to follow block by block.
+    /// An execution client's JSON-RPC URL: its whole state at its head is pushed first
+    /// (anvil_dumpState, checked against the block's state root), then each block after it.
     #[arg(long, value_name = "URL")]
     el_rpc: Option<String>,
     /// A node to join through, as an ENR (`enr:-…`). Repeatable; at least one.
@@ -122,10 +123,34 @@ pub async fn run(args: BridgeArgs) -> CliResult {
             print_report(&report);
         } else if let Some(url) = &args.el_rpc {
             let el = ExecutionClient::new(url).map_err(|e| format!("--el-rpc {url}: {e}"))?;
+            // The whole state at the client's head first, then every block after it.
+            let start = match bridge::state_at_head(&el).await {
+                Ok(state) => {
+                    network.add_trusted_header(&state.header.rlp)?;
+                    println!(
+                        "{url}: whole state at block {} ({}): {} accounts, {} items, state root {} (matches the header)",
+                        state.header.number,
+                        state.header.hash,
+                        state.accounts,
+                        state.content.items.len(),
+                        state.content.state_root
+                    );
+                    let report =
+                        bridge::push_with(&network, state.content.items, &push_config, progress)
+                            .await;
+                    print_report(&report);
+                    StartAt::Block(state.header.number + 1)
+                }
+                Err(e @ bridge::BridgeError::NoStateDump { .. }) => {
+                    println!("{url}: {e}: only what changes from its next block on is pushed");
+                    StartAt::Latest
+                }
+                Err(e) => return Err(format!("{url}: whole state at its head: {e}").into()),
+            };
             let mut follower = Follower::new(
                 el,
                 FollowerConfig {
-                    start: StartAt::Latest,
+                    start,
                     push: push_config.clone(),
                     ..FollowerConfig::default()
                 },

@@ -46,11 +46,14 @@ pub struct DevnetArgs {
     /// header, which the devnet trusts. Runs as chain --chain.
     #[arg(long, value_name = "FILE", group = "source")]
     proofs: Option<PathBuf>,
-    /// Follow this execution client instead (e.g. http://127.0.0.1:8545 of anvil, geth, reth):
-    /// from its head on, each block's header is trusted and its changed accounts, slots and
-    /// code are proven (eth_getProof) and pushed. Needs debug_traceBlockByNumber with the
-    /// prestate tracer. Runs as the client's chain id; JSON-RPC starts once the first block
-    /// after genesis is pushed. (Its --rpc-port must differ from the client's port.)
+    /// Follow this execution client instead (e.g. http://127.0.0.1:8545 of anvil, geth, reth).
+    /// First its whole state at its head is loaded (anvil_dumpState), rebuilt into tries and
+    /// checked against that block's state root, and pushed; JSON-RPC serves at that block at
+    /// once. Then each new block's header is trusted and its changed accounts, slots and code
+    /// are proven (eth_getProof) and pushed (needs debug_traceBlockByNumber with the prestate
+    /// tracer). A client without a state dump is followed from its next block only, and
+    /// JSON-RPC starts once that block is pushed. Runs as the client's chain id. (Its
+    /// --rpc-port must differ from the client's port.)
     #[arg(long, value_name = "URL", group = "source")]
     el_rpc: Option<String>,
     /// Content bytes each storage node keeps, in MiB; radii shrink once nodes fill. By default
@@ -331,6 +334,55 @@ impl Devnet {
     }
 }
 
+/// Follows `el` from `start` in the background, pushing each block's changes through the
+/// devnet's bridge node; `on_block` hears each block once it is pushed.
+fn spawn_follower(
+    devnet: &Devnet,
+    el: ExecutionClient,
+    start: StartAt,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    mut on_block: impl FnMut(&BlockReport) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    // Storage nodes and the bridge trust a block before its push (they decline content they
+    // cannot verify); the light node only after it, so that "latest" on the JSON-RPC endpoint
+    // is a block whose changes are in the network.
+    let mut nodes = devnet.nodes.clone();
+    nodes.push(devnet.bridge.clone());
+    let light = devnet.light.clone();
+    let mut follower = Follower::new(
+        el,
+        FollowerConfig {
+            start,
+            ..FollowerConfig::default()
+        },
+    )
+    .on_header(move |header| {
+        for node in &nodes {
+            if let Err(e) = node.add_trusted_header(&header.rlp) {
+                tracing::warn!(error = %e, "devnet: could not trust a followed header");
+            }
+        }
+    });
+    let bridge_node = devnet.bridge.clone();
+    tokio::spawn(async move {
+        let on_block = move |report: &BlockReport| {
+            if let Err(e) = light.add_trusted_header(&report.header_rlp) {
+                tracing::warn!(error = %e, "devnet: the light node could not trust a block");
+            }
+            println!(
+                "bridge: block {} ({}): {} items pushed, {} offers accepted, in {} ms",
+                report.number,
+                report.hash,
+                report.items,
+                report.accepted,
+                report.elapsed.as_millis()
+            );
+            on_block(report);
+        };
+        follower.run(&bridge_node, on_block, shutdown).await;
+    })
+}
+
 /// Run the devnet (see [`DevnetArgs`]).
 pub async fn run(args: DevnetArgs) -> CliResult {
     let started = Instant::now();
@@ -361,7 +413,38 @@ pub async fn run(args: DevnetArgs) -> CliResult {
                 .await
                 .map_err(|e| format!("cannot reach the execution client at {url}: {e}"))?;
             println!("following the execution client at {url} (chain id {chain_id})");
-            (None, Some((el, chain_id)))
+            // Its whole state at its head first, so that every account is served at once.
+            let built_at = Instant::now();
+            let source = match bridge::state_at_head(&el).await {
+                Ok(state) => {
+                    println!(
+                        "{url}: whole state at block {}: {} accounts, {} content items, state root {} (built and verified in {} ms)",
+                        state.header.number,
+                        state.accounts,
+                        state.content.items.len(),
+                        state.content.state_root,
+                        built_at.elapsed().as_millis()
+                    );
+                    println!(
+                        "state root matches block {} ({})",
+                        state.header.number, state.header.hash
+                    );
+                    Some(Source {
+                        what: format!("{url} at block {}", state.header.number),
+                        header: state.header,
+                        items: state.content.items,
+                    })
+                }
+                Err(e @ bridge::BridgeError::NoStateDump { .. }) => {
+                    println!(
+                        "{url}: {e}: the state before its next block is not in the network; \
+                         only what changes from then on is"
+                    );
+                    None
+                }
+                Err(e) => return Err(format!("{url}: whole state at its head: {e}").into()),
+            };
+            (source, Some((el, chain_id)))
         }
         None => {
             let built_at = Instant::now();
@@ -395,7 +478,7 @@ pub async fn run(args: DevnetArgs) -> CliResult {
 
     // The first push; with an execution client, the follower keeps pushing in the background.
     let (items, follower) = match (source, el) {
-        (Some(source), _) => {
+        (Some(source), el) => {
             devnet.trust(&source.header)?;
             let mut progress = Progress::new();
             let report = bridge::push(&devnet.bridge, source.items.clone(), |p: PushProgress| {
@@ -414,45 +497,31 @@ pub async fn run(args: DevnetArgs) -> CliResult {
                 stored,
                 devnet.nodes.len()
             );
-            (source.items, None)
+            // Following an execution client: from the block after the state loaded.
+            let follower = el.map(|(el, _)| {
+                println!(
+                    "bridge: following {} from block {}",
+                    el.url(),
+                    source.header.number + 1
+                );
+                spawn_follower(
+                    &devnet,
+                    el,
+                    StartAt::Block(source.header.number + 1),
+                    shutdown_tx.subscribe(),
+                    |_| {},
+                )
+            });
+            (source.items, follower)
         }
         (None, Some((el, _))) => {
             let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Address>>();
-            // Storage nodes and the bridge trust a block before its push (they decline content
-            // they cannot verify); the light node only after it, so that "latest" on the
-            // JSON-RPC endpoint is a block whose changes are in the network.
-            let mut nodes = devnet.nodes.clone();
-            nodes.push(devnet.bridge.clone());
-            let light = devnet.light.clone();
-            let mut follower = Follower::new(
+            let task = spawn_follower(
+                &devnet,
                 el,
-                FollowerConfig {
-                    start: StartAt::Latest,
-                    ..FollowerConfig::default()
-                },
-            )
-            .on_header(move |header| {
-                for node in &nodes {
-                    if let Err(e) = node.add_trusted_header(&header.rlp) {
-                        tracing::warn!(error = %e, "devnet: could not trust a followed header");
-                    }
-                }
-            });
-            let bridge_node = devnet.bridge.clone();
-            let shutdown = shutdown_tx.subscribe();
-            let task = tokio::spawn(async move {
-                let on_block = move |report: &BlockReport| {
-                    if let Err(e) = light.add_trusted_header(&report.header_rlp) {
-                        tracing::warn!(error = %e, "devnet: the light node could not trust a block");
-                    }
-                    println!(
-                        "bridge: block {} ({}): {} items pushed, {} offers accepted, in {} ms",
-                        report.number,
-                        report.hash,
-                        report.items,
-                        report.accepted,
-                        report.elapsed.as_millis()
-                    );
+                StartAt::Latest,
+                shutdown_tx.subscribe(),
+                move |report| {
                     let accounts = report
                         .keys
                         .iter()
@@ -462,9 +531,8 @@ pub async fn run(args: DevnetArgs) -> CliResult {
                         })
                         .collect();
                     let _ = first_tx.send(accounts);
-                };
-                follower.run(&bridge_node, on_block, shutdown).await;
-            });
+                },
+            );
             println!("bridge: waiting for the execution client's first block after genesis");
             let touched = tokio::select! {
                 touched = first_rx.recv() => touched.unwrap_or_default(),
