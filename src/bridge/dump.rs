@@ -10,6 +10,7 @@ use super::genesis::{content_of, GenesisContent};
 use super::json;
 use super::{BlockTag, BridgeError, ExecutionClient};
 use crate::proof::{BlockHeader, GenesisAlloc};
+use alloy_trie::EMPTY_ROOT_HASH;
 use serde_json::{json, Value};
 use std::io::Read;
 
@@ -31,6 +32,10 @@ pub struct StateAtBlock {
 
 /// Loads the client's whole state at its head (see the module docs) and checks the root built
 /// from it against the header of the block it is at.
+///
+/// anvil's genesis header says the empty trie's root whatever its state holds, so at block 0
+/// nothing can be checked: [`BridgeError::GenesisWithoutStateRoot`] then asks the caller to
+/// wait for the first block ([`ExecutionClient::wait_for_block`]) and try again.
 pub async fn state_at_head(client: &ExecutionClient) -> Result<StateAtBlock, BridgeError> {
     let answer = match client.call("anvil_dumpState", json!([])).await {
         Ok(answer) => answer,
@@ -63,6 +68,10 @@ pub async fn state_at_head(client: &ExecutionClient) -> Result<StateAtBlock, Bri
     let content = tokio::task::spawn_blocking(move || content_of(&alloc))
         .await
         .map_err(|e| BridgeError::json("anvil_dumpState", format!("trie build failed: {e}")))??;
+    if number == 0 && header.state_root == EMPTY_ROOT_HASH && content.state_root != EMPTY_ROOT_HASH
+    {
+        return Err(BridgeError::GenesisWithoutStateRoot);
+    }
     if content.state_root != header.state_root {
         return Err(BridgeError::DumpRootMismatch {
             number,

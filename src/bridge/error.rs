@@ -120,6 +120,11 @@ pub enum BridgeError {
         /// The header's state root.
         header: B256,
     },
+    /// The execution client is at block 0, and its genesis header's state root is the empty
+    /// trie's although its state is not empty (anvil's): its state cannot be checked before
+    /// its first block.
+    #[error("the execution client's genesis header does not commit to its state (its state root is the empty trie's); its state can be checked from its first block on")]
+    GenesisWithoutStateRoot,
     /// The execution client does not know the block (yet, or any more).
     #[error("the execution client has no block {0}")]
     BlockNotFound(u64),

@@ -228,6 +228,19 @@ impl ExecutionClient {
         json::u64(&v, "eth_blockNumber")
     }
 
+    /// Polls `eth_blockNumber` until the client's head is at least `number` (errors reaching
+    /// the client are retried as waiting).
+    pub async fn wait_for_block(&self, number: u64) -> u64 {
+        loop {
+            if let Ok(head) = self.block_number().await {
+                if head >= number {
+                    return head;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// `eth_chainId`.
     pub async fn chain_id(&self) -> Result<u64, BridgeError> {
         let v = self.call("eth_chainId", json!([])).await?;

@@ -124,7 +124,13 @@ pub async fn run(args: BridgeArgs) -> CliResult {
         } else if let Some(url) = &args.el_rpc {
             let el = ExecutionClient::new(url).map_err(|e| format!("--el-rpc {url}: {e}"))?;
             // The whole state at the client's head first, then every block after it.
-            let start = match bridge::state_at_head(&el).await {
+            let mut state = bridge::state_at_head(&el).await;
+            if let Err(e @ bridge::BridgeError::GenesisWithoutStateRoot) = &state {
+                println!("{url}: {e}: waiting for its first block");
+                el.wait_for_block(1).await;
+                state = bridge::state_at_head(&el).await;
+            }
+            let start = match state {
                 Ok(state) => {
                     network.add_trusted_header(&state.header.rlp)?;
                     println!(

@@ -334,6 +334,70 @@ impl Devnet {
     }
 }
 
+/// Trusts `source`'s header on every node and pushes its items through the bridge node.
+async fn push_source(devnet: &Devnet, source: &Source) -> CliResult {
+    devnet.trust(&source.header)?;
+    let mut progress = Progress::new();
+    let report = bridge::push(&devnet.bridge, source.items.clone(), |p: PushProgress| {
+        progress.update(p.done, p.total, p.accepted)
+    })
+    .await;
+    let stored = settle(&devnet.nodes, Duration::from_secs(30)).await;
+    println!(
+        "bridge: {} items pushed in {} ms ({:.0} items/s): {} offers accepted, {} already stored, {} unplaced; {} copies stored across {} nodes",
+        report.items,
+        report.elapsed.as_millis(),
+        report.items_per_sec,
+        report.accepted,
+        report.already_stored,
+        report.unplaced,
+        stored,
+        devnet.nodes.len()
+    );
+    Ok(())
+}
+
+/// An execution client's whole state at its head as a [`Source`]: `Ok(None)` when it cannot
+/// be had (no state dump; or anvil at block 0, whose genesis header commits to no state),
+/// said on stdout.
+async fn whole_state(el: &ExecutionClient) -> CliResult<Option<Source>> {
+    let url = el.url();
+    let built_at = Instant::now();
+    match bridge::state_at_head(el).await {
+        Ok(state) => {
+            println!(
+                "{url}: whole state at block {}: {} accounts, {} content items, state root {} (built and verified in {} ms)",
+                state.header.number,
+                state.accounts,
+                state.content.items.len(),
+                state.content.state_root,
+                built_at.elapsed().as_millis()
+            );
+            println!(
+                "state root matches block {} ({})",
+                state.header.number, state.header.hash
+            );
+            Ok(Some(Source {
+                what: format!("{url} at block {}", state.header.number),
+                header: state.header,
+                items: state.content.items,
+            }))
+        }
+        Err(e @ bridge::BridgeError::NoStateDump { .. }) => {
+            println!(
+                "{url}: {e}: the state before its next block is not in the network; only what \
+                 changes from then on is"
+            );
+            Ok(None)
+        }
+        Err(e @ bridge::BridgeError::GenesisWithoutStateRoot) => {
+            println!("{url}: {e}: its whole state is loaded after its first block");
+            Ok(None)
+        }
+        Err(e) => Err(format!("{url}: whole state at its head: {e}").into()),
+    }
+}
+
 /// Follows `el` from `start` in the background, pushing each block's changes through the
 /// devnet's bridge node; `on_block` hears each block once it is pushed.
 fn spawn_follower(
@@ -414,36 +478,7 @@ pub async fn run(args: DevnetArgs) -> CliResult {
                 .map_err(|e| format!("cannot reach the execution client at {url}: {e}"))?;
             println!("following the execution client at {url} (chain id {chain_id})");
             // Its whole state at its head first, so that every account is served at once.
-            let built_at = Instant::now();
-            let source = match bridge::state_at_head(&el).await {
-                Ok(state) => {
-                    println!(
-                        "{url}: whole state at block {}: {} accounts, {} content items, state root {} (built and verified in {} ms)",
-                        state.header.number,
-                        state.accounts,
-                        state.content.items.len(),
-                        state.content.state_root,
-                        built_at.elapsed().as_millis()
-                    );
-                    println!(
-                        "state root matches block {} ({})",
-                        state.header.number, state.header.hash
-                    );
-                    Some(Source {
-                        what: format!("{url} at block {}", state.header.number),
-                        header: state.header,
-                        items: state.content.items,
-                    })
-                }
-                Err(e @ bridge::BridgeError::NoStateDump { .. }) => {
-                    println!(
-                        "{url}: {e}: the state before its next block is not in the network; \
-                         only what changes from then on is"
-                    );
-                    None
-                }
-                Err(e) => return Err(format!("{url}: whole state at its head: {e}").into()),
-            };
+            let source = whole_state(&el).await?;
             (source, Some((el, chain_id)))
         }
         None => {
@@ -479,24 +514,7 @@ pub async fn run(args: DevnetArgs) -> CliResult {
     // The first push; with an execution client, the follower keeps pushing in the background.
     let (items, follower) = match (source, el) {
         (Some(source), el) => {
-            devnet.trust(&source.header)?;
-            let mut progress = Progress::new();
-            let report = bridge::push(&devnet.bridge, source.items.clone(), |p: PushProgress| {
-                progress.update(p.done, p.total, p.accepted)
-            })
-            .await;
-            let stored = settle(&devnet.nodes, Duration::from_secs(30)).await;
-            println!(
-                "bridge: {} items pushed in {} ms ({:.0} items/s): {} offers accepted, {} already stored, {} unplaced; {} copies stored across {} nodes",
-                report.items,
-                report.elapsed.as_millis(),
-                report.items_per_sec,
-                report.accepted,
-                report.already_stored,
-                report.unplaced,
-                stored,
-                devnet.nodes.len()
-            );
+            push_source(&devnet, &source).await?;
             // Following an execution client: from the block after the state loaded.
             let follower = el.map(|(el, _)| {
                 println!(
@@ -515,6 +533,7 @@ pub async fn run(args: DevnetArgs) -> CliResult {
             (source.items, follower)
         }
         (None, Some((el, _))) => {
+            let el_for_state = el.clone();
             let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Address>>();
             let task = spawn_follower(
                 &devnet,
@@ -549,6 +568,10 @@ pub async fn run(args: DevnetArgs) -> CliResult {
                 "bridge: first block pushed; {} accounts changed in it",
                 touched.len()
             );
+            // anvil at block 0 could not give a checkable state; now it can.
+            if let Some(source) = whole_state(&el_for_state).await? {
+                push_source(&devnet, &source).await?;
+            }
             (Vec::new(), Some(task))
         }
         (None, None) => unreachable!("a source or an execution client is always chosen"),
