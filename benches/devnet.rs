@@ -8,14 +8,15 @@
 //! lookup through the light node), then throughput with 4 connections at once. Under
 //! `cargo test` it runs a smoke version (4 nodes, Sepolia, 50 requests) with the test build.
 
-#[path = "../tests/cli_support/mod.rs"]
-mod cli_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-use cli_support::{repo_file, Process, Rpc};
 use portal_state::proof::GenesisAlloc;
 use rand::seq::SliceRandom;
 use serde_json::json;
 use std::time::{Duration, Instant};
+use support::cli::{Process, Rpc};
+use support::repo_file;
 
 const BIN: &str = env!("CARGO_BIN_EXE_portal-state");
 

@@ -5,17 +5,17 @@
 //! Run with `cargo bench --bench proof`. Peak memory is the process's `VmHWM` (Linux), read
 //! before and after each build; the builds run first, while the high-water mark is still low.
 
-#[path = "../tests/proof_vectors/mod.rs"]
-mod proof_vectors;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use alloy_primitives::{Address, U256};
 use portal_state::content::ContentValue;
 use portal_state::proof::{
     build_witnesses, verify_account, verify_storage, GenesisAccount, GenesisAlloc,
 };
-use proof_vectors::{read_text, weth_19m, WETH};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use support::vectors::{read_text, weth_19m, WETH};
 
 /// How long each throughput measurement runs.
 /// `cargo bench` passes `--bench`; under `cargo test --all-targets` the bench runs once, briefly,

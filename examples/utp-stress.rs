@@ -106,7 +106,7 @@ enum Kind {
     Offer,
     /// A FindContent that A gives up on (more than it takes: 20 KB offered whole, or 500 KB
     /// cut off while still coming in), followed by two FindContents on the neighbouring ids,
-    /// which share an id with it (as `tests/net_transport.rs` does).
+    /// which share an id with it (as `tests/network/net_transport.rs` does).
     Abandoned,
 }
 

@@ -3,10 +3,13 @@
 # starting from its checked-in corpus and regression inputs. Prints the executions of each
 # target and fails if any target finds a crash or a broken property (its input is then in
 # fuzz/artifacts/<target>/: fix the bug, move the input to fuzz/regressions/<target>/, add a
-# test to tests/fuzz_corpus.rs).
+# test to tests/offline/fuzz_corpus.rs).
 #
 #   FUZZ_SECONDS=10      budget per target, in seconds (default 10; scripts/test.sh runs 5)
 #   FUZZ_TARGETS="a b"   only these targets (default: all of `cargo fuzz list`)
+#   FUZZ_PROFILE=release build profile: `release` (default: optimised, for long runs) or `dev`
+#                        (unoptimised: the dependency tree builds in about half the time and a
+#                        short smoke run finds the same panics; scripts/test.sh uses it)
 #   FUZZ_SANITIZER=none  cargo-fuzz sanitizer (the decoders are safe Rust: the checks are
 #                        panics and broken properties, which need none; `address` adds ASan)
 #   PORTAL_STATE_CARGO_FUZZ, PORTAL_STATE_FUZZ_TOOLCHAIN, PORTAL_STATE_FUZZ_BOOTSTRAP: what
@@ -20,6 +23,11 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH="${FUZZ_SECONDS:-10}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
+case "${FUZZ_PROFILE:-release}" in
+release) PROFILE_FLAG=--release ;;
+dev) PROFILE_FLAG=--dev ;;
+*) echo "fuzz-smoke: FUZZ_PROFILE must be release or dev" >&2; exit 1 ;;
+esac
 CARGO_FUZZ="${PORTAL_STATE_CARGO_FUZZ:-$PWD/.test-deps/cargo-fuzz/bin/cargo-fuzz}"
 [[ -x "$CARGO_FUZZ" ]] && PATH="$(dirname "$CARGO_FUZZ"):$PATH"
 TOOLCHAIN="${PORTAL_STATE_FUZZ_TOOLCHAIN:-nightly-2026-05-19}"
@@ -42,9 +50,9 @@ read -r -a TARGETS <<<"${FUZZ_TARGETS:-$(fuzz list | tr '\n' ' ')}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-echo "fuzz-smoke: building the fuzz targets (toolchain $TOOLCHAIN, sanitizer $SANITIZER)"
+echo "fuzz-smoke: building the fuzz targets (toolchain $TOOLCHAIN, sanitizer $SANITIZER, ${PROFILE_FLAG#--})"
 start=$(date +%s)
-if ! fuzz build --sanitizer "$SANITIZER" >"$WORK/build.log" 2>&1; then
+if ! fuzz build "$PROFILE_FLAG" --sanitizer "$SANITIZER" >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2
     echo "fuzz-smoke: build failed" >&2
     exit 1
@@ -62,7 +70,7 @@ for target in "${TARGETS[@]}"; do
     [[ -d "fuzz/regressions/$target" ]] && dirs+=("regressions/$target")
     log="$WORK/$target.log"
     status=ok
-    fuzz run --sanitizer "$SANITIZER" "$target" "${dirs[@]}" -- \
+    fuzz run "$PROFILE_FLAG" --sanitizer "$SANITIZER" "$target" "${dirs[@]}" -- \
         -max_total_time="$SECONDS_EACH" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
         >"$log" 2>&1 || status=FAILED
     corpus=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')

@@ -2,7 +2,7 @@
 # Installs the programs the tests need but cargo does not provide: a real execution client
 # (anvil) and its command-line companion (cast), from the npm packages Foundry publishes, into
 # .test-deps/ in the repository; the client libraries a wallet uses, web3.py (PyPI, into
-# .test-deps/python) and viem (npm, into .test-deps/node_modules), for tests/clients_flow.rs;
+# .test-deps/python) and viem (npm, into .test-deps/node_modules), for tests/cli/clients_flow.rs;
 # cargo-fuzz and a nightly toolchain for the fuzz smoke run.
 # Idempotent: what is there at the pinned version is not installed again.
 #
@@ -45,7 +45,7 @@ if [[ ! -f "$STAMP" || ! -x "$ANVIL" || ! -x "$CAST" ]]; then
     touch "$STAMP"
 fi
 
-# The client-library flows (tests/clients_flow.rs): web3.py and viem, pinned, in .test-deps/
+# The client-library flows (tests/cli/clients_flow.rs): web3.py and viem, pinned, in .test-deps/
 # (pip --target and npm --prefix: nothing outside the repository changes).
 WEB3PY_VERSION=8.0.0
 VIEM_VERSION=2.57.20
@@ -96,6 +96,11 @@ command -v java >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
 command -v java >/dev/null || { echo "install-test-deps: java is missing (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "install-test-deps: mvn is missing (apt-get install maven)" >&2; exit 1; }
+# The Kotlin tests' Maven artifacts (Kotlin compiler and plugin, JNA, coroutines, JUnit), fetched
+# here so that the Kotlin step only compiles and runs. A failure is only a warning: that step
+# fetches whatever is still missing, and fails clearly if it cannot.
+(cd tests/bindings/kotlin && mvn -B -q dependency:go-offline >&2) ||
+    echo "install-test-deps: Maven prefetch failed; the Kotlin step will fetch what it needs" >&2
 # The C API test: gcc builds it, valgrind runs it (memory errors and leaks fail the test).
 command -v gcc >/dev/null || apt_install gcc libc6-dev
 command -v valgrind >/dev/null || apt_install valgrind

@@ -34,6 +34,17 @@ if [ "${CI:-}" = "true" ]; then
     export CARGO_INCREMENTAL=0
 fi
 
+# The test dependencies are mostly downloads (npm, PyPI, rustup, debootstrap, Maven): they are
+# installed in the background while the format, lint and docs steps keep the CPUs busy. Their
+# log is printed when the "test dependencies" step waits for them.
+SCRATCH="$(mktemp -d)"
+DEPS_PID=""
+trap 'kill ${DEPS_PID:+"$DEPS_PID"} 2>/dev/null || true; rm -rf "$SCRATCH"; report_times' EXIT
+DEPS_ENV="$SCRATCH/deps.env"
+DEPS_LOG="$SCRATCH/deps.log"
+./scripts/install-test-deps.sh >"$DEPS_ENV" 2>"$DEPS_LOG" &
+DEPS_PID=$!
+
 step "toolchain"
 cargo --version
 # rustfmt and clippy ship with the rustup toolchain on our machines; fail early and clearly if not.
@@ -47,11 +58,19 @@ step "lint"
 cargo clippy --locked --all-targets -- -D warnings
 
 step "docs (every public item documented, no broken links)"
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
+# The library's API (the CLI binary has no public items of its own).
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --lib --quiet
 
 step "test dependencies (anvil and cast, cargo-fuzz, the Swift chroot, web3.py and viem, ...)"
-# The tests read these two variables and fail, never skip, when they are missing.
-eval "$(./scripts/install-test-deps.sh)"
+# Waits for the install started at the top (it ran beside the format, lint and docs steps).
+if ! wait "$DEPS_PID"; then
+    cat "$DEPS_LOG" >&2
+    echo "test dependencies: ./scripts/install-test-deps.sh failed" >&2
+    exit 1
+fi
+cat "$DEPS_LOG" >&2
+# The tests read these variables and fail, never skip, when they are missing.
+eval "$(cat "$DEPS_ENV")"
 export PORTAL_STATE_ANVIL PORTAL_STATE_CAST PORTAL_STATE_PYTHONPATH PORTAL_STATE_NODE_PATH
 export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOOTSTRAP
 export PORTAL_STATE_SWIFT_CHROOT
@@ -66,6 +85,9 @@ export PORTAL_STATE_BINDGEN_FEATURES="uniffi-cli,fault-injection"
 cargo test --locked --all-targets --features "$PORTAL_STATE_BINDGEN_FEATURES"
 
 export FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
+# Unoptimised: its own dependency build (coverage instrumentation) takes half the time, and a
+# 5 s run from the corpus finds the same panics. FUZZ_PROFILE=release for long runs.
+export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
 step "fuzz smoke: every fuzz target for $FUZZ_SECONDS s from its corpus (scripts/fuzz-smoke.sh)"
 ./scripts/fuzz-smoke.sh
 
@@ -82,8 +104,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 DEVNET="$TARGET_DIR/debug/examples/devnet-for-bindings"
 
 step "bindings/ is what the library generates (else: ./scripts/gen-bindings.sh and commit)"
-FRESH="$(mktemp -d)"
-trap 'rm -rf "$FRESH"; report_times' EXIT
+FRESH="$SCRATCH/bindings"
 LIB="$(./scripts/gen-bindings.sh "$FRESH")"
 diff -r bindings "$FRESH"
 

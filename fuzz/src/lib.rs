@@ -12,7 +12,7 @@
 //!   only what alloy-trie's verifier proves too, and never accepts a witness with a node
 //!   appended.
 //!
-//! The main crate's `tests/fuzz_corpus.rs` includes this file and runs every checked-in corpus
+//! The main crate's `tests/offline/fuzz_corpus.rs` includes this file and runs every checked-in corpus
 //! and regression input through these same functions on stable Rust.
 
 use alloy_primitives::{address, b256, keccak256, Address, Bytes, B256, U256};
