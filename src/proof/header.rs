@@ -230,6 +230,43 @@ mod tests {
     }
 
     #[test]
+    fn every_fork_field_up_to_prague_is_read_and_later_ones_are_skipped() {
+        let prague = Header {
+            number: 22_431_084,
+            gas_limit: 36_000_000,
+            beneficiary: alloy_primitives::Address::repeat_byte(0x95),
+            mix_hash: B256::repeat_byte(0x0a),
+            base_fee_per_gas: Some(1_234_567),
+            withdrawals_root: Some(B256::repeat_byte(1)),
+            blob_gas_used: Some(131_072),
+            excess_blob_gas: Some(393_216),
+            parent_beacon_block_root: Some(B256::repeat_byte(2)),
+            requests_hash: Some(B256::repeat_byte(3)),
+            ..Header::default()
+        };
+        let rlp = alloy_rlp::encode(&prague);
+        let header = BlockHeader::decode(&rlp).unwrap();
+        assert_eq!(header.fields().unwrap(), prague);
+        assert_eq!(header.hash, prague.hash_slow());
+
+        // A later fork's field after the requests hash: skipped, the typed ones kept.
+        let mut payload = Vec::new();
+        alloy_rlp::Encodable::encode(&prague, &mut payload);
+        let list = alloy_rlp::Header::decode(&mut &payload[..]).unwrap();
+        let mut fields = payload[payload.len() - list.payload_length..].to_vec();
+        alloy_rlp::Encodable::encode(&7u64, &mut fields);
+        let mut longer = Vec::new();
+        alloy_rlp::Header {
+            list: true,
+            payload_length: fields.len(),
+        }
+        .encode(&mut longer);
+        longer.extend_from_slice(&fields);
+        let header = BlockHeader::decode(&longer).unwrap();
+        assert_eq!(header.fields().unwrap(), prague);
+    }
+
+    #[test]
     fn rejects_trailing_bytes_and_truncation() {
         let mut rlp = hex::decode(SEPOLIA_GENESIS).unwrap();
         rlp.push(0x00);
