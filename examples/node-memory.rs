@@ -25,7 +25,7 @@ fn call_latency(what: &str, node: &Node, request: &portal_state::node::CallReque
     for _ in 0..101 {
         let start = Instant::now();
         match node.call(request.clone(), BlockId::Latest) {
-            Ok(answer) => assert!(answer.success),
+            Ok(answer) => assert!(answer.value.success),
             Err(e) => failed.push(e.to_string()),
         }
         latencies.push(start.elapsed());

@@ -4,6 +4,17 @@
 //! the Portal wire protocol, where every account, storage slot and bytecode is served with a
 //! Merkle-Patricia proof against a trusted block header.
 //!
+//! ## The API
+//!
+//! An app starts a [`Node`] ([`node`]: its own runtime, blocking and async queries, one error
+//! [`NodeError`]) and asks it for verified state; the answers are the client's types
+//! ([`Answer`], [`BlockRef`], [`AccountState`], [`CallResult`], [`FeeData`]). A program that
+//! runs its own tokio runtime uses a [`Network`] and a [`StateClient`] over it directly. The
+//! Kotlin / Swift / Python bindings and the C API ([`ffi`]) are shells over [`Node`]; text
+//! input at every edge follows [`input`]'s rules.
+//!
+//! ## The layers
+//!
 //! The crate is layered; data flows one way, from the socket up to the caller:
 //!
 //! | layer | owns |
@@ -12,16 +23,22 @@
 //! | [`wire`] | Portal wire protocol v2 messages and ping extensions (SSZ) |
 //! | [`beacon`] | a beacon light client (sync protocol, BLS): trusted execution heads from a checkpoint |
 //! | [`content`] | content keys, ids, values and the ring distance |
-//! | [`proof`] | verifying witnesses against a state root; building them from a full state |
+//! | [`proof`] | verifying witnesses against a state root; building them from a full state; header RLP |
 //! | [`store`] | the SQLite content store with its capacity and radius; headers; peers |
 //! | [`overlay`] | routing table, message handlers, lookups, offer/accept gossip |
-//! | [`network`] | [`network::Network`]: transport + overlay + store running on tokio |
-//! | [`client`] | queries at a block (accounts, storage, code), verified, block named |
+//! | [`data_dir`] | the node's own files: key, ENR sequence number, last listen port |
+//! | [`network`] | [`Network`]: transport + overlay + store running on tokio |
+//! | [`client`] | queries at a block (accounts, storage, code, calls, fees, sending), verified, block named |
 //! | [`bridge`] | state into the network: genesis, proofs files, following an execution client; pushing |
-//! | [`node`] | [`node::Node`]: the app-facing API — its own runtime, blocking and async queries, one error |
-//! | [`input`] | the text forms of addresses, slots, amounts and hashes at the API's edge |
-//! | [`ffi`] | the C API: `extern "C"` functions over an opaque handle to a [`node::Node`] |
-//! | [`logging`] | logs to stderr, logcat or the unified log, and to an app's own sink |
+//! | [`node`] | [`Node`]: the app-facing API — its own runtime, blocking and async queries, one error |
+//! | [`input`] | the text forms of addresses, slots, numbers, amounts, blocks and hashes at every edge |
+//! | [`ffi`] | the C API: `extern "C"` functions over an opaque handle to a [`Node`] |
+//!
+//! Log routing (stderr, logcat, the unified log, an app's own sink) and the uniffi surface are
+//! internal: apps reach them through the bindings and the C API; a Rust program installs its
+//! own `tracing` subscriber. [`net`], [`wire`], [`overlay`] and [`store`] are public for the
+//! integration tests, benches and fuzz targets, which drive each layer on its own over real
+//! sockets and SQLite; an app needs none of them.
 //!
 //! Nothing unverified is stored, forwarded or returned: values reach [`store`] only through
 //! [`proof`].
@@ -32,9 +49,10 @@ pub mod beacon;
 pub mod bridge;
 pub mod client;
 pub mod content;
+pub mod data_dir;
 pub mod ffi;
 pub mod input;
-pub mod logging;
+mod logging;
 pub mod net;
 pub mod network;
 pub mod node;
@@ -45,7 +63,14 @@ pub mod wire;
 
 // The Kotlin / Swift / Python surface: a thin shell over `node` and `logging`.
 #[cfg(feature = "uniffi")]
-pub mod uniffi_api;
+mod uniffi_api;
+
+pub use client::{
+    AccountState, Answer, BlockId, BlockRef, CallRequest, CallResult, ClientError, FeeData,
+    SentTransaction, StateClient,
+};
+pub use network::{Network, NetworkConfig, NetworkError};
+pub use node::{Config, LightClientConfig, Node, NodeError, NodeFuture, NodeStatus};
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!();

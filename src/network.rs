@@ -6,6 +6,7 @@
 //! the port and the database file.
 
 use crate::content::{ContentKey, Radius};
+use crate::data_dir::{DataDir, DataDirError};
 use crate::net::{Enr, NetError, Transport, TransportConfig};
 use crate::overlay::{
     FoundContent, Link, LinkConfig, LinkStatus, Locate, NodeId, Overlay, OverlayConfig,
@@ -15,18 +16,10 @@ use crate::proof::{BlockHeader, HeaderError, VerifiedContent};
 use crate::store::{ContentStore, StoreConfig, StoreError};
 use alloy_primitives::B256;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// The file in the data directory holding the node's secret key (hex), so a restarted node
-/// keeps its id and its place in the network.
-pub const KEY_FILE_NAME: &str = "node.key";
-
-/// The file in the data directory holding our ENR's last sequence number: each start goes
-/// above it, so that peers replace the record they hold even when our address changed.
-pub const ENR_SEQ_FILE_NAME: &str = "enr.seq";
 
 /// How to run a node.
 #[derive(Clone, Debug)]
@@ -79,20 +72,9 @@ impl NetworkConfig {
 /// Why the network could not start or answer.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
-    /// The data directory or the key file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The operating system's reason.
-        source: std::io::Error,
-    },
-    /// The key file exists but does not hold a valid key.
-    #[error("{}: not a valid node key", path.display())]
-    BadKeyFile {
-        /// The key file.
-        path: PathBuf,
-    },
+    /// The data directory or the key file failed.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     /// The store could not be opened or used.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -132,64 +114,27 @@ pub struct NetworkStatus {
 pub struct Network {
     overlay: Overlay,
     link: Link,
-    data_dir: PathBuf,
+    data_dir: DataDir,
     shutdown: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-}
-
-fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], NetworkError> {
-    let path = data_dir.join(KEY_FILE_NAME);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let bytes = alloy_primitives::hex::decode(text.trim())
-                .map_err(|_| NetworkError::BadKeyFile { path: path.clone() })?;
-            bytes
-                .try_into()
-                .map_err(|_| NetworkError::BadKeyFile { path })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = B256::random();
-            std::fs::write(&path, alloy_primitives::hex::encode(key))
-                .map_err(|source| NetworkError::Io { path, source })?;
-            Ok(key.0)
-        }
-        Err(source) => Err(NetworkError::Io { path, source }),
-    }
-}
-
-fn read_enr_seq(data_dir: &Path) -> u64 {
-    std::fs::read_to_string(data_dir.join(ENR_SEQ_FILE_NAME))
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn save_enr_seq(data_dir: &Path, seq: u64) {
-    // Only a floor for the next start; failing to keep it costs a stale record at peers.
-    if let Err(e) = std::fs::write(data_dir.join(ENR_SEQ_FILE_NAME), seq.to_string()) {
-        tracing::debug!(error = %e, "could not remember the ENR sequence number");
-    }
 }
 
 impl Network {
     /// Start a node. Must be called within a tokio runtime; the node's tasks run on it.
     pub async fn start(config: NetworkConfig) -> Result<Network, NetworkError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| NetworkError::Io {
-            path: config.data_dir.clone(),
-            source,
-        })?;
-        let secret_key = load_or_create_key(&config.data_dir)?;
+        let data_dir = DataDir::open(&config.data_dir)?;
+        let secret_key = data_dir.load_or_create_key()?;
         let mut transport_config = TransportConfig::loopback(secret_key, config.chain_id);
         transport_config.bind = config.bind;
         transport_config.external = config.external;
         transport_config.request_timeout = config.request_timeout;
         transport_config.follow_observed_address = config.follow_observed_address;
-        transport_config.min_enr_seq = read_enr_seq(&config.data_dir) + 1;
+        transport_config.min_enr_seq = data_dir.next_enr_seq();
         let (transport, requests) = Transport::start(transport_config).await?;
-        save_enr_seq(&config.data_dir, transport.local_enr().seq());
+        data_dir.save_enr_seq(transport.local_enr().seq());
         let node_id = crate::content::ContentId::from(transport.local_node_id());
         let store = match ContentStore::open_in_dir(
-            &config.data_dir,
+            data_dir.path(),
             StoreConfig {
                 node_id,
                 capacity_bytes: config.capacity_bytes,
@@ -235,7 +180,7 @@ impl Network {
             tokio::spawn(upkeep(
                 overlay.clone(),
                 link.clone(),
-                config.data_dir.clone(),
+                data_dir.clone(),
                 config.ping_interval,
                 shutdown.subscribe(),
             )),
@@ -245,7 +190,7 @@ impl Network {
         Ok(Network {
             overlay,
             link,
-            data_dir: config.data_dir.clone(),
+            data_dir,
             shutdown,
             tasks: std::sync::Mutex::new(tasks),
         })
@@ -297,7 +242,7 @@ impl Network {
     /// peers answered.
     pub async fn network_changed(&self) -> usize {
         let alive = self.link.recover(RecoveryReason::AppSaid).await;
-        save_enr_seq(&self.data_dir, self.enr().seq());
+        self.data_dir.save_enr_seq(self.enr().seq());
         alive
     }
 
@@ -387,7 +332,7 @@ fn save_peers(overlay: &Overlay) {
 async fn upkeep(
     overlay: Overlay,
     link: Link,
-    data_dir: PathBuf,
+    data_dir: DataDir,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -406,7 +351,7 @@ async fn upkeep(
                 save_peers(&overlay);
                 let seq = overlay.transport().local_enr().seq();
                 if seq != saved_seq {
-                    save_enr_seq(&data_dir, seq);
+                    data_dir.save_enr_seq(seq);
                     saved_seq = seq;
                 }
             }

@@ -20,10 +20,12 @@
 //! demand, every piece verified ([`crate::client::StateClient::call`]).
 
 pub use crate::beacon::follow::LightClientStatus;
-pub use crate::client::CallRequest;
-use crate::client::{
-    AccountState, Answer, BlockId, BlockRef, CallResult, ClientError, StateClient,
+// The answers are the client's own types: one set from the core to the edges.
+pub use crate::client::{
+    AccountState, Answer, BlockId, BlockRef, CallRequest, CallResult, FeeData, SentTransaction,
 };
+use crate::client::{ClientError, StateClient};
+use crate::data_dir::DataDir;
 use crate::network::{Network, NetworkConfig, NetworkError};
 pub use crate::overlay::LinkConfig;
 pub use light_client::LightClientConfig;
@@ -40,7 +42,6 @@ use tokio::runtime::Runtime;
 use tokio::task::{JoinError, JoinHandle};
 
 mod wallet;
-pub use wallet::{FeeDataAnswer, SentAnswer};
 
 /// How to run a [`Node`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,115 +73,6 @@ impl Default for Config {
             worker_threads: 2,
         }
     }
-}
-
-/// A block an answer is true at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct BlockInfo {
-    /// Block number.
-    pub number: u64,
-    /// Block hash.
-    pub hash: B256,
-    /// The state root answers at this block were verified against.
-    pub state_root: B256,
-}
-
-impl From<BlockRef> for BlockInfo {
-    fn from(b: BlockRef) -> Self {
-        BlockInfo {
-            number: b.number,
-            hash: b.hash,
-            state_root: b.state_root,
-        }
-    }
-}
-
-/// An account's state at a block, verified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccountAnswer {
-    /// The block the answer is true at.
-    pub block: BlockInfo,
-    /// Transaction count (or contract creation count).
-    pub nonce: u64,
-    /// Balance in wei.
-    pub balance: U256,
-    /// Root of the account's storage trie.
-    pub storage_root: B256,
-    /// Keccak of the account's code.
-    pub code_hash: B256,
-    /// Whether the account exists; a missing account reads as zeros with the empty roots, and
-    /// that absence is proven too.
-    pub exists: bool,
-}
-
-impl From<Answer<AccountState>> for AccountAnswer {
-    fn from(a: Answer<AccountState>) -> Self {
-        AccountAnswer {
-            block: a.block.into(),
-            nonce: a.value.nonce,
-            balance: a.value.balance,
-            storage_root: a.value.storage_root,
-            code_hash: a.value.code_hash,
-            exists: a.value.exists,
-        }
-    }
-}
-
-/// A storage slot's value at a block, verified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StorageAnswer {
-    /// The block the answer is true at.
-    pub block: BlockInfo,
-    /// The slot's value (0 for a slot never written).
-    pub value: U256,
-}
-
-/// An account's code at a block, verified.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CodeAnswer {
-    /// The block the answer is true at.
-    pub block: BlockInfo,
-    /// The bytecode (empty for an account without code).
-    pub code: Bytes,
-}
-
-/// The outcome of [`Node::call`] (`eth_call`). A revert or halt is an outcome, not an error.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallAnswer {
-    /// The block whose state the call ran against.
-    pub block: BlockInfo,
-    /// Whether the call returned normally (neither reverted nor halted).
-    pub success: bool,
-    /// The returned bytes on success, the revert data on a revert, empty on a halt.
-    pub return_data: Bytes,
-    /// Gas used, refunds applied.
-    pub gas_used: u64,
-    /// The decoded `Error(string)` message of a revert, when it is one.
-    pub revert_reason: Option<String>,
-    /// Why execution halted (out of gas, invalid opcode, …), when it did.
-    pub halt_reason: Option<String>,
-}
-
-impl From<Answer<CallResult>> for CallAnswer {
-    fn from(a: Answer<CallResult>) -> Self {
-        CallAnswer {
-            block: a.block.into(),
-            success: a.value.success,
-            return_data: a.value.return_data,
-            gas_used: a.value.gas_used,
-            revert_reason: a.value.revert_reason,
-            halt_reason: a.value.halt_reason,
-        }
-    }
-}
-
-/// The outcome of [`Node::estimate_gas`] (`eth_estimateGas`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GasAnswer {
-    /// The block whose state the estimate ran against.
-    pub block: BlockInfo,
-    /// The least gas limit with which the call succeeds.
-    pub gas: u64,
 }
 
 /// A snapshot of a running node.
@@ -300,11 +192,9 @@ impl NodeError {
 impl From<NetworkError> for NodeError {
     fn from(e: NetworkError) -> Self {
         match e {
-            NetworkError::Io { .. } | NetworkError::BadKeyFile { .. } | NetworkError::Store(_) => {
-                NodeError::Storage {
-                    reason: e.to_string(),
-                }
-            }
+            NetworkError::DataDir(_) | NetworkError::Store(_) => NodeError::Storage {
+                reason: e.to_string(),
+            },
             NetworkError::Header(h) => NodeError::invalid(format!("header RLP: {h}")),
             NetworkError::Net(_) | NetworkError::Overlay(_) => NodeError::Network {
                 reason: e.to_string(),
@@ -364,6 +254,25 @@ fn join_error(e: JoinError) -> NodeError {
     }
 }
 
+/// Wait for a task of the node's runtime, from any thread: it waits on the task's
+/// `JoinHandle`, never nests a runtime's `block_on`.
+fn wait_for<T>(task: JoinHandle<T>) -> Result<T, NodeError> {
+    futures::executor::block_on(task).map_err(join_error)
+}
+
+/// The task of [`Node::call`], with the test builds' way to panic inside it.
+async fn call_task(
+    client: StateClient,
+    request: CallRequest,
+    block: BlockId,
+) -> Result<Answer<CallResult>, NodeError> {
+    #[cfg(feature = "fault-injection")]
+    if request.data.as_ref() == PANIC_IN_CALL {
+        panic!("fault injection: a panic inside a call's task");
+    }
+    Ok(client.call(&request, block).await?)
+}
+
 /// Calldata that makes [`Node::call`] panic inside its task on the node's runtime, so tests of
 /// every binding can see that panic come back as [`NodeError::Internal`] rather than abort or
 /// hang. Only with the `fault-injection` feature, which test builds turn on and app builds
@@ -414,21 +323,6 @@ fn route_ip(bootnodes: &[crate::net::Enr]) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-/// The file in the data directory holding the UDP port of the last run.
-const PORT_FILE_NAME: &str = "listen.port";
-
-fn read_port(data_dir: &std::path::Path) -> Option<u16> {
-    let text = std::fs::read_to_string(data_dir.join(PORT_FILE_NAME)).ok()?;
-    text.trim().parse().ok().filter(|p| *p != 0)
-}
-
-fn write_port(data_dir: &std::path::Path, port: u16) {
-    // Only a hint for the next start: failing to keep it costs nothing now.
-    if let Err(e) = std::fs::write(data_dir.join(PORT_FILE_NAME), port.to_string()) {
-        tracing::debug!(error = %e, "could not remember the listen port");
-    }
-}
-
 fn start_network(
     runtime: &Runtime,
     config: &Config,
@@ -446,10 +340,7 @@ fn start_network(
     network_config.capacity_bytes = config.storage_capacity_bytes;
     network_config.link = link.clone();
     // Spawned rather than `block_on`: `start` may be called from inside another runtime.
-    let network = match futures::executor::block_on(runtime.spawn(Network::start(network_config))) {
-        Ok(started) => started?,
-        Err(e) => return Err(join_error(e)),
-    };
+    let network = wait_for(runtime.spawn(Network::start(network_config)))??;
     // After an address change, the interface that routes to the network may be another one.
     let targets = bootnodes.to_vec();
     network.set_locate(Arc::new(move || {
@@ -492,11 +383,15 @@ impl Node {
             .map_err(|e| NodeError::Internal {
                 reason: format!("could not build the runtime: {e}"),
             })?;
-        // With "any port", the port of the last run first: peers that know us keep reaching
-        // us there (our ENR's sequence number does not change between runs, so a record with a
-        // new port would not replace the one they hold). Any free port if it is taken.
+        let data_dir = DataDir::open(&config.data_dir).map_err(|e| NodeError::Storage {
+            reason: e.to_string(),
+        })?;
+        // With "any port", the port of the last run first: peers that hold our record keep
+        // reaching us at the address in it. (Each start raises our ENR's sequence number, so a
+        // record with a new port would replace theirs too, but only once they hear from us
+        // and ask for it.) Any free port if it is taken.
         let remembered = (config.listen_port == 0)
-            .then(|| read_port(&config.data_dir))
+            .then(|| data_dir.last_port())
             .flatten();
         let mut started = Err(NodeError::NotRunning);
         for port in remembered.into_iter().chain([config.listen_port]) {
@@ -513,7 +408,7 @@ impl Node {
             }
         };
         if let Some(port) = network.enr().udp4() {
-            write_port(&config.data_dir, port);
+            data_dir.save_port(port);
         }
         tracing::info!(enr = %network.enr().to_base64(), "node started");
         let client = StateClient::new(network.clone());
@@ -540,30 +435,36 @@ impl Node {
             .ok_or(NodeError::NotRunning)
     }
 
-    /// Run `query` as a task on the node's runtime.
-    fn spawn<T, F>(
-        &self,
-        query: impl FnOnce(StateClient) -> F,
-    ) -> Result<JoinHandle<Result<T, NodeError>>, NodeError>
+    /// Spawn `task`, made from what the node runs, on the node's runtime. The lock is released
+    /// before anyone waits on the task.
+    fn spawn<T, F>(&self, task: impl FnOnce(&Running) -> F) -> Result<JoinHandle<T>, NodeError>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let state = self.state();
+        let running = state.as_ref().ok_or(NodeError::NotRunning)?;
+        Ok(running.runtime.spawn(task(running)))
+    }
+
+    /// Run `query` over the client as a task on the node's runtime and wait for it: the
+    /// blocking form of every query.
+    fn run<T, F>(&self, query: impl FnOnce(StateClient) -> F) -> Result<T, NodeError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, NodeError>> + Send + 'static,
     {
-        let state = self.state();
-        let running = state.as_ref().ok_or(NodeError::NotRunning)?;
-        Ok(running.runtime.spawn(query(running.client.clone())))
+        wait_for(self.spawn(|r| query(r.client.clone()))?)?
     }
 
-    fn wait<T>(
-        spawned: Result<JoinHandle<Result<T, NodeError>>, NodeError>,
-    ) -> Result<T, NodeError> {
-        futures::executor::block_on(spawned?).unwrap_or_else(|e| Err(join_error(e)))
-    }
-
-    fn later<T: Send + 'static>(
-        spawned: Result<JoinHandle<Result<T, NodeError>>, NodeError>,
-    ) -> NodeFuture<T> {
-        Box::pin(async move { spawned?.await.unwrap_or_else(|e| Err(join_error(e))) })
+    /// [`Node::run`] as a future: the async form of every query.
+    fn run_async<T, F>(&self, query: impl FnOnce(StateClient) -> F) -> NodeFuture<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, NodeError>> + Send + 'static,
+    {
+        let spawned = self.spawn(|r| query(r.client.clone()));
+        Box::pin(async move { spawned?.await.map_err(join_error)? })
     }
 
     /// Stop the node: end every task, save the known peers, release the socket and the
@@ -574,12 +475,10 @@ impl Node {
             return Ok(());
         };
         let network = running.network.clone();
-        let stopped = futures::executor::block_on(running.runtime.spawn(async move {
-            network.stop().await;
-        }));
+        let stopped = wait_for(running.runtime.spawn(async move { network.stop().await }));
         dispose(running.runtime);
         tracing::info!("node stopped");
-        stopped.map_err(join_error)
+        stopped
     }
 
     /// Trust a block header (its RLP, as an execution client or a light client gives it):
@@ -588,22 +487,20 @@ impl Node {
     ///
     /// The caller vouches for the header: the node checks that it decodes and hashes it, not
     /// that it is canonical.
-    pub fn update_head(&self, header_rlp: &[u8]) -> Result<BlockInfo, NodeError> {
-        let header = self.network()?.add_trusted_header(header_rlp)?;
-        Ok(BlockInfo {
-            number: header.number,
-            hash: header.hash,
-            state_root: header.state_root,
-        })
+    pub fn update_head(&self, header_rlp: &[u8]) -> Result<BlockRef, NodeError> {
+        Ok(BlockRef::from(
+            &self.network()?.add_trusted_header(header_rlp)?,
+        ))
     }
 
-    /// An account's nonce, balance, storage root and code hash at `block`, verified.
+    /// An account's nonce, balance, storage root and code hash at `block`, verified; a missing
+    /// account reads as zeros with the empty roots, and that absence is proven too.
     pub fn query_account(
         &self,
         address: Address,
         block: BlockId,
-    ) -> Result<AccountAnswer, NodeError> {
-        Self::wait(self.spawn_account(address, block))
+    ) -> Result<Answer<AccountState>, NodeError> {
+        self.run(move |c| async move { Ok(c.account(address, block).await?) })
     }
 
     /// [`Node::query_account`], as a future.
@@ -611,26 +508,19 @@ impl Node {
         &self,
         address: Address,
         block: BlockId,
-    ) -> NodeFuture<AccountAnswer> {
-        Self::later(self.spawn_account(address, block))
+    ) -> NodeFuture<Answer<AccountState>> {
+        self.run_async(move |c| async move { Ok(c.account(address, block).await?) })
     }
 
-    fn spawn_account(
-        &self,
-        address: Address,
-        block: BlockId,
-    ) -> Result<JoinHandle<Result<AccountAnswer, NodeError>>, NodeError> {
-        self.spawn(move |client| async move { Ok(client.account(address, block).await?.into()) })
-    }
-
-    /// The value of storage `slot` of `address` at `block`, verified.
+    /// The value of storage `slot` of `address` at `block`, verified (0 for a slot never
+    /// written).
     pub fn query_storage(
         &self,
         address: Address,
         slot: U256,
         block: BlockId,
-    ) -> Result<StorageAnswer, NodeError> {
-        Self::wait(self.spawn_storage(address, slot, block))
+    ) -> Result<Answer<U256>, NodeError> {
+        self.run(move |c| async move { Ok(c.storage(address, slot, block).await?) })
     }
 
     /// [`Node::query_storage`], as a future.
@@ -639,72 +529,38 @@ impl Node {
         address: Address,
         slot: U256,
         block: BlockId,
-    ) -> NodeFuture<StorageAnswer> {
-        Self::later(self.spawn_storage(address, slot, block))
-    }
-
-    fn spawn_storage(
-        &self,
-        address: Address,
-        slot: U256,
-        block: BlockId,
-    ) -> Result<JoinHandle<Result<StorageAnswer, NodeError>>, NodeError> {
-        self.spawn(move |client| async move {
-            let answer = client.storage(address, slot, block).await?;
-            Ok(StorageAnswer {
-                block: answer.block.into(),
-                value: answer.value,
-            })
-        })
+    ) -> NodeFuture<Answer<U256>> {
+        self.run_async(move |c| async move { Ok(c.storage(address, slot, block).await?) })
     }
 
     /// The code of `address` at `block`, verified (empty for an account without code).
-    pub fn get_code(&self, address: Address, block: BlockId) -> Result<CodeAnswer, NodeError> {
-        Self::wait(self.spawn_code(address, block))
+    pub fn get_code(&self, address: Address, block: BlockId) -> Result<Answer<Bytes>, NodeError> {
+        self.run(move |c| async move { Ok(c.code(address, block).await?) })
     }
 
     /// [`Node::get_code`], as a future.
-    pub fn get_code_async(&self, address: Address, block: BlockId) -> NodeFuture<CodeAnswer> {
-        Self::later(self.spawn_code(address, block))
-    }
-
-    fn spawn_code(
-        &self,
-        address: Address,
-        block: BlockId,
-    ) -> Result<JoinHandle<Result<CodeAnswer, NodeError>>, NodeError> {
-        self.spawn(move |client| async move {
-            let answer = client.code(address, block).await?;
-            Ok(CodeAnswer {
-                block: answer.block.into(),
-                code: answer.value,
-            })
-        })
+    pub fn get_code_async(&self, address: Address, block: BlockId) -> NodeFuture<Answer<Bytes>> {
+        self.run_async(move |c| async move { Ok(c.code(address, block).await?) })
     }
 
     /// Execute `request` against the state of `block` without a transaction (`eth_call`):
-    /// the state it touches is fetched from the network and verified.
-    pub fn call(&self, request: CallRequest, block: BlockId) -> Result<CallAnswer, NodeError> {
-        Self::wait(self.spawn_call(request, block))
-    }
-
-    /// [`Node::call`], as a future.
-    pub fn call_async(&self, request: CallRequest, block: BlockId) -> NodeFuture<CallAnswer> {
-        Self::later(self.spawn_call(request, block))
-    }
-
-    fn spawn_call(
+    /// the state it touches is fetched from the network and verified. A revert or halt is an
+    /// outcome ([`CallResult::success`] false), not an error.
+    pub fn call(
         &self,
         request: CallRequest,
         block: BlockId,
-    ) -> Result<JoinHandle<Result<CallAnswer, NodeError>>, NodeError> {
-        self.spawn(move |client| async move {
-            #[cfg(feature = "fault-injection")]
-            if request.data.as_ref() == PANIC_IN_CALL {
-                panic!("fault injection: a panic inside a call's task");
-            }
-            Ok(client.call(&request, block).await?.into())
-        })
+    ) -> Result<Answer<CallResult>, NodeError> {
+        self.run(move |c| call_task(c, request, block))
+    }
+
+    /// [`Node::call`], as a future.
+    pub fn call_async(
+        &self,
+        request: CallRequest,
+        block: BlockId,
+    ) -> NodeFuture<Answer<CallResult>> {
+        self.run_async(move |c| call_task(c, request, block))
     }
 
     /// The least gas limit with which `request` succeeds at `block` (`eth_estimateGas`).
@@ -712,8 +568,8 @@ impl Node {
         &self,
         request: CallRequest,
         block: BlockId,
-    ) -> Result<GasAnswer, NodeError> {
-        Self::wait(self.spawn_estimate(request, block))
+    ) -> Result<Answer<u64>, NodeError> {
+        self.run(move |c| async move { Ok(c.estimate_gas(&request, block).await?) })
     }
 
     /// [`Node::estimate_gas`], as a future.
@@ -721,22 +577,8 @@ impl Node {
         &self,
         request: CallRequest,
         block: BlockId,
-    ) -> NodeFuture<GasAnswer> {
-        Self::later(self.spawn_estimate(request, block))
-    }
-
-    fn spawn_estimate(
-        &self,
-        request: CallRequest,
-        block: BlockId,
-    ) -> Result<JoinHandle<Result<GasAnswer, NodeError>>, NodeError> {
-        self.spawn(move |client| async move {
-            let answer = client.estimate_gas(&request, block).await?;
-            Ok(GasAnswer {
-                block: answer.block.into(),
-                gas: answer.value,
-            })
-        })
+    ) -> NodeFuture<Answer<u64>> {
+        self.run_async(move |c| async move { Ok(c.estimate_gas(&request, block).await?) })
     }
 
     /// A snapshot of the node: id, ENR, peers, radius, bytes stored, newest trusted block.
@@ -756,27 +598,17 @@ impl Node {
         })
     }
 
-    /// Run `task` on the node's runtime and wait for it.
-    fn run_on_runtime<T: Send + 'static>(
-        &self,
-        task: impl FnOnce(Arc<Network>) -> Pin<Box<dyn Future<Output = T> + Send>>,
-    ) -> Result<T, NodeError> {
-        let spawned = {
-            let state = self.state();
-            let running = state.as_ref().ok_or(NodeError::NotRunning)?;
-            running.runtime.spawn(task(running.network.clone()))
-        };
-        futures::executor::block_on(spawned).map_err(join_error)
-    }
-
     /// Tell the node the device's network changed (call it from the app's connectivity
     /// callback: Wi-Fi to cellular, new carrier NAT, VPN). It updates its ENR to the new
     /// address, pings its cached peers again and refills its routing table; queries in flight
     /// retry and complete. Blocks until the recovery is done; returns how many cached peers
     /// answered. The node also notices by itself (silence, a new observed address), later.
     pub fn network_changed(&self) -> Result<u64, NodeError> {
-        self.run_on_runtime(|network| Box::pin(async move { network.network_changed().await }))
-            .map(|alive| alive as u64)
+        let task = self.spawn(|r| {
+            let network = r.network.clone();
+            async move { network.network_changed().await as u64 }
+        });
+        wait_for(task?)
     }
 
     /// The app goes to the background: stop every timer and keep-alive, send nothing. Queries
@@ -791,7 +623,11 @@ impl Node {
     /// peer answered, `false` if none did in that time (the node keeps trying, and joins
     /// through the bootnodes if no cached peer answers at all).
     pub fn resume(&self) -> Result<bool, NodeError> {
-        self.run_on_runtime(|network| Box::pin(async move { network.resume().await }))
+        let task = self.spawn(|r| {
+            let network = r.network.clone();
+            async move { network.resume().await }
+        });
+        wait_for(task?)
     }
 
     /// Whether the node is running (started and not stopped).

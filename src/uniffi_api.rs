@@ -17,13 +17,12 @@
 //! reason naming the argument. Panics are caught by uniffi and surface as errors (the crate
 //! keeps `panic = "unwind"` in every profile).
 
-use crate::input::{parse_address, parse_amount, parse_hash, parse_slot, word};
+use crate::input::{parse_address, parse_amount, parse_b256, parse_hash, parse_slot, word};
 use crate::logging::{self, LogLevel, LogSink};
 use crate::node::{self as core, NodeError};
 use std::sync::Arc;
 
 mod wallet;
-pub use wallet::{FeeData, SentTransaction};
 
 /// How to run a node. Start from [`default_node_config`].
 #[derive(Clone, Debug, uniffi::Record)]
@@ -244,15 +243,24 @@ fn parse_call(request: CallRequest) -> Result<core::CallRequest, NodeError> {
     })
 }
 
-impl From<core::CallAnswer> for CallAnswer {
-    fn from(a: core::CallAnswer) -> Self {
+impl From<core::Answer<core::CallResult>> for CallAnswer {
+    fn from(a: core::Answer<core::CallResult>) -> Self {
         CallAnswer {
             block: a.block.into(),
-            success: a.success,
-            return_data: a.return_data.to_vec(),
-            gas_used: a.gas_used,
-            revert_reason: a.revert_reason,
-            halt_reason: a.halt_reason,
+            success: a.value.success,
+            return_data: a.value.return_data.to_vec(),
+            gas_used: a.value.gas_used,
+            revert_reason: a.value.revert_reason,
+            halt_reason: a.value.halt_reason,
+        }
+    }
+}
+
+impl From<core::Answer<u64>> for GasAnswer {
+    fn from(a: core::Answer<u64>) -> Self {
+        GasAnswer {
+            block: a.block.into(),
+            gas: a.value,
         }
     }
 }
@@ -265,8 +273,8 @@ fn parse_block(block: BlockId) -> Result<crate::client::BlockId, NodeError> {
     })
 }
 
-impl From<core::BlockInfo> for BlockInfo {
-    fn from(b: core::BlockInfo) -> Self {
+impl From<core::BlockRef> for BlockInfo {
+    fn from(b: core::BlockRef) -> Self {
         BlockInfo {
             number: b.number,
             hash: b.hash.to_string(),
@@ -275,21 +283,21 @@ impl From<core::BlockInfo> for BlockInfo {
     }
 }
 
-impl From<core::AccountAnswer> for AccountAnswer {
-    fn from(a: core::AccountAnswer) -> Self {
+impl From<core::Answer<core::AccountState>> for AccountAnswer {
+    fn from(a: core::Answer<core::AccountState>) -> Self {
         AccountAnswer {
             block: a.block.into(),
-            nonce: a.nonce,
-            balance: a.balance.to_string(),
-            storage_root: a.storage_root.to_string(),
-            code_hash: a.code_hash.to_string(),
-            exists: a.exists,
+            nonce: a.value.nonce,
+            balance: a.value.balance.to_string(),
+            storage_root: a.value.storage_root.to_string(),
+            code_hash: a.value.code_hash.to_string(),
+            exists: a.value.exists,
         }
     }
 }
 
-impl From<core::StorageAnswer> for StorageAnswer {
-    fn from(a: core::StorageAnswer) -> Self {
+impl From<core::Answer<alloy_primitives::U256>> for StorageAnswer {
+    fn from(a: core::Answer<alloy_primitives::U256>) -> Self {
         StorageAnswer {
             block: a.block.into(),
             value: word(a.value),
@@ -297,11 +305,11 @@ impl From<core::StorageAnswer> for StorageAnswer {
     }
 }
 
-impl From<core::CodeAnswer> for CodeAnswer {
-    fn from(a: core::CodeAnswer) -> Self {
+impl From<core::Answer<alloy_primitives::Bytes>> for CodeAnswer {
+    fn from(a: core::Answer<alloy_primitives::Bytes>) -> Self {
         CodeAnswer {
             block: a.block.into(),
-            code: a.code.to_vec(),
+            code: a.value.to_vec(),
         }
     }
 }
@@ -344,7 +352,10 @@ impl Node {
         checkpoint: Option<String>,
         beacon_api_urls: Vec<String>,
     ) -> Result<(), NodeError> {
-        let checkpoint = checkpoint.as_deref().map(parse_hash).transpose()?;
+        let checkpoint = checkpoint
+            .as_deref()
+            .map(|c| parse_b256(c, "checkpoint"))
+            .transpose()?;
         self.inner.start_light_client(core::LightClientConfig {
             checkpoint,
             beacon_api_urls,
@@ -439,11 +450,7 @@ impl Node {
         block: BlockId,
     ) -> Result<GasAnswer, NodeError> {
         let (request, block) = (parse_call(request)?, parse_block(block)?);
-        let answer = self.inner.estimate_gas(request, block)?;
-        Ok(GasAnswer {
-            block: answer.block.into(),
-            gas: answer.gas,
-        })
+        Ok(self.inner.estimate_gas(request, block)?.into())
     }
 
     /// The least gas with which `request` succeeds at `block` (`eth_estimateGas`), async.
@@ -453,11 +460,7 @@ impl Node {
         block: BlockId,
     ) -> Result<GasAnswer, NodeError> {
         let (request, block) = (parse_call(request)?, parse_block(block)?);
-        let answer = self.inner.estimate_gas_async(request, block).await?;
-        Ok(GasAnswer {
-            block: answer.block.into(),
-            gas: answer.gas,
-        })
+        Ok(self.inner.estimate_gas_async(request, block).await?.into())
     }
 
     /// A snapshot of the node.

@@ -16,8 +16,7 @@ use super::{Answer, BlockId, BlockRef, ClientError, StateClient};
 use crate::content::{BytecodeKey, ContentKey};
 use crate::overlay::LookupStats;
 use crate::proof::{BlockHeader, VerifiedValue};
-use alloy_primitives::{Address, Bloom, Bytes, TxKind, B256, B64, U256};
-use alloy_rlp::Decodable;
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use alloy_trie::KECCAK_EMPTY;
 use revm::context::result::{EVMError, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
@@ -97,21 +96,20 @@ pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(bytes).into_owned())
 }
 
-/// The block environment and fork of a trusted header, read from its RLP (the decoder in
-/// `proof` keeps only the fields state lookups need).
-pub(super) struct BlockInfo {
+/// The block environment and fork of a trusted header, from its fields
+/// ([`BlockHeader::fields`]).
+pub(super) struct BlockContext {
     env: BlockEnv,
     pub(super) spec: SpecId,
 }
 
-impl BlockInfo {
+impl BlockContext {
     /// The block's fee recipient.
     pub(super) fn beneficiary(&self) -> Address {
         self.env.beneficiary
     }
 
     fn from_header(header: &BlockHeader) -> Result<Self, ClientError> {
-        let bad = |what: &str| ClientError::Execution(format!("trusted header: bad {what}"));
         if !header.has_rlp() {
             // A beacon light client head: number, hash and state root are proven, but not the
             // coinbase, gas limit, base fee and RANDAO a call's block environment needs.
@@ -121,44 +119,18 @@ impl BlockInfo {
                 header.number
             )));
         }
-        let mut buf: &[u8] = &header.rlp;
-        let list = alloy_rlp::Header::decode(&mut buf).map_err(|_| bad("RLP"))?;
-        let mut f = buf.get(..list.payload_length).ok_or_else(|| bad("RLP"))?;
-        fn next<T: Decodable>(f: &mut &[u8]) -> Option<T> {
-            T::decode(f).ok()
-        }
-        let _parent: B256 = next(&mut f).ok_or_else(|| bad("parent hash"))?;
-        let _ommers: B256 = next(&mut f).ok_or_else(|| bad("ommers hash"))?;
-        let beneficiary: Address = next(&mut f).ok_or_else(|| bad("beneficiary"))?;
-        for what in ["state root", "transactions root", "receipts root"] {
-            let _: B256 = next(&mut f).ok_or_else(|| bad(what))?;
-        }
-        let _bloom: Bloom = next(&mut f).ok_or_else(|| bad("logs bloom"))?;
-        let difficulty: U256 = next(&mut f).ok_or_else(|| bad("difficulty"))?;
-        let number: u64 = next(&mut f).ok_or_else(|| bad("number"))?;
-        let gas_limit: u64 = next(&mut f).ok_or_else(|| bad("gas limit"))?;
-        let _gas_used: u64 = next(&mut f).ok_or_else(|| bad("gas used"))?;
-        let timestamp: u64 = next(&mut f).ok_or_else(|| bad("timestamp"))?;
-        let _extra: Bytes = next(&mut f).ok_or_else(|| bad("extra data"))?;
-        let mix_hash: B256 = next(&mut f).ok_or_else(|| bad("mix hash"))?;
-        let _nonce: B64 = next(&mut f).ok_or_else(|| bad("nonce"))?;
-        // Fork fields, in order: base fee (London), withdrawals root (Shanghai), blob gas used
-        // and excess blob gas (Cancun), parent beacon root (Cancun), requests hash (Prague).
-        let base_fee: Option<u64> = next(&mut f);
-        let withdrawals: Option<B256> = next(&mut f);
-        let _blob_gas_used: Option<u64> = next(&mut f);
-        let excess_blob_gas: Option<u64> = next(&mut f);
-        let beacon_root: Option<B256> = next(&mut f);
-        let requests: Option<B256> = next(&mut f);
-
+        let fields = header
+            .fields()
+            .map_err(|e| ClientError::Execution(format!("trusted header: {e}")))?;
+        let (difficulty, base_fee) = (fields.difficulty, fields.base_fee_per_gas);
         // The fork, from the fields the header has: the protocol rules the block was built
         // under, as far as a header shows them (later forks without header fields, such as
         // Osaka, run as Prague).
-        let spec = if requests.is_some() {
+        let spec = if fields.requests_hash.is_some() {
             SpecId::PRAGUE
-        } else if beacon_root.is_some() {
+        } else if fields.parent_beacon_block_root.is_some() {
             SpecId::CANCUN
-        } else if withdrawals.is_some() {
+        } else if fields.withdrawals_root.is_some() {
             SpecId::SHANGHAI
         } else if base_fee.is_some() && difficulty.is_zero() {
             SpecId::MERGE
@@ -168,18 +140,18 @@ impl BlockInfo {
             SpecId::BERLIN
         };
         let mut env = BlockEnv {
-            number: U256::from(number),
-            beneficiary,
-            timestamp: U256::from(timestamp),
-            gas_limit,
+            number: U256::from(fields.number),
+            beneficiary: fields.beneficiary,
+            timestamp: U256::from(fields.timestamp),
+            gas_limit: fields.gas_limit,
             basefee: base_fee.unwrap_or(0),
             difficulty,
             // After the merge the mix hash field carries RANDAO.
-            prevrandao: spec.is_enabled_in(SpecId::MERGE).then_some(mix_hash),
+            prevrandao: spec.is_enabled_in(SpecId::MERGE).then_some(fields.mix_hash),
             ..BlockEnv::default()
         };
         env.blob_excess_gas_and_price = None;
-        if let Some(excess) = excess_blob_gas {
+        if let Some(excess) = fields.excess_blob_gas {
             let fraction = if spec.is_enabled_in(SpecId::PRAGUE) {
                 BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
             } else {
@@ -187,7 +159,7 @@ impl BlockInfo {
             };
             env.set_blob_excess_gas_and_price(excess, fraction);
         }
-        Ok(BlockInfo { env, spec })
+        Ok(BlockContext { env, spec })
     }
 }
 
@@ -338,7 +310,7 @@ pub(super) enum Run {
 pub(super) struct Prepared {
     pub(super) db: NetworkDb,
     block: BlockRef,
-    pub(super) info: BlockInfo,
+    pub(super) info: BlockContext,
 }
 
 impl Prepared {
@@ -518,7 +490,7 @@ impl StateClient {
         };
         let pinned = BlockId::Hash(header.hash);
         // Before any state is fetched: a head without the full header cannot run a call.
-        let info = BlockInfo::from_header(&header)?;
+        let info = BlockContext::from_header(&header)?;
         let mut from_stats = LookupStats::default();
         let (to_account, from_account) = tokio::join!(
             async {

@@ -70,7 +70,7 @@ struct FeeFields {
 
 impl FeeFields {
     fn decode(trusted: &BlockHeader) -> Result<Self, ClientError> {
-        let header: Header = alloy_rlp::decode_exact(&trusted.rlp).map_err(|e| {
+        let header = trusted.fields().map_err(|e| {
             ClientError::Execution(format!("trusted header {}: {e}", trusted.number))
         })?;
         Ok(FeeFields {

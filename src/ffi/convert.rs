@@ -3,7 +3,8 @@
 use super::{bytes, c_string, optional_text, required, text, Failure, PortalStateError};
 use crate::client::BlockId;
 use crate::input::{parse_address, parse_amount, parse_hash};
-use crate::node::{self as core, BlockInfo};
+use crate::node::{self as core, AccountState, Answer, BlockRef, CallResult};
+use alloy_primitives::{Bytes, U256};
 use std::ffi::c_char;
 use std::path::PathBuf;
 
@@ -127,8 +128,8 @@ pub struct PortalStateBlockInfo {
     pub state_root: [u8; 32],
 }
 
-impl From<BlockInfo> for PortalStateBlockInfo {
-    fn from(b: BlockInfo) -> Self {
+impl From<BlockRef> for PortalStateBlockInfo {
+    fn from(b: BlockRef) -> Self {
         PortalStateBlockInfo {
             number: b.number,
             hash: b.hash.0,
@@ -158,8 +159,12 @@ pub struct PortalStateAccount {
     pub exists: bool,
 }
 
-impl From<core::AccountAnswer> for PortalStateAccount {
-    fn from(a: core::AccountAnswer) -> Self {
+impl From<Answer<AccountState>> for PortalStateAccount {
+    fn from(
+        Answer {
+            block, value: a, ..
+        }: Answer<AccountState>,
+    ) -> Self {
         let mut balance_decimal = [0 as c_char; 80];
         // At most 78 digits: the last bytes stay NUL.
         for (slot, digit) in balance_decimal
@@ -169,7 +174,7 @@ impl From<core::AccountAnswer> for PortalStateAccount {
             *slot = digit as c_char;
         }
         PortalStateAccount {
-            block: a.block.into(),
+            block: block.into(),
             nonce: a.nonce,
             balance: a.balance.to_be_bytes(),
             balance_decimal,
@@ -319,10 +324,14 @@ pub struct PortalStateCallAnswer {
     pub halt_reason: *mut c_char,
 }
 
-impl From<core::CallAnswer> for PortalStateCallAnswer {
-    fn from(a: core::CallAnswer) -> Self {
+impl From<Answer<CallResult>> for PortalStateCallAnswer {
+    fn from(
+        Answer {
+            block, value: a, ..
+        }: Answer<CallResult>,
+    ) -> Self {
         PortalStateCallAnswer {
-            block: a.block.into(),
+            block: block.into(),
             success: a.success,
             return_data: PortalStateBytes::new(&a.return_data),
             gas_used: a.gas_used,
@@ -398,4 +407,31 @@ pub struct PortalStateGas {
     pub block: PortalStateBlockInfo,
     /// The least gas limit with which the call succeeds.
     pub gas: u64,
+}
+
+impl From<Answer<U256>> for PortalStateStorage {
+    fn from(answer: Answer<U256>) -> Self {
+        PortalStateStorage {
+            block: answer.block.into(),
+            value: answer.value.to_be_bytes(),
+        }
+    }
+}
+
+impl From<Answer<Bytes>> for PortalStateCode {
+    fn from(answer: Answer<Bytes>) -> Self {
+        PortalStateCode {
+            block: answer.block.into(),
+            code: PortalStateBytes::new(&answer.value),
+        }
+    }
+}
+
+impl From<Answer<u64>> for PortalStateGas {
+    fn from(answer: Answer<u64>) -> Self {
+        PortalStateGas {
+            block: answer.block.into(),
+            gas: answer.value,
+        }
+    }
 }

@@ -113,7 +113,10 @@ pub extern "C" fn portal_state_node_start_light_client(
         let checkpoint = if checkpoint.is_null() {
             None
         } else {
-            Some(crate::input::parse_hash(text(checkpoint, "checkpoint")?)?)
+            Some(crate::input::parse_b256(
+                text(checkpoint, "checkpoint")?,
+                "checkpoint",
+            )?)
         };
         let mut urls = Vec::with_capacity(beacon_api_urls_len.min(64));
         if beacon_api_urls_len > 0 {
@@ -172,11 +175,7 @@ pub extern "C" fn portal_state_node_query_storage(
         let slot = parse_slot(text(slot, "slot")?)?;
         let block = block_id(block)?;
         let out_storage = out(out_storage, "out_storage")?;
-        let answer = node.query_storage(address, slot, block)?;
-        *out_storage = PortalStateStorage {
-            block: answer.block.into(),
-            value: answer.value.to_be_bytes(),
-        };
+        *out_storage = node.query_storage(address, slot, block)?.into();
         Ok(())
     })
 }
@@ -197,11 +196,7 @@ pub extern "C" fn portal_state_node_get_code(
         let address = parse_address(text(address, "address")?)?;
         let block = block_id(block)?;
         let out_code = out(out_code, "out_code")?;
-        let answer = node.get_code(address, block)?;
-        *out_code = PortalStateCode {
-            block: answer.block.into(),
-            code: PortalStateBytes::new(&answer.code),
-        };
+        *out_code = node.get_code(address, block)?.into();
         Ok(())
     })
 }
@@ -245,11 +240,7 @@ pub extern "C" fn portal_state_node_estimate_gas(
         let request = required(request, "request")?.to_core()?;
         let block = block_id(block)?;
         let out_gas = out(out_gas, "out_gas")?;
-        let answer = node.estimate_gas(request, block)?;
-        *out_gas = PortalStateGas {
-            block: answer.block.into(),
-            gas: answer.gas,
-        };
+        *out_gas = node.estimate_gas(request, block)?.into();
         Ok(())
     })
 }

@@ -120,6 +120,12 @@ impl From<NodeError> for Failure {
     }
 }
 
+impl From<crate::input::InputError> for Failure {
+    fn from(e: crate::input::InputError) -> Self {
+        NodeError::from(e).into()
+    }
+}
+
 thread_local! {
     // Per thread, so concurrent callers on one handle each see their own failure.
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };

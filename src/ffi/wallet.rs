@@ -36,8 +36,8 @@ fn saturate(n: u128) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-impl From<core::FeeDataAnswer> for PortalStateFeeData {
-    fn from(f: core::FeeDataAnswer) -> Self {
+impl From<core::FeeData> for PortalStateFeeData {
+    fn from(f: core::FeeData) -> Self {
         PortalStateFeeData {
             block: f.block.into(),
             has_base_fee: f.base_fee_per_gas.is_some(),
@@ -64,6 +64,17 @@ pub struct PortalStateSentTransaction {
     pub sender: [u8; 20],
     /// The transaction's nonce.
     pub nonce: u64,
+}
+
+impl From<core::Answer<core::SentTransaction>> for PortalStateSentTransaction {
+    fn from(sent: core::Answer<core::SentTransaction>) -> Self {
+        PortalStateSentTransaction {
+            block: sent.block.into(),
+            hash: sent.value.hash.0,
+            sender: sent.value.sender.0 .0,
+            nonce: sent.value.nonce,
+        }
+    }
 }
 
 /// Fee figures from the newest trusted header (`PORTAL_STATE_ERROR_NO_TRUSTED_HEADER` before
@@ -127,13 +138,7 @@ pub extern "C" fn portal_state_node_send_raw_transaction(
         let node = &required(node_handle, "node")?.node;
         let raw = bytes(raw, raw_len, "raw")?;
         let out_sent = out(out_sent, "out_sent")?;
-        let sent = node.send_raw_transaction(raw)?;
-        *out_sent = PortalStateSentTransaction {
-            block: sent.block.into(),
-            hash: sent.hash.0,
-            sender: sent.sender.0 .0,
-            nonce: sent.nonce,
-        };
+        *out_sent = node.send_raw_transaction(raw)?.into();
         Ok(())
     })
 }

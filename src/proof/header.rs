@@ -6,7 +6,8 @@
 //! RLP item, any number of fields later forks appended (London's base fee, Shanghai's
 //! withdrawals root, Cancun's blob fields, …), so a new fork does not break it.
 
-use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, B64, U256};
+use alloy_consensus::Header;
+use alloy_primitives::{keccak256, Bytes, B256};
 use alloy_rlp::Decodable;
 
 /// Why header bytes could not be decoded.
@@ -78,62 +79,109 @@ impl BlockHeader {
     ///
     /// Rejects anything but exactly one RLP list.
     pub fn decode(rlp: &[u8]) -> Result<Self, HeaderError> {
-        let mut buf = rlp;
-        let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| HeaderError::BadField {
-            field: "header",
-            reason: e.to_string(),
-        })?;
-        if !list.list {
-            return Err(HeaderError::NotAList);
-        }
-        let (mut fields, trailing) =
-            buf.split_at_checked(list.payload_length)
-                .ok_or_else(|| HeaderError::BadField {
-                    field: "header",
-                    reason: "list shorter than its length prefix".into(),
-                })?;
-        if !trailing.is_empty() {
-            return Err(HeaderError::TrailingBytes(trailing.len()));
-        }
-
-        let parent_hash: B256 = field(&mut fields, "parent_hash")?;
-        let _: B256 = field(&mut fields, "ommers_hash")?;
-        let _: Address = field(&mut fields, "beneficiary")?;
-        let state_root: B256 = field(&mut fields, "state_root")?;
-        let _: B256 = field(&mut fields, "transactions_root")?;
-        let _: B256 = field(&mut fields, "receipts_root")?;
-        let _: Bloom = field(&mut fields, "logs_bloom")?;
-        let _: U256 = field(&mut fields, "difficulty")?;
-        let number: u64 = field(&mut fields, "number")?;
-        let _: u64 = field(&mut fields, "gas_limit")?;
-        let _: u64 = field(&mut fields, "gas_used")?;
-        let timestamp: u64 = field(&mut fields, "timestamp")?;
-        let _: Bytes = field(&mut fields, "extra_data")?;
-        let _: B256 = field(&mut fields, "mix_hash")?;
-        let _: B64 = field(&mut fields, "nonce")?;
-        // Fields of later forks: each must be one whole RLP item.
-        while !fields.is_empty() {
-            let item =
-                alloy_rlp::Header::decode(&mut fields).map_err(|e| HeaderError::BadField {
-                    field: "fork field",
-                    reason: e.to_string(),
-                })?;
-            fields = fields
-                .get(item.payload_length..)
-                .ok_or_else(|| HeaderError::BadField {
-                    field: "fork field",
-                    reason: "item shorter than its length prefix".into(),
-                })?;
-        }
-
+        let fields = read_fields(rlp)?;
         Ok(Self {
             hash: keccak256(rlp),
-            number,
-            state_root,
-            parent_hash,
-            timestamp,
+            number: fields.number,
+            state_root: fields.state_root,
+            parent_hash: fields.parent_hash,
+            timestamp: fields.timestamp,
             rlp: Bytes::copy_from_slice(rlp),
         })
+    }
+
+    /// Every field of the header, decoded from its RLP by the same rules as
+    /// [`BlockHeader::decode`]: what a call's block environment and the fee figures need
+    /// (beneficiary, gas limit, base fee, RANDAO, blob fields). Fork fields up to Prague's
+    /// requests hash are read as far as they have their types; later ones are skipped. An
+    /// error for a head without RLP ([`BlockHeader::has_rlp`]).
+    pub fn fields(&self) -> Result<Header, HeaderError> {
+        read_fields(&self.rlp)
+    }
+}
+
+/// The one reader of header RLP: the fifteen Frontier fields, then the fork fields.
+fn read_fields(rlp: &[u8]) -> Result<Header, HeaderError> {
+    let mut buf = rlp;
+    let list = alloy_rlp::Header::decode(&mut buf).map_err(|e| HeaderError::BadField {
+        field: "header",
+        reason: e.to_string(),
+    })?;
+    if !list.list {
+        return Err(HeaderError::NotAList);
+    }
+    let (mut fields, trailing) =
+        buf.split_at_checked(list.payload_length)
+            .ok_or_else(|| HeaderError::BadField {
+                field: "header",
+                reason: "list shorter than its length prefix".into(),
+            })?;
+    if !trailing.is_empty() {
+        return Err(HeaderError::TrailingBytes(trailing.len()));
+    }
+
+    let f = &mut fields;
+    let mut header = Header {
+        parent_hash: field(f, "parent_hash")?,
+        ommers_hash: field(f, "ommers_hash")?,
+        beneficiary: field(f, "beneficiary")?,
+        state_root: field(f, "state_root")?,
+        transactions_root: field(f, "transactions_root")?,
+        receipts_root: field(f, "receipts_root")?,
+        logs_bloom: field(f, "logs_bloom")?,
+        difficulty: field(f, "difficulty")?,
+        number: field(f, "number")?,
+        gas_limit: field(f, "gas_limit")?,
+        gas_used: field(f, "gas_used")?,
+        timestamp: field(f, "timestamp")?,
+        extra_data: field(f, "extra_data")?,
+        mix_hash: field(f, "mix_hash")?,
+        nonce: field(f, "nonce")?,
+        ..Header::default()
+    };
+    // Fork fields, in order: base fee (London), withdrawals root (Shanghai), blob gas used
+    // and excess blob gas (Cancun), parent beacon root (Cancun), requests hash (Prague). A
+    // field that does not have its type ends the typed reading; it is checked as an item
+    // below like any later fork's field, so it does not make the header invalid.
+    let mut typed = true;
+    header.base_fee_per_gas = fork_field(f, &mut typed);
+    header.withdrawals_root = fork_field(f, &mut typed);
+    header.blob_gas_used = fork_field(f, &mut typed);
+    header.excess_blob_gas = fork_field(f, &mut typed);
+    header.parent_beacon_block_root = fork_field(f, &mut typed);
+    header.requests_hash = fork_field(f, &mut typed);
+    // Fields of later forks: each must be one whole RLP item.
+    while !fields.is_empty() {
+        let item = alloy_rlp::Header::decode(&mut fields).map_err(|e| HeaderError::BadField {
+            field: "fork field",
+            reason: e.to_string(),
+        })?;
+        fields = fields
+            .get(item.payload_length..)
+            .ok_or_else(|| HeaderError::BadField {
+                field: "fork field",
+                reason: "item shorter than its length prefix".into(),
+            })?;
+    }
+    Ok(header)
+}
+
+/// The next fork field, when there is one and it has type `T` (else `typed` turns false and
+/// every later fork field is left to the item check).
+fn fork_field<T: Decodable>(buf: &mut &[u8], typed: &mut bool) -> Option<T> {
+    if !*typed || buf.is_empty() {
+        return None;
+    }
+    let mut probe = *buf;
+    match T::decode(&mut probe) {
+        Ok(value) => {
+            *buf = probe;
+            Some(value)
+        }
+        Err(_) => {
+            *typed = false;
+            None
+        }
     }
 }
 
@@ -167,6 +215,55 @@ mod tests {
         assert_eq!(header.number, 0);
         assert_eq!(header.timestamp, 0x6159af19);
         assert_eq!(header.parent_hash, B256::ZERO);
+    }
+
+    #[test]
+    fn fields_are_those_alloy_reads() {
+        let rlp = hex::decode(SEPOLIA_GENESIS).unwrap();
+        let fields = BlockHeader::decode(&rlp).unwrap().fields().unwrap();
+        let alloy: Header = alloy_rlp::decode_exact(&rlp).unwrap();
+        assert_eq!(fields, alloy);
+        assert_eq!(fields.base_fee_per_gas, Some(1_000_000_000));
+        assert_eq!(fields.withdrawals_root, None);
+        let proven = BlockHeader::proven(1, B256::ZERO, B256::ZERO, B256::ZERO, 0);
+        assert!(proven.fields().is_err());
+    }
+
+    #[test]
+    fn every_fork_field_up_to_prague_is_read_and_later_ones_are_skipped() {
+        let prague = Header {
+            number: 22_431_084,
+            gas_limit: 36_000_000,
+            beneficiary: alloy_primitives::Address::repeat_byte(0x95),
+            mix_hash: B256::repeat_byte(0x0a),
+            base_fee_per_gas: Some(1_234_567),
+            withdrawals_root: Some(B256::repeat_byte(1)),
+            blob_gas_used: Some(131_072),
+            excess_blob_gas: Some(393_216),
+            parent_beacon_block_root: Some(B256::repeat_byte(2)),
+            requests_hash: Some(B256::repeat_byte(3)),
+            ..Header::default()
+        };
+        let rlp = alloy_rlp::encode(&prague);
+        let header = BlockHeader::decode(&rlp).unwrap();
+        assert_eq!(header.fields().unwrap(), prague);
+        assert_eq!(header.hash, prague.hash_slow());
+
+        // A later fork's field after the requests hash: skipped, the typed ones kept.
+        let mut payload = Vec::new();
+        alloy_rlp::Encodable::encode(&prague, &mut payload);
+        let list = alloy_rlp::Header::decode(&mut &payload[..]).unwrap();
+        let mut fields = payload[payload.len() - list.payload_length..].to_vec();
+        alloy_rlp::Encodable::encode(&7u64, &mut fields);
+        let mut longer = Vec::new();
+        alloy_rlp::Header {
+            list: true,
+            payload_length: fields.len(),
+        }
+        .encode(&mut longer);
+        longer.extend_from_slice(&fields);
+        let header = BlockHeader::decode(&longer).unwrap();
+        assert_eq!(header.fields().unwrap(), prague);
     }
 
     #[test]

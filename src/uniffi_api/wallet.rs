@@ -25,8 +25,8 @@ pub struct FeeData {
     pub next_blob_base_fee: Option<String>,
 }
 
-impl From<core::FeeDataAnswer> for FeeData {
-    fn from(f: core::FeeDataAnswer) -> Self {
+impl From<core::FeeData> for FeeData {
+    fn from(f: core::FeeData) -> Self {
         let text = |n: u128| n.to_string();
         FeeData {
             block: f.block.into(),
@@ -55,14 +55,14 @@ pub struct SentTransaction {
     pub relay: String,
 }
 
-impl From<core::SentAnswer> for SentTransaction {
-    fn from(a: core::SentAnswer) -> Self {
+impl From<core::Answer<core::SentTransaction>> for SentTransaction {
+    fn from(a: core::Answer<core::SentTransaction>) -> Self {
         SentTransaction {
             block: a.block.into(),
-            hash: a.hash.to_string(),
-            sender: a.sender.to_checksum(None),
-            nonce: a.nonce,
-            relay: a.relay,
+            hash: a.value.hash.to_string(),
+            sender: a.value.sender.to_checksum(None),
+            nonce: a.value.nonce,
+            relay: a.value.relay,
         }
     }
 }

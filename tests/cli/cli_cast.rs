@@ -79,6 +79,27 @@ fn cast_reads_balances_nonces_storage_and_code_from_our_endpoint() {
     }
     assert_eq!(run(&["storage", &d, "1000"]), B256::ZERO.to_string());
     assert_eq!(run(&["balance", &d]), genesis.balance.to_string());
+    // Our endpoint reads text by the rules of `portal_state::input`: a mixed-case address with
+    // a wrong EIP-55 checksum is refused, not queried; the same address checksummed is read.
+    let rpc = |address: &str| {
+        cast(
+            &cast_bin,
+            &[
+                "rpc",
+                "eth_getBalance",
+                address,
+                "latest",
+                "--rpc-url",
+                &url,
+            ],
+        )
+    };
+    assert_eq!(
+        rpc("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap(),
+        "\"0x0\""
+    );
+    let refused = rpc("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD").unwrap_err();
+    assert!(refused.contains("checksum"), "{refused}");
     assert_eq!(run(&["nonce", &d]), genesis.nonce.to_string());
 
     // Funded accounts: balance and nonce, at latest and at block 0.

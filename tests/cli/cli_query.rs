@@ -73,6 +73,14 @@ fn query_prints_verified_answers_and_fails_without_one() {
     let out = query(&["account", "0x1234"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("0x1234"));
+    // The rules of `portal_state::input`, as at the app API and the JSON-RPC server: a
+    // mixed-case address with a wrong EIP-55 checksum, and a decimal slot, are refused.
+    let out = query(&["account", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum"));
+    let out = query(&["storage", DEPOSIT, "34"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0x"));
     // No verified answer (a block that is not trusted): exit code 1.
     let out = query(&["account", DEPOSIT, "--block", "5"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");

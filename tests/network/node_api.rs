@@ -111,10 +111,10 @@ fn a_node_answers_verified_state_from_the_devnet_then_stops_and_restarts() {
     let answer = node
         .query_account(whale.parse().unwrap(), BlockId::Latest)
         .unwrap();
-    assert!(answer.exists);
-    assert_eq!(answer.balance, devnet.balance(whale));
+    assert!(answer.value.exists);
+    assert_eq!(answer.value.balance, devnet.balance(whale));
     assert_eq!(answer.block, head);
-    assert_eq!(answer.nonce, 0);
+    assert_eq!(answer.value.nonce, 0);
 
     // The deposit contract: a storage slot and the code, by number and by hash, async too.
     let slot = U256::from(0x22);
@@ -135,12 +135,15 @@ fn a_node_answers_verified_state_from_the_devnet_then_stops_and_restarts() {
         .as_str()
         .unwrap();
     assert_eq!(
-        code.code.as_ref(),
+        code.value.as_ref(),
         alloy_primitives::hex::decode(code_hex).unwrap()
     );
     let account =
         futures::executor::block_on(node.query_account_async(DEPOSIT, BlockId::Latest)).unwrap();
-    assert_eq!(account.code_hash, alloy_primitives::keccak256(&code.code));
+    assert_eq!(
+        account.value.code_hash,
+        alloy_primitives::keccak256(&code.value)
+    );
 
     // A contract call through the network: the deposit contract's root of an empty deposit
     // tree (checked against anvil on the same genesis in tests/call_contracts.rs).
@@ -150,9 +153,9 @@ fn a_node_answers_verified_state_from_the_devnet_then_stops_and_restarts() {
         ..CallRequest::default()
     };
     let root = node.call(request("c5f2892f"), BlockId::Latest).unwrap();
-    assert!(root.success, "{root:?}");
+    assert!(root.value.success, "{root:?}");
     assert_eq!(
-        B256::from_slice(&root.return_data),
+        B256::from_slice(&root.value.return_data),
         B256::from_str("0xd70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e")
             .unwrap()
     );
@@ -160,14 +163,14 @@ fn a_node_answers_verified_state_from_the_devnet_then_stops_and_restarts() {
     let gas =
         futures::executor::block_on(node.estimate_gas_async(request("c5f2892f"), BlockId::Latest))
             .unwrap();
-    assert!(gas.gas > 21_000 && gas.gas <= 30_000_000, "{gas:?}");
+    assert!(gas.value > 21_000 && gas.value <= 30_000_000, "{gas:?}");
 
     // An absent account is an answer (proven absence), not an error.
     let nobody = node
         .query_account(Address::repeat_byte(0x77), BlockId::Latest)
         .unwrap();
-    assert!(!nobody.exists);
-    assert_eq!(nobody.balance, U256::ZERO);
+    assert!(!nobody.value.exists);
+    assert_eq!(nobody.value.balance, U256::ZERO);
 
     // Typed errors.
     assert_eq!(
@@ -213,7 +216,10 @@ fn a_node_answers_verified_state_from_the_devnet_then_stops_and_restarts() {
         "the head survived the restart"
     );
     let answer = again.query_account(DEPOSIT, BlockId::Latest).unwrap();
-    assert_eq!(answer.code_hash, alloy_primitives::keccak256(&code.code));
+    assert_eq!(
+        answer.value.code_hash,
+        alloy_primitives::keccak256(&code.value)
+    );
     again.stop().unwrap();
 }
 

@@ -7,7 +7,8 @@ use crate::support::nodes;
 use crate::support::settled;
 
 use nodes::*;
-use portal_state::network::{Network, ENR_SEQ_FILE_NAME};
+use portal_state::data_dir::ENR_SEQ_FILE_NAME;
+use portal_state::network::Network;
 use portal_state::overlay::{LinkConfig, RecoveryReason};
 use portal_state::proof::{self, VerifiedContent};
 use std::net::SocketAddr;

@@ -4,6 +4,7 @@ use crate::{parse_enr, parse_trusted_header, CliResult};
 use alloy_primitives::{hex, Address, B256, U256};
 use portal_state::bridge::{ExecutionClient, HeadFeed, HeadFeedConfig};
 use portal_state::client::{Answer, BlockId, BlockRef, StateClient};
+use portal_state::input;
 use portal_state::net::Enr;
 use portal_state::network::{Network, NetworkConfig};
 use portal_state::overlay::LookupStats;
@@ -43,8 +44,8 @@ pub struct QueryArgs {
     /// The chain the network serves.
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
-    /// The block to ask at: a number, a block hash, or `latest` (the newest trusted block,
-    /// falling back to older trusted blocks when it has no proof yet).
+    /// The block to ask at: a number (decimal or 0x-hex), a block hash, or `latest` (the
+    /// newest trusted block, falling back to older trusted blocks when it has no proof yet).
     #[arg(long, global = true, default_value = "latest", value_parser = parse_block)]
     block: BlockId,
     /// Print the answer as one JSON object.
@@ -71,50 +72,39 @@ enum What {
     /// An account: balance, nonce, code hash, storage root (a proven-absent account reads as
     /// zero and says so).
     Account {
-        /// The account's address (0x + 40 hex digits).
+        /// The account's address (0x + 40 hex digits; mixed case must be EIP-55).
+        #[arg(value_parser = parse_address)]
         address: Address,
     },
     /// One storage slot of a contract (zero when unset, proven).
     Storage {
-        /// The contract's address (0x + 40 hex digits).
+        /// The contract's address (0x + 40 hex digits; mixed case must be EIP-55).
+        #[arg(value_parser = parse_address)]
         address: Address,
-        /// The slot: a decimal or 0x-hex number up to 2^256-1.
+        /// The slot: 0x + 1 to 64 hex digits (no decimal: a slot is a key).
         #[arg(value_parser = parse_slot)]
         slot: U256,
     },
     /// A contract's bytecode (empty for an account without code).
     Code {
-        /// The contract's address (0x + 40 hex digits).
+        /// The contract's address (0x + 40 hex digits; mixed case must be EIP-55).
+        #[arg(value_parser = parse_address)]
         address: Address,
     },
 }
 
+// Text arguments by the rules of `portal_state::input`, the same as at the app API and the
+// JSON-RPC server.
 fn parse_block(text: &str) -> Result<BlockId, String> {
-    let text = text.trim();
-    if text == "latest" {
-        return Ok(BlockId::Latest);
-    }
-    if text.len() == 66 {
-        if let Ok(hash) = text.parse::<B256>() {
-            return Ok(BlockId::Hash(hash));
-        }
-    }
-    let number = match text.strip_prefix("0x") {
-        Some(digits) => u64::from_str_radix(digits, 16),
-        None => text.parse(),
-    };
-    number
-        .map(BlockId::Number)
-        .map_err(|_| format!("{text:?}: expected `latest`, a block number or a block hash"))
+    input::parse_block(text).map_err(|e| e.reason)
+}
+
+fn parse_address(text: &str) -> Result<Address, String> {
+    input::parse_address(text).map_err(|e| e.reason)
 }
 
 fn parse_slot(text: &str) -> Result<U256, String> {
-    let text = text.trim();
-    match text.strip_prefix("0x") {
-        Some(digits) => U256::from_str_radix(digits, 16),
-        None => U256::from_str_radix(text, 10),
-    }
-    .map_err(|e| format!("{text:?} is not a slot number: {e}"))
+    input::parse_slot(text).map_err(|e| e.reason)
 }
 
 fn block_line(block: &BlockRef) -> String {
@@ -275,8 +265,10 @@ mod tests {
         let hash = B256::repeat_byte(1);
         assert_eq!(parse_block(&hash.to_string()).unwrap(), BlockId::Hash(hash));
         assert!(parse_block("soon").is_err());
-        assert_eq!(parse_slot("2").unwrap(), U256::from(2));
+        // A slot is a key: hex only, as at every other edge.
+        assert!(parse_slot("2").is_err());
         assert_eq!(parse_slot("0x22").unwrap(), U256::from(34));
+        assert!(parse_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD").is_err());
         assert!(parse_slot("0xzz").is_err());
         assert!(parse_slot("-1").is_err());
     }

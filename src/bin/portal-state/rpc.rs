@@ -570,10 +570,19 @@ mod tests {
             parse_block(Some(&json!({"blockNumber": "0x10"}))).unwrap(),
             BlockId::Number(16)
         );
+        // The rules of `portal_state::input`: decimal numbers too, and a plain hash string.
+        assert_eq!(
+            parse_block(Some(&json!("12"))).unwrap(),
+            BlockId::Number(12)
+        );
+        assert_eq!(
+            parse_block(Some(&json!(hash.to_string()))).unwrap(),
+            BlockId::Hash(hash)
+        );
         for bad in [
             json!("0x"),
             json!("0x01"),
-            json!("12"),
+            json!("012"),
             json!("0xg"),
             json!("0x10000000000000000"),
             json!("newest"),
@@ -603,6 +612,8 @@ mod tests {
             json!("0x000d836201318ec6899a6754069038278074328"),
             json!("0x000d836201318ec6899a67540690382780743280aa"),
             json!("0x000d836201318ec6899a6754069038278074328g"),
+            // Mixed case with a wrong EIP-55 checksum (the JSON-RPC did not check before).
+            json!("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"),
             json!(42),
         ] {
             assert_eq!(

@@ -1,10 +1,13 @@
 //! Parameters as the standard writes them: quantities, data, addresses, block tags and
-//! EIP-1898 block objects, call objects. Malformed input is an "invalid params" error naming
-//! the parameter, never a guess.
+//! EIP-1898 block objects, call objects. Each text value is read by the rules of
+//! [`portal_state::input`], the same as at the app API and the CLI (they also take decimal
+//! numbers and amounts, and check EIP-55 checksums). Malformed input is an "invalid params"
+//! error naming the parameter, never a guess.
 
 use super::RpcError;
-use alloy_primitives::{hex, Address, Bytes, B256, U256};
+use alloy_primitives::{Address, Bytes, B256, U256};
 use portal_state::client::{BlockId, CallRequest};
+use portal_state::input::{self, InputError};
 use serde_json::{Map, Value};
 
 pub(super) fn arity(params: &[Value], min: usize, max: usize) -> Result<(), RpcError> {
@@ -22,74 +25,45 @@ pub(super) fn arity(params: &[Value], min: usize, max: usize) -> Result<(), RpcE
     Ok(())
 }
 
-/// A `0x`-prefixed hex string's digits.
-pub(super) fn hex_digits<'a>(value: &'a Value, what: &str) -> Result<&'a str, RpcError> {
-    let text = value.as_str().ok_or_else(|| {
-        RpcError::params(format!(
-            "{what}: expected a 0x-prefixed hex string, got {value}"
-        ))
-    })?;
-    let digits = text
-        .strip_prefix("0x")
-        .or_else(|| text.strip_prefix("0X"))
-        .ok_or_else(|| RpcError::params(format!("{what}: {text:?} is not 0x-prefixed hex")))?;
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(RpcError::params(format!(
-            "{what}: {text:?} has non-hex characters"
-        )));
-    }
-    Ok(digits)
+/// The text of a string parameter: every value this server reads is one.
+fn text<'a>(value: &'a Value, what: &str) -> Result<&'a str, RpcError> {
+    value
+        .as_str()
+        .ok_or_else(|| RpcError::params(format!("{what}: expected a string, got {value}")))
 }
 
-/// A 20-byte address: `0x` and exactly 40 hex digits.
+/// The rules of [`portal_state::input`], the same as at the app API and the CLI.
+fn by_rule<T>(
+    value: &Value,
+    what: &str,
+    rule: impl FnOnce(&str) -> Result<T, InputError>,
+) -> Result<T, RpcError> {
+    rule(text(value, what)?).map_err(|e| RpcError::params(e.reason))
+}
+
+/// Bytes: `0x` and an even number of hex digits.
+pub(super) fn parse_data(value: &Value, what: &str) -> Result<Bytes, RpcError> {
+    by_rule(value, what, |t| input::parse_hex_data(t, what))
+}
+
+/// A 20-byte address: `0x` and 40 hex digits; mixed case must be a valid EIP-55 checksum.
 pub(super) fn parse_address(value: &Value) -> Result<Address, RpcError> {
-    let digits = hex_digits(value, "address")?;
-    if digits.len() != 40 {
-        return Err(RpcError::params(format!(
-            "address: expected 20 bytes (40 hex digits), got {} digits",
-            digits.len()
-        )));
-    }
-    digits
-        .parse()
-        .map_err(|e| RpcError::params(format!("address: {e}")))
+    by_rule(value, "address", input::parse_address)
 }
 
 /// A 32-byte hash: `0x` and exactly 64 hex digits.
 pub(super) fn parse_b256(value: &Value, what: &str) -> Result<B256, RpcError> {
-    let digits = hex_digits(value, what)?;
-    if digits.len() != 64 {
-        return Err(RpcError::params(format!(
-            "{what}: expected 32 bytes (64 hex digits), got {} digits",
-            digits.len()
-        )));
-    }
-    digits
-        .parse()
-        .map_err(|e| RpcError::params(format!("{what}: {e}")))
+    by_rule(value, what, |t| input::parse_b256(t, what))
 }
 
 /// A storage slot: a quantity or 32 bytes of data (tools send both), up to 64 hex digits.
 pub(super) fn parse_slot(value: &Value) -> Result<U256, RpcError> {
-    let digits = hex_digits(value, "storage slot")?;
-    if digits.is_empty() || digits.len() > 64 {
-        return Err(RpcError::params(format!(
-            "storage slot: expected 1 to 64 hex digits, got {}",
-            digits.len()
-        )));
-    }
-    U256::from_str_radix(digits, 16).map_err(|e| RpcError::params(format!("storage slot: {e}")))
+    by_rule(value, "storage slot", input::parse_slot)
 }
 
-/// A 256-bit quantity (a value or a gas price).
-pub(super) fn parse_quantity_u256(value: &Value, what: &str) -> Result<U256, RpcError> {
-    let digits = hex_digits(value, what)?;
-    if digits.is_empty() || digits.len() > 64 {
-        return Err(RpcError::params(format!(
-            "{what}: expected 1 to 64 hex digits"
-        )));
-    }
-    U256::from_str_radix(digits, 16).map_err(|e| RpcError::params(format!("{what}: {e}")))
+/// A 256-bit amount (a value or a gas price).
+pub(super) fn parse_amount(value: &Value, what: &str) -> Result<U256, RpcError> {
+    by_rule(value, what, |t| input::parse_amount(t, what))
 }
 
 /// The transaction object of `eth_call` / `eth_estimateGas`.
@@ -99,60 +73,36 @@ pub(super) fn parse_call_request(value: &Value, chain_id: u64) -> Result<CallReq
         .ok_or_else(|| RpcError::params("call: expected a transaction object"))?;
     let field = |name: &str| object.get(name).filter(|v| !v.is_null());
     let data = match field("input").or_else(|| field("data")) {
-        Some(v) => {
-            let digits = hex_digits(v, "input")?;
-            hex::decode(digits)
-                .map_err(|e| RpcError::params(format!("input: {e}")))?
-                .into()
-        }
+        Some(v) => parse_data(v, "input")?,
         None => Bytes::new(),
     };
     Ok(CallRequest {
         from: field("from").map(parse_address).transpose()?,
         to: field("to").map(parse_address).transpose()?,
         gas: field("gas")
-            .map(|v| parse_quantity_u256(v, "gas"))
+            .map(|v| parse_amount(v, "gas"))
             .transpose()?
             .map(|g| g.saturating_to::<u64>()),
         gas_price: field("gasPrice")
             .or_else(|| field("maxFeePerGas"))
-            .map(|v| parse_quantity_u256(v, "gasPrice"))
+            .map(|v| parse_amount(v, "gasPrice"))
             .transpose()?,
         value: field("value")
-            .map(|v| parse_quantity_u256(v, "value"))
+            .map(|v| parse_amount(v, "value"))
             .transpose()?,
         data,
         chain_id: Some(chain_id),
     })
 }
 
-/// A block number quantity: `0x`, no leading zeros, at most 64 bits.
-pub(super) fn parse_quantity_u64(value: &Value, what: &str) -> Result<u64, RpcError> {
-    let digits = hex_digits(value, what)?;
-    if digits.is_empty() {
-        return Err(RpcError::params(format!("{what}: empty hex number")));
-    }
-    if digits.len() > 1 && digits.starts_with('0') {
-        return Err(RpcError::params(format!(
-            "{what}: hex number with leading zero digits"
-        )));
-    }
-    u64::from_str_radix(digits, 16)
-        .map_err(|_| RpcError::params(format!("{what}: hex number larger than 64 bits")))
+/// A number (a count, an index): decimal or `0x`-hex, no leading zeros, at most 64 bits.
+pub(super) fn parse_number(value: &Value, what: &str) -> Result<u64, RpcError> {
+    by_rule(value, what, |t| input::parse_number(t, what))
 }
 
 /// The block parameter of `eth_getBlockByNumber`: a tag or a number.
 pub(super) fn parse_block_number(value: &Value) -> Result<BlockId, RpcError> {
-    match value.as_str() {
-        // We know the chain only through trusted headers: the newest trusted one is as "safe",
-        // "finalized" and "pending" as this node can tell.
-        Some("latest" | "safe" | "finalized" | "pending") => Ok(BlockId::Latest),
-        Some("earliest") => Ok(BlockId::Number(0)),
-        Some(_) => Ok(BlockId::Number(parse_quantity_u64(value, "block number")?)),
-        None => Err(RpcError::params(format!(
-            "block: expected a tag (latest, earliest, safe, finalized, pending) or a hex number, got {value}"
-        ))),
-    }
+    by_rule(value, "block", input::parse_block_number)
 }
 
 /// A state method's block parameter: a tag, a number, or an EIP-1898 object
@@ -162,7 +112,7 @@ pub(super) fn parse_block(value: Option<&Value>) -> Result<BlockId, RpcError> {
     match value {
         None => Ok(BlockId::Latest),
         Some(Value::Object(object)) => parse_block_object(object),
-        Some(value) => parse_block_number(value),
+        Some(value) => by_rule(value, "block", input::parse_block),
     }
 }
 

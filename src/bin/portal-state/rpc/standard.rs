@@ -7,7 +7,7 @@
 //! transactions and receipts are never known (`null`, "not found", as for any unknown hash).
 
 use super::{arity, parse_b256, parse_block_number, quantity, RpcError, RpcHandler};
-use alloy_primitives::{hex, keccak256, B256};
+use alloy_primitives::{keccak256, B256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use portal_state::bridge::ExecutionHeader;
 use portal_state::client::BlockId;
@@ -37,9 +37,7 @@ impl RpcHandler {
         Some(match method {
             "web3_clientVersion" => arity(params, 0, 0).map(|()| json!(client_version())),
             "web3_sha3" => arity(params, 1, 1).and_then(|()| {
-                let digits = super::hex_digits(&params[0], "data")?;
-                let data =
-                    hex::decode(digits).map_err(|e| RpcError::params(format!("data: {e}")))?;
+                let data = super::parse_data(&params[0], "data")?;
                 Ok(json!(keccak256(data).to_string()))
             }),
             // EIP-695's decimal form of the chain id (for every chain this serves, the network
@@ -69,7 +67,7 @@ impl RpcHandler {
             | "eth_getUncleByBlockHashAndIndex"
             | "eth_getUncleByBlockNumberAndIndex" => arity(params, 2, 2).and_then(|()| {
                 self.block_of(method, &params[0])?;
-                super::parse_quantity_u64(&params[1], "index")?;
+                super::parse_number(&params[1], "index")?;
                 Ok(Value::Null)
             }),
             "eth_getBlockReceipts" => arity(params, 1, 1).and_then(|()| {

@@ -7,8 +7,8 @@
 //! the blocks' transactions, which the node does not have).
 
 use super::{
-    arity, hex_digits, parse_address, parse_block, parse_block_number, parse_call_request,
-    parse_quantity_u64, parse_slot, quantity, RpcError, RpcHandler, INVALID_PARAMS,
+    arity, parse_address, parse_block, parse_block_number, parse_call_request, parse_data,
+    parse_number, parse_slot, quantity, RpcError, RpcHandler, INVALID_PARAMS,
 };
 use alloy_primitives::{hex, B256};
 use portal_state::client::{MAX_FEE_HISTORY_BLOCKS, SUGGESTED_PRIORITY_FEE};
@@ -69,7 +69,7 @@ impl RpcHandler {
             Value::Number(n) => n
                 .as_u64()
                 .ok_or_else(|| RpcError::params("blockCount: expected a positive integer"))?,
-            other => parse_quantity_u64(other, "blockCount")?,
+            other => parse_number(other, "blockCount")?,
         };
         if count == 0 || count > MAX_FEE_HISTORY_BLOCKS {
             return Err(RpcError::params(format!(
@@ -161,8 +161,7 @@ impl RpcHandler {
 
     async fn send_raw_transaction(&self, params: &[Value]) -> Result<Value, RpcError> {
         arity(params, 1, 1)?;
-        let digits = hex_digits(&params[0], "transaction")?;
-        let raw = hex::decode(digits).map_err(|e| RpcError::params(format!("transaction: {e}")))?;
+        let raw = parse_data(&params[0], "transaction")?;
         let answer = self
             .client
             .send_raw_transaction(&raw, self.chain_id, &self.relays)
