@@ -119,6 +119,20 @@ pub enum LightClientError {
 }
 
 impl LightClientError {
+    /// Whether the object itself is wrong (undecodable, mis-forked, a bad branch or signature,
+    /// too few signers, inconsistent): whoever sent it sent a forgery or garbage. Not so for
+    /// errors that depend on what the store knows (an update it cannot verify yet, one not
+    /// newer than its heads) or on the source's availability.
+    pub fn is_forgery(&self) -> bool {
+        !matches!(
+            self,
+            LightClientError::UnverifiablePeriod { .. }
+                | LightClientError::NotNewer { .. }
+                | LightClientError::NotBootstrapped
+                | LightClientError::Source { .. }
+        )
+    }
+
     pub(crate) fn decode(what: &'static str, e: impl std::fmt::Debug) -> Self {
         LightClientError::Decode {
             what,
