@@ -104,7 +104,7 @@ impl RpcHandler {
             )));
         }
         let slots = keys.iter().map(parse_slot).collect::<Result<Vec<_>, _>>()?;
-        let block = parse_block(params.get(2))?;
+        let block = self.block_param(params.get(2))?;
         let answer = self.client.proof(address, &slots, block).await?;
         let proof = answer.value;
         let nodes = |nodes: &[alloy_primitives::Bytes]| -> Vec<String> {
@@ -136,7 +136,7 @@ impl RpcHandler {
     async fn create_access_list(&self, params: &[Value]) -> Result<Value, RpcError> {
         arity(params, 1, 2)?;
         let request = parse_call_request(&params[0], self.chain_id)?;
-        let block = parse_block(params.get(1))?;
+        let block = self.block_param(params.get(1))?;
         let answer = self.client.create_access_list(&request, block).await?;
         let list: Vec<Value> = answer
             .value
