@@ -7,8 +7,8 @@
 //! the blocks' transactions, which the node does not have).
 
 use super::{
-    arity, hex_digits, parse_address, parse_block, parse_block_number, parse_call_request,
-    parse_quantity_u64, parse_slot, quantity, RpcError, RpcHandler, INVALID_PARAMS,
+    arity, hex_digits, parse_address, parse_block_number, parse_call_request, parse_quantity_u64,
+    parse_slot, quantity, RpcError, RpcHandler, INVALID_PARAMS,
 };
 use alloy_primitives::{hex, B256};
 use portal_state::client::{MAX_FEE_HISTORY_BLOCKS, SUGGESTED_PRIORITY_FEE};
