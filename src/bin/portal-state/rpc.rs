@@ -327,7 +327,11 @@ impl RpcHandler {
                 arity(params, 1, 2)?;
                 let block = if method == "eth_getBlockByNumber" {
                     match params[0].as_str() {
-                        Some("safe" | "finalized") => self.block_param(params.first())?,
+                        // No finalized block yet: no such block, `null` as below.
+                        Some("safe" | "finalized") => match self.block_param(params.first()) {
+                            Ok(block) => block,
+                            Err(_) => return Ok(Value::Null),
+                        },
                         _ => parse_block_number(&params[0])?,
                     }
                 } else {
