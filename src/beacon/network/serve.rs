@@ -224,7 +224,10 @@ impl BeaconNetwork {
                         tracing::debug!("beacon network: light client busy; offered item dropped");
                     }
                 }
-                Err(e) => return self.refuse(from, &e),
+                Err(e) if e.is_forgery() => return self.refuse(from, &e),
+                Err(e) => {
+                    tracing::debug!(error = %e, "beacon network: an offered value we cannot use")
+                }
             }
         }
     }

@@ -66,7 +66,8 @@ impl PortalSource {
                     *super::lock(&self.last_peer) = Some(id);
                     return Ok(Some(object));
                 }
-                Err(e) => self.network.refuse(id, &e),
+                Err(e) if e.is_forgery() => self.network.refuse(id, &e),
+                Err(e) => tracing::debug!(error = %e, "beacon network: a value we cannot use"),
             }
         }
         Ok(None)
