@@ -491,3 +491,53 @@ fn radius_of(payload: &PingPayload) -> Option<Radius> {
         PingPayload::Legacy(_) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served() -> Served {
+        Served {
+            bootstraps: HashMap::from([(B256::repeat_byte(1), vec![0xb0])]),
+            updates: BTreeMap::from([(10, vec![0x0a]), (11, vec![0x0b]), (13, vec![0x0d])]),
+            finality: Some((100, vec![0xf0])),
+            optimistic: Some((200, vec![0x0f])),
+        }
+    }
+
+    #[test]
+    fn ephemeral_updates_are_served_at_or_after_the_asked_slot_only() {
+        let s = served();
+        assert_eq!(s.get(&ContentKey::FinalityUpdate(0)), Some(vec![0xf0]));
+        assert_eq!(s.get(&ContentKey::FinalityUpdate(100)), Some(vec![0xf0]));
+        // The spec: one newer than we have is asked for; nothing newer means no content.
+        assert_eq!(s.get(&ContentKey::FinalityUpdate(101)), None);
+        assert_eq!(s.get(&ContentKey::OptimisticUpdate(200)), Some(vec![0x0f]));
+        assert_eq!(s.get(&ContentKey::OptimisticUpdate(201)), None);
+        assert_eq!(
+            s.get(&ContentKey::Bootstrap(B256::repeat_byte(1))),
+            Some(vec![0xb0])
+        );
+        assert_eq!(s.get(&ContentKey::Bootstrap(B256::repeat_byte(2))), None);
+    }
+
+    #[test]
+    fn a_range_is_the_consecutive_periods_from_its_start() {
+        let s = served();
+        let range = |start_period, count| {
+            s.get(&ContentKey::UpdatesByRange {
+                start_period,
+                count,
+            })
+        };
+        // 10 and 11, not 13: the answer stops at the first period we lack.
+        assert_eq!(
+            range(10, 128),
+            Some(updates_to_content(&[vec![0x0a], vec![0x0b]]))
+        );
+        assert_eq!(range(11, 1), Some(updates_to_content(&[vec![0x0b]])));
+        assert_eq!(range(12, 5), None);
+        assert_eq!(range(9, 5), None);
+        assert_eq!(range(13, u64::MAX), Some(updates_to_content(&[vec![0x0d]])));
+    }
+}
