@@ -5,6 +5,9 @@
 //! `{"min_copies": 3, "bootnodes": ["enr:…", …], "header_rlp": "0x…", "number": 0,
 //!   "hash": "0x…", "state_root": "0x…"}` (`min_copies`: the fewest storage nodes any item is
 //!   on),
+//! `"beacon_api"`: the URL of a beacon REST API on 127.0.0.1 serving the real mainnet Deneb
+//! light-client objects of portal-spec-tests (`tests/support/beacon_data.rs`), for the bindings' light
+//! client tests (checkpoint `0x33d75f85…80ddbf`);
 //! then serves until its stdin reaches EOF (the test closes it, or dies), and stops.
 //!
 //! The network tests (`scripts/network-tests.sh`) run it in a network namespace: there
@@ -14,6 +17,9 @@
 //! storage nodes at once (answered with `{"killed": N, "alive": M}`).
 //!
 //! Test tooling only: nothing here is part of the library's API.
+
+#[path = "../tests/support/beacon_data.rs"]
+mod beacon_data;
 
 use portal_state::bridge::{genesis_content, push_with, PushConfig};
 use portal_state::network::{Network, NetworkConfig};
@@ -123,7 +129,11 @@ async fn main() {
         })
         .min()
         .unwrap_or(0);
+    // beacon_data reads its vectors relative to the repository.
+    std::env::set_current_dir(repo).expect("cd to the repository");
+    let beacon = beacon_data::serve(beacon_data::objects());
     let out = serde_json::json!({
+        "beacon_api": beacon.url,
         "min_copies": min_copies,
         "bootnodes": nodes.iter().map(|n| n.enr().to_base64()).collect::<Vec<_>>(),
         "header_rlp": format!("0x{}", alloy_primitives::hex::encode(&header_rlp)),

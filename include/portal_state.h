@@ -236,6 +236,20 @@ typedef struct PortalStateStatus {
   bool has_newest_block;
   // The newest trusted block's number (0 when `has_newest_block` is false).
   uint64_t newest_block;
+  // Whether the beacon light client runs (`portal_state_node_start_light_client`).
+  bool light_client_running;
+  // Whether it has verified heads (then the four fields below are set; else 0).
+  bool has_light_client_heads;
+  // The light client's finalized beacon slot.
+  uint64_t finalized_slot;
+  // Its optimistic beacon slot.
+  uint64_t optimistic_slot;
+  // The execution block number of its finalized header (what `safe`/`finalized` name).
+  uint64_t finalized_block;
+  // The execution block number of its optimistic header: the newest trusted block.
+  uint64_t optimistic_block;
+  // Peers of the Portal beacon network (`0x501A`) that answered its Ping.
+  uint64_t beacon_peers;
 } PortalStateStatus;
 
 // Fee figures for pricing a transaction, from the newest trusted header, in wei per gas.

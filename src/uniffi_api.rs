@@ -206,6 +206,10 @@ pub struct LightClientStatus {
     pub optimistic_block: Option<u64>,
     /// The last error of a round in which no source succeeded.
     pub last_error: Option<String>,
+    /// Peers of the Portal beacon network (`0x501A`) that answered its Ping.
+    pub beacon_peers: u64,
+    /// Objects from those peers that failed verification (their senders are not asked again).
+    pub refused_objects: u64,
 }
 
 impl From<core::LightClientStatus> for LightClientStatus {
@@ -217,6 +221,8 @@ impl From<core::LightClientStatus> for LightClientStatus {
             finalized_block: s.finalized_block,
             optimistic_block: s.optimistic_block,
             last_error: s.last_error,
+            beacon_peers: s.beacon_peers as u64,
+            refused_objects: s.refused_objects,
         }
     }
 }

@@ -1730,19 +1730,21 @@ class LightClientStatus:
     """
     What the beacon light client has reached.
 """
-    def __init__(self, *, checkpoint:str, finalized_slot:typing.Optional[int], optimistic_slot:typing.Optional[int], finalized_block:typing.Optional[int], optimistic_block:typing.Optional[int], last_error:typing.Optional[str]):
+    def __init__(self, *, checkpoint:str, finalized_slot:typing.Optional[int], optimistic_slot:typing.Optional[int], finalized_block:typing.Optional[int], optimistic_block:typing.Optional[int], last_error:typing.Optional[str], beacon_peers:int, refused_objects:int):
         self.checkpoint = checkpoint
         self.finalized_slot = finalized_slot
         self.optimistic_slot = optimistic_slot
         self.finalized_block = finalized_block
         self.optimistic_block = optimistic_block
         self.last_error = last_error
+        self.beacon_peers = beacon_peers
+        self.refused_objects = refused_objects
         
         
 
     
     def __str__(self):
-        return "LightClientStatus(checkpoint={}, finalized_slot={}, optimistic_slot={}, finalized_block={}, optimistic_block={}, last_error={})".format(self.checkpoint, self.finalized_slot, self.optimistic_slot, self.finalized_block, self.optimistic_block, self.last_error)
+        return "LightClientStatus(checkpoint={}, finalized_slot={}, optimistic_slot={}, finalized_block={}, optimistic_block={}, last_error={}, beacon_peers={}, refused_objects={})".format(self.checkpoint, self.finalized_slot, self.optimistic_slot, self.finalized_block, self.optimistic_block, self.last_error, self.beacon_peers, self.refused_objects)
     def __eq__(self, other):
         if self.checkpoint != other.checkpoint:
             return False
@@ -1756,6 +1758,10 @@ class LightClientStatus:
             return False
         if self.last_error != other.last_error:
             return False
+        if self.beacon_peers != other.beacon_peers:
+            return False
+        if self.refused_objects != other.refused_objects:
+            return False
         return True
 
 class _UniffiFfiConverterTypeLightClientStatus(_UniffiConverterRustBuffer):
@@ -1768,6 +1774,8 @@ class _UniffiFfiConverterTypeLightClientStatus(_UniffiConverterRustBuffer):
             finalized_block=_UniffiFfiConverterOptionalUInt64.read(buf),
             optimistic_block=_UniffiFfiConverterOptionalUInt64.read(buf),
             last_error=_UniffiFfiConverterOptionalString.read(buf),
+            beacon_peers=_UniffiFfiConverterUInt64.read(buf),
+            refused_objects=_UniffiFfiConverterUInt64.read(buf),
         )
 
     @staticmethod
@@ -1778,6 +1786,8 @@ class _UniffiFfiConverterTypeLightClientStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalUInt64.check_lower(value.finalized_block)
         _UniffiFfiConverterOptionalUInt64.check_lower(value.optimistic_block)
         _UniffiFfiConverterOptionalString.check_lower(value.last_error)
+        _UniffiFfiConverterUInt64.check_lower(value.beacon_peers)
+        _UniffiFfiConverterUInt64.check_lower(value.refused_objects)
 
     @staticmethod
     def write(value, buf):
@@ -1787,6 +1797,8 @@ class _UniffiFfiConverterTypeLightClientStatus(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalUInt64.write(value.finalized_block, buf)
         _UniffiFfiConverterOptionalUInt64.write(value.optimistic_block, buf)
         _UniffiFfiConverterOptionalString.write(value.last_error, buf)
+        _UniffiFfiConverterUInt64.write(value.beacon_peers, buf)
+        _UniffiFfiConverterUInt64.write(value.refused_objects, buf)
 
 
 

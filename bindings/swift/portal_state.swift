@@ -2081,6 +2081,14 @@ public struct LightClientStatus: Equatable, Hashable {
      * The last error of a round in which no source succeeded.
      */
     public var lastError: String?
+    /**
+     * Peers of the Portal beacon network (`0x501A`) that answered its Ping.
+     */
+    public var beaconPeers: UInt64
+    /**
+     * Objects from those peers that failed verification (their senders are not asked again).
+     */
+    public var refusedObjects: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2102,13 +2110,21 @@ public struct LightClientStatus: Equatable, Hashable {
          */optimisticBlock: UInt64?, 
         /**
          * The last error of a round in which no source succeeded.
-         */lastError: String?) {
+         */lastError: String?, 
+        /**
+         * Peers of the Portal beacon network (`0x501A`) that answered its Ping.
+         */beaconPeers: UInt64, 
+        /**
+         * Objects from those peers that failed verification (their senders are not asked again).
+         */refusedObjects: UInt64) {
         self.checkpoint = checkpoint
         self.finalizedSlot = finalizedSlot
         self.optimisticSlot = optimisticSlot
         self.finalizedBlock = finalizedBlock
         self.optimisticBlock = optimisticBlock
         self.lastError = lastError
+        self.beaconPeers = beaconPeers
+        self.refusedObjects = refusedObjects
     }
 
     
@@ -2132,7 +2148,9 @@ public struct FfiConverterTypeLightClientStatus: FfiConverterRustBuffer {
                 optimisticSlot: FfiConverterOptionUInt64.read(from: &buf), 
                 finalizedBlock: FfiConverterOptionUInt64.read(from: &buf), 
                 optimisticBlock: FfiConverterOptionUInt64.read(from: &buf), 
-                lastError: FfiConverterOptionString.read(from: &buf)
+                lastError: FfiConverterOptionString.read(from: &buf), 
+                beaconPeers: FfiConverterUInt64.read(from: &buf), 
+                refusedObjects: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -2143,6 +2161,8 @@ public struct FfiConverterTypeLightClientStatus: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.finalizedBlock, into: &buf)
         FfiConverterOptionUInt64.write(value.optimisticBlock, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
+        FfiConverterUInt64.write(value.beaconPeers, into: &buf)
+        FfiConverterUInt64.write(value.refusedObjects, into: &buf)
     }
 }
 

@@ -119,6 +119,23 @@ pub enum LightClientError {
 }
 
 impl LightClientError {
+    /// Whether the object itself is wrong (undecodable, mis-forked, a bad branch or signature,
+    /// too few signers, inconsistent): whoever sent it sent a forgery or garbage. Not so for
+    /// errors that depend on what the store knows (an update it cannot verify yet, one not
+    /// newer than its heads), on what this build knows (a fork digest it cannot derive, such
+    /// as Fulu's; a fork before Deneb) or on the source's availability.
+    pub fn is_forgery(&self) -> bool {
+        !matches!(
+            self,
+            LightClientError::UnverifiablePeriod { .. }
+                | LightClientError::NotNewer { .. }
+                | LightClientError::NotBootstrapped
+                | LightClientError::Source { .. }
+                | LightClientError::UnknownForkDigest(_)
+                | LightClientError::UnsupportedFork { .. }
+        )
+    }
+
     pub(crate) fn decode(what: &'static str, e: impl std::fmt::Debug) -> Self {
         LightClientError::Decode {
             what,

@@ -17,9 +17,10 @@
 //! | [`json`] | the beacon REST API's JSON forms, both ways |
 //! | [`sync`] | [`sync::LightClient`]: catching up with an untrusted [`sync::LightClientSource`] |
 //! | [`rest`] | the beacon REST API as a source |
+//! | [`network`] | the Portal beacon network (`0x501A`): a source, and a server of what we verified |
 //! | [`follow`] | the node's task: sources → verified heads → trusted headers, saved in SQLite |
 //!
-//! Only [`rest`] and [`follow`] do I/O; every object is verified before it changes the store.
+//! Only [`rest`], [`network`] and [`follow`] do I/O; every object is verified before it changes the store.
 
 pub mod bls;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod follow;
 pub mod json;
 pub mod merkle;
+pub mod network;
 pub mod portal;
 pub mod rest;
 pub mod store;

@@ -9,10 +9,10 @@ use super::types::{
     ElectraBootstrap, ElectraFinalityUpdate, ElectraOptimisticUpdate, ElectraUpdate, Update,
 };
 use alloy_primitives::B256;
-use ssz::Decode;
+use ssz::{Decode, Encode};
+use ssz_types::FixedVector;
 
-/// Portal beacon network protocol id.
-pub const BEACON_PROTOCOL_ID: [u8; 2] = [0x50, 0x1a];
+pub use crate::net::BEACON_PROTOCOL_ID;
 
 /// Which light-client object a content key names (its selector byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,30 @@ impl ContentKey {
             }
         }
         out
+    }
+
+    /// A key from its bytes; `None` for another selector (`0x14` historical summaries are
+    /// not served here) or a wrong length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ContentKey> {
+        let (selector, rest) = bytes.split_first()?;
+        let u64_at = |i: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(rest.get(i..i + 8)?.try_into().ok()?))
+        };
+        match (selector, rest.len()) {
+            (0x10, 32) => Some(ContentKey::Bootstrap(B256::from_slice(rest))),
+            (0x11, 16) => Some(ContentKey::UpdatesByRange {
+                start_period: u64_at(0)?,
+                count: u64_at(8)?,
+            }),
+            (0x12, 8) => Some(ContentKey::FinalityUpdate(u64_at(0)?)),
+            (0x13, 8) => Some(ContentKey::OptimisticUpdate(u64_at(0)?)),
+            _ => None,
+        }
+    }
+
+    /// The content id: SHA-256 of the key (the beacon network's derivation function).
+    pub fn content_id(&self) -> B256 {
+        B256::from_slice(&<sha2::Sha256 as sha2::Digest>::digest(self.to_bytes()))
     }
 }
 
@@ -192,4 +216,117 @@ pub fn updates_from_content(
         .iter()
         .map(|item| update_from_content(spec, UpdateKind::Full, item))
         .collect()
+}
+
+fn branch<N: ssz_types::typenum::Unsigned>(
+    what: &'static str,
+    branch: &[B256],
+) -> Result<FixedVector<B256, N>, LightClientError> {
+    FixedVector::new(branch.to_vec()).map_err(|e| LightClientError::Decode {
+        what,
+        reason: format!("{} node(s): {e:?}", branch.len()),
+    })
+}
+
+/// The fork digest of the fork in force at `slot`, and whether it has Electra's branches.
+fn digest_at(spec: &ChainSpec, slot: u64) -> Result<([u8; 4], bool), LightClientError> {
+    let fork = spec.fork_at_slot(slot);
+    let version = spec
+        .version_of(fork)
+        .ok_or(LightClientError::UnsupportedFork { slot })?;
+    Ok((spec.fork_digest(version), fork.has_electra_branches()))
+}
+
+/// A bootstrap as a Portal `0x10` content value: the digest of its slot's fork ‖ SSZ.
+pub fn bootstrap_to_content(spec: &ChainSpec, b: &Bootstrap) -> Result<Vec<u8>, LightClientError> {
+    let (digest, electra) = digest_at(spec, b.header.beacon.slot)?;
+    let what = "current_sync_committee_branch";
+    let ssz = if electra {
+        ElectraBootstrap {
+            header: b.header.clone(),
+            current_sync_committee: b.current_sync_committee.clone(),
+            current_sync_committee_branch: branch(what, &b.current_sync_committee_branch)?,
+        }
+        .as_ssz_bytes()
+    } else {
+        DenebBootstrap {
+            header: b.header.clone(),
+            current_sync_committee: b.current_sync_committee.clone(),
+            current_sync_committee_branch: branch(what, &b.current_sync_committee_branch)?,
+        }
+        .as_ssz_bytes()
+    };
+    Ok([digest.as_slice(), &ssz].concat())
+}
+
+macro_rules! encode_update {
+    ($u:expr, $kind:expr, $update:ident, $finality:ident, $optimistic:ident) => {{
+        let u = $u;
+        match $kind {
+            UpdateKind::Full => $update {
+                attested_header: u.attested_header.clone(),
+                next_sync_committee: u.next_sync_committee.clone(),
+                next_sync_committee_branch: branch(
+                    "next_sync_committee_branch",
+                    &u.next_sync_committee_branch,
+                )?,
+                finalized_header: u.finalized_header.clone(),
+                finality_branch: branch("finality_branch", &u.finality_branch)?,
+                sync_aggregate: u.sync_aggregate.clone(),
+                signature_slot: u.signature_slot,
+            }
+            .as_ssz_bytes(),
+            UpdateKind::Finality => $finality {
+                attested_header: u.attested_header.clone(),
+                finalized_header: u.finalized_header.clone(),
+                finality_branch: branch("finality_branch", &u.finality_branch)?,
+                sync_aggregate: u.sync_aggregate.clone(),
+                signature_slot: u.signature_slot,
+            }
+            .as_ssz_bytes(),
+            UpdateKind::Optimistic => $optimistic {
+                attested_header: u.attested_header.clone(),
+                sync_aggregate: u.sync_aggregate.clone(),
+                signature_slot: u.signature_slot,
+            }
+            .as_ssz_bytes(),
+        }
+    }};
+}
+
+/// An update as a Portal content value of `kind` (`0x12`, `0x13`, or one item of `0x11`):
+/// the digest of its attested slot's fork ‖ SSZ.
+pub fn update_to_content(
+    spec: &ChainSpec,
+    kind: UpdateKind,
+    u: &Update,
+) -> Result<Vec<u8>, LightClientError> {
+    let (digest, electra) = digest_at(spec, u.attested_header.beacon.slot)?;
+    let ssz = if electra {
+        encode_update!(
+            u,
+            kind,
+            ElectraUpdate,
+            ElectraFinalityUpdate,
+            ElectraOptimisticUpdate
+        )
+    } else {
+        encode_update!(
+            u,
+            kind,
+            DenebUpdate,
+            DenebFinalityUpdate,
+            DenebOptimisticUpdate
+        )
+    };
+    Ok([digest.as_slice(), &ssz].concat())
+}
+
+/// A Portal `0x11` content value from items made by [`update_to_content`] (at most
+/// [`MAX_REQUEST_LIGHT_CLIENT_UPDATES`]; more are cut off).
+pub fn updates_to_content(items: &[Vec<u8>]) -> Vec<u8> {
+    // SSZ of a list of variable-size items: an offset each, then the items.
+    items[..items.len().min(MAX_REQUEST_LIGHT_CLIENT_UPDATES)]
+        .to_vec()
+        .as_ssz_bytes()
 }

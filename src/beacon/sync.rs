@@ -26,6 +26,23 @@ pub trait LightClientSource: Send + Sync {
     async fn finality_update(&self) -> Result<Update, LightClientError>;
     /// The newest optimistic update.
     async fn optimistic_update(&self) -> Result<Update, LightClientError>;
+    /// Told when the last object it returned failed verification
+    /// ([`LightClientError::is_forgery`]), so that a source of many peers can stop asking the
+    /// one that sent it. Nothing by default.
+    fn refused(&self, _error: &LightClientError) {}
+}
+
+/// An object the store accepted: what a node that serves light-client data may serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// The bootstrap at the checkpoint.
+    Bootstrap(Bootstrap),
+    /// A `LightClientUpdate` (one period of the range).
+    Update(Update),
+    /// A finality update.
+    Finality(Update),
+    /// An optimistic update.
+    Optimistic(Update),
 }
 
 /// A light client: a checkpoint and, once bootstrapped, its store.
@@ -138,10 +155,21 @@ impl LightClient {
         source: &dyn LightClientSource,
         now_slot: u64,
     ) -> Result<Progress, LightClientError> {
+        self.sync_recording(source, now_slot, &mut |_| {}).await
+    }
+
+    /// [`LightClient::sync`], handing each object the store accepted to `accepted`.
+    pub async fn sync_recording(
+        &mut self,
+        source: &dyn LightClientSource,
+        now_slot: u64,
+        accepted: &mut (dyn FnMut(Verified) + Send),
+    ) -> Result<Progress, LightClientError> {
         let mut total = Progress::default();
         if self.store.is_none() {
             let bootstrap = source.bootstrap(self.checkpoint).await?;
             self.bootstrap(&bootstrap)?;
+            accepted(Verified::Bootstrap(bootstrap));
             total.finalized = true;
             total.optimistic = true;
         }
@@ -162,9 +190,12 @@ impl LightClient {
                 store.finalized_period(),
                 store.is_next_sync_committee_known(),
             );
-            for update in &updates {
-                match self.process(update, now_slot) {
-                    Ok(p) => total = total.or(p),
+            for update in updates {
+                match self.process(&update, now_slot) {
+                    Ok(p) => {
+                        total = total.or(p);
+                        accepted(Verified::Update(update));
+                    }
                     Err(e) if is_stale(&e) => {}
                     Err(e) => return Err(e),
                 }
@@ -181,12 +212,24 @@ impl LightClient {
                 break;
             }
         }
-        for update in [
-            source.finality_update().await?,
-            source.optimistic_update().await?,
-        ] {
-            match self.process(&update, now_slot) {
-                Ok(p) => total = total.or(p),
+        // A source may say it has nothing newer than what we have (the Portal beacon network
+        // is asked for one slot more): not an error.
+        let newest = |result: Result<Update, LightClientError>| match result {
+            Ok(update) => Ok(Some(update)),
+            Err(e) if is_stale(&e) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let finality = newest(source.finality_update().await)?.map(Verified::Finality);
+        let optimistic = newest(source.optimistic_update().await)?.map(Verified::Optimistic);
+        for verified in [finality, optimistic].into_iter().flatten() {
+            let (Verified::Finality(update) | Verified::Optimistic(update)) = &verified else {
+                continue;
+            };
+            match self.process(update, now_slot) {
+                Ok(p) => {
+                    total = total.or(p);
+                    accepted(verified);
+                }
                 Err(e) if is_stale(&e) => {}
                 Err(e) => return Err(e),
             }

@@ -361,10 +361,25 @@ pub struct PortalStateStatus {
     pub has_newest_block: bool,
     /// The newest trusted block's number (0 when `has_newest_block` is false).
     pub newest_block: u64,
+    /// Whether the beacon light client runs (`portal_state_node_start_light_client`).
+    pub light_client_running: bool,
+    /// Whether it has verified heads (then the four fields below are set; else 0).
+    pub has_light_client_heads: bool,
+    /// The light client's finalized beacon slot.
+    pub finalized_slot: u64,
+    /// Its optimistic beacon slot.
+    pub optimistic_slot: u64,
+    /// The execution block number of its finalized header (what `safe`/`finalized` name).
+    pub finalized_block: u64,
+    /// The execution block number of its optimistic header: the newest trusted block.
+    pub optimistic_block: u64,
+    /// Peers of the Portal beacon network (`0x501A`) that answered its Ping.
+    pub beacon_peers: u64,
 }
 
 impl From<core::NodeStatus> for PortalStateStatus {
     fn from(s: core::NodeStatus) -> Self {
+        let light = s.light_client.clone();
         PortalStateStatus {
             node_id: s.node_id.0,
             enr: string_out(Some(&s.enr)),
@@ -373,6 +388,13 @@ impl From<core::NodeStatus> for PortalStateStatus {
             stored_bytes: s.stored_bytes,
             has_newest_block: s.newest_block.is_some(),
             newest_block: s.newest_block.unwrap_or(0),
+            light_client_running: s.light_client.is_some(),
+            has_light_client_heads: light.as_ref().is_some_and(|l| l.finalized_slot.is_some()),
+            finalized_slot: light.as_ref().and_then(|l| l.finalized_slot).unwrap_or(0),
+            optimistic_slot: light.as_ref().and_then(|l| l.optimistic_slot).unwrap_or(0),
+            finalized_block: light.as_ref().and_then(|l| l.finalized_block).unwrap_or(0),
+            optimistic_block: light.as_ref().and_then(|l| l.optimistic_block).unwrap_or(0),
+            beacon_peers: light.as_ref().map_or(0, |l| l.beacon_peers as u64),
         }
     }
 }

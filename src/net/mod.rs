@@ -96,5 +96,10 @@ pub use transport::{InboundRequest, Transport};
 /// The TALKREQ protocol id of the execution state network (`0x500A`).
 pub const STATE_PROTOCOL_ID: [u8; 2] = [0x50, 0x0A];
 
+/// The TALKREQ protocol id of the Portal beacon chain network (`0x501A`): light-client
+/// objects (see [`crate::beacon::network`]). Requests on it go to the queue of
+/// [`Transport::beacon_requests`].
+pub const BEACON_PROTOCOL_ID: [u8; 2] = [0x50, 0x1A];
+
 /// The TALKREQ protocol id that carries uTP packets (ASCII `"utp"`, `0x757470`).
 pub const UTP_PROTOCOL_ID: &[u8] = b"utp";

@@ -21,7 +21,9 @@ use super::gates::{reset_packet, BudgetGuard, Gates};
 use super::record::{build_local_enr, enr_chain_id, negotiate_version};
 use super::shared::{EnrCache, Shared};
 use super::utp::{connection_config, Discv5UtpSocket, UtpPeer};
-use super::{LinkActivity, NetError, TransportConfig, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID};
+use super::{
+    LinkActivity, NetError, TransportConfig, BEACON_PROTOCOL_ID, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID,
+};
 use crate::wire::ProtocolVersion;
 
 /// Inbound requests waiting for the overlay. Beyond this the overlay is not keeping up, and a
@@ -52,7 +54,13 @@ struct Inner {
     /// Watched to know when discv5 has released the UDP socket.
     socket: Weak<UdpSocket>,
     activity: Arc<LinkActivity>,
+    /// Where inbound requests on [`BEACON_PROTOCOL_ID`] go; `None` until someone serves that
+    /// network (then they are answered empty, as for any protocol we do not speak).
+    beacon_inbound: BeaconQueue,
 }
+
+/// The queue of inbound beacon-network requests, shared with the router.
+type BeaconQueue = Arc<Mutex<Option<mpsc::Sender<InboundRequest>>>>;
 
 /// A running node's network transport: discv5 on one UDP socket, TALKREQ on the state
 /// network's protocol id, and uTP streams.
@@ -210,11 +218,13 @@ impl Transport {
         let (utp_tx, utp_rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
         let activity = Arc::new(LinkActivity::default());
+        let beacon_inbound: BeaconQueue = Arc::default();
         let router = tokio::spawn(route(
             events,
             Arc::downgrade(&shared),
             utp_tx,
             inbound_tx,
+            beacon_inbound.clone(),
             config.chain_id,
             activity.clone(),
         ));
@@ -244,6 +254,7 @@ impl Transport {
                 router: Mutex::new(Some(router)),
                 socket: socket_watch,
                 activity,
+                beacon_inbound,
             }),
         };
         tracing::info!(
@@ -297,6 +308,17 @@ impl Transport {
     /// Refuses, without sending anything, a peer whose ENR names another chain. Fails with
     /// [`NetError::Timeout`] after `request_timeout`.
     pub async fn request(&self, peer: &Enr, body: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        self.request_on(STATE_PROTOCOL_ID, peer, body).await
+    }
+
+    /// [`Transport::request`] on another overlay's protocol id (the beacon network's
+    /// [`BEACON_PROTOCOL_ID`]), with the same checks and deadline.
+    pub async fn request_on(
+        &self,
+        protocol: [u8; 2],
+        peer: &Enr,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, NetError> {
         let mut shutdown = self.running()?;
         if let Err(e @ NetError::WrongChain { .. }) = self.peer_version(peer) {
             return Err(e);
@@ -308,7 +330,7 @@ impl Transport {
             .shared
             .with_discv5(|d| {
                 let contact = self.inner.shared.contact(d, peer.clone())?;
-                Ok(d.talk_req(contact, STATE_PROTOCOL_ID.to_vec(), body))
+                Ok(d.talk_req(contact, protocol.to_vec(), body))
             })
             .ok_or(NetError::Shutdown)??;
         tokio::select! {
@@ -328,6 +350,19 @@ impl Transport {
             },
             _ = shutdown.wait_for(|stopped| *stopped) => Err(NetError::Shutdown),
         }
+    }
+
+    /// The queue of inbound requests on [`BEACON_PROTOCOL_ID`], for the node's beacon network
+    /// (a second call replaces the first queue). Until it is called, such requests are
+    /// answered empty.
+    pub fn beacon_requests(&self) -> mpsc::Receiver<InboundRequest> {
+        let (sender, receiver) = mpsc::channel(INBOUND_QUEUE);
+        *self
+            .inner
+            .beacon_inbound
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sender);
+        receiver
     }
 
     /// The protocol version to speak with `peer`, from its ENR: `p` = `[pv_min, pv_max,
@@ -737,6 +772,7 @@ async fn route(
     shared: Weak<Shared>,
     utp: mpsc::UnboundedSender<discv5::TalkRequest>,
     inbound: mpsc::Sender<InboundRequest>,
+    beacon_inbound: BeaconQueue,
     chain_id: u64,
     activity: Arc<LinkActivity>,
 ) {
@@ -747,7 +783,20 @@ async fn route(
                 utp.send(request)
                     .unwrap_or_else(|_| tracing::trace!("uTP socket gone; packet dropped"));
             }
-            Event::TalkRequest(request) if request.protocol() == STATE_PROTOCOL_ID => {
+            Event::TalkRequest(request)
+                if request.protocol() == STATE_PROTOCOL_ID
+                    || request.protocol() == BEACON_PROTOCOL_ID =>
+            {
+                let queue = if request.protocol() == STATE_PROTOCOL_ID {
+                    inbound.clone()
+                } else {
+                    let queue = beacon_inbound.lock().unwrap_or_else(|e| e.into_inner());
+                    match queue.as_ref() {
+                        Some(queue) => queue.clone(),
+                        // Nobody serves the beacon network: dropping answers it empty.
+                        None => continue,
+                    }
+                };
                 activity.inbound(request.node_id().raw());
                 let Some(shared) = shared.upgrade() else {
                     break;
@@ -766,7 +815,7 @@ async fn route(
                     node_id: node_id.raw(),
                     enr,
                 };
-                match inbound.try_send(request) {
+                match queue.try_send(request) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(request)) => {
                         tracing::warn!(%node_id, "inbound queue full; request answered empty");

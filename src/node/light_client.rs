@@ -3,6 +3,7 @@
 
 use super::{join_error, Node, NodeError};
 use crate::beacon::follow::{self, LightClientStatus, SharedStatus};
+use crate::beacon::network::{BeaconNetwork, PortalSource};
 use crate::beacon::rest::RestSource;
 use crate::beacon::{ChainSpec, LightClientSource};
 use alloy_primitives::B256;
@@ -23,6 +24,9 @@ pub struct LightClientConfig {
     pub poll_interval: Duration,
     /// Deadline of one request. Default 30 s.
     pub request_timeout: Duration,
+    /// Take part in the Portal beacon network (`0x501A`): fetch from its peers when the URLs
+    /// fail or there are none, serve what was verified, re-publish it. Default on.
+    pub portal_network: bool,
 }
 
 impl Default for LightClientConfig {
@@ -32,6 +36,7 @@ impl Default for LightClientConfig {
             beacon_api_urls: Vec::new(),
             poll_interval: Duration::from_secs(12),
             request_timeout: Duration::from_secs(30),
+            portal_network: true,
         }
     }
 }
@@ -53,7 +58,7 @@ impl Node {
     /// nor a saved state, or when the light client is already running.
     pub fn start_light_client(&self, config: LightClientConfig) -> Result<(), NodeError> {
         let spec = ChainSpec::mainnet();
-        let sources = config
+        let mut sources = config
             .beacon_api_urls
             .iter()
             .map(|url| {
@@ -77,10 +82,29 @@ impl Node {
         }));
         // Resumed heads are trusted before this returns; the sources are asked in the task.
         follow::publish(&network, &light_client, &status);
+        let beacon = config.portal_network.then(|| {
+            let _runtime = running.runtime.enter();
+            let (network, offered) = BeaconNetwork::start(
+                network.overlay().transport().clone(),
+                light_client.spec().clone(),
+                light_client.checkpoint(),
+            );
+            // After the URLs: the overlay is asked when they fail, or alone when there are none.
+            sources.push(Arc::new(PortalSource::new(network.clone())));
+            follow::BeaconPeers { network, offered }
+        });
         let task_status = status.clone();
         let interval = config.poll_interval;
         let spawned = running.runtime.spawn(async move {
-            follow::run(network, light_client, sources, interval, task_status).await;
+            follow::run(
+                network,
+                light_client,
+                sources,
+                interval,
+                task_status,
+                beacon,
+            )
+            .await;
         });
         running.light_client = Some(status);
         drop(state);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,14 @@
 #define DEPOSIT_CODE_PREFIX "60806040526004361061003f57600035"
 #define DEPOSIT_CODE_BYTES 6358
 #define DEPOSIT_ROOT "d70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
+/* The beacon light client over the devnet's REST server ("beacon_api"), which serves the real
+ * mainnet Deneb objects of portal-spec-tests: the checkpoint, and what they prove (see
+ * tests/beacon_light_client.rs, which checks them against the execution branches). */
+#define BEACON_CHECKPOINT "0x33d75f8506929d950a6d9e43508e92e50a072a39978821900e3a2e261f80ddbf"
+#define BEACON_FINALIZED_SLOT 10248384
+#define BEACON_OPTIMISTIC_SLOT 10248457
+#define BEACON_FINALIZED_BLOCK 21038093
+#define BEACON_OPTIMISTIC_BLOCK 21038166
 /* node::PANIC_IN_CALL: with the fault-injection feature, a call with this calldata panics. */
 #define PANIC_IN_CALL "portal-state:panic-in-call"
 
@@ -147,6 +156,63 @@ static size_t parse_bootnodes(const char *line, char **enrs, size_t max) {
         p += len;
     }
     return n;
+}
+
+/* A fresh node (no peers) whose light client follows the devnet's beacon REST server: the
+ * light-client fields of the status, before and after the heads verify. */
+static void light_client_status(const char *line) {
+    const char *field = strstr(line, "\"beacon_api\":\"");
+    CHECK(field != NULL);
+    if (field == NULL) return;
+    field += strlen("\"beacon_api\":\"");
+    char url[128];
+    size_t len = strcspn(field, "\"");
+    CHECK(len < sizeof url);
+    if (len >= sizeof url) return;
+    memcpy(url, field, len);
+    url[len] = '\0';
+
+    char data_dir[] = "/tmp/portal-state-c-beacon-XXXXXX";
+    CHECK(mkdtemp(data_dir) != NULL);
+    PortalStateConfig config;
+    MUST(portal_state_config_default(&config));
+    config.data_dir = data_dir;
+    config.storage_capacity_bytes = 0;
+    PortalStateNode *node = NULL;
+    MUST(portal_state_node_start(&config, &node));
+
+    PortalStateStatus status;
+    MUST(portal_state_node_status(node, &status));
+    CHECK(!status.light_client_running && !status.has_light_client_heads);
+    CHECK(status.finalized_slot == 0 && status.optimistic_block == 0);
+    portal_state_status_free(&status);
+
+    const char *urls[] = {url};
+    MUST(portal_state_node_start_light_client(node, BEACON_CHECKPOINT, urls, 1));
+    int synced = 0;
+    for (int i = 0; i < 600 && !synced; i++) {
+        MUST(portal_state_node_status(node, &status));
+        CHECK(status.light_client_running);
+        synced = status.has_light_client_heads &&
+                 status.optimistic_block == BEACON_OPTIMISTIC_BLOCK;
+        if (synced) {
+            CHECK(status.finalized_slot == BEACON_FINALIZED_SLOT);
+            CHECK(status.optimistic_slot == BEACON_OPTIMISTIC_SLOT);
+            CHECK(status.finalized_block == BEACON_FINALIZED_BLOCK);
+            CHECK(status.has_newest_block && status.newest_block == BEACON_OPTIMISTIC_BLOCK);
+        }
+        portal_state_status_free(&status);
+        if (!synced) {
+            struct timespec pause = {0, 50 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    CHECK(synced);
+    MUST(portal_state_node_stop(node));
+    portal_state_node_free(node);
+    char remove_dir[128];
+    snprintf(remove_dir, sizeof remove_dir, "rm -rf '%s'", data_dir);
+    CHECK(system(remove_dir) == 0);
 }
 
 static PortalStateCallRequest call_request(const uint8_t *data, size_t data_len) {
@@ -344,6 +410,8 @@ int main(void) {
                  PORTAL_STATE_ERROR_NOT_RUNNING, "not running", "call after stop");
     portal_state_node_free(node);
     portal_state_node_free(NULL);
+
+    light_client_status(devnet.line);
 
     devnet_stop(&devnet);
     for (size_t i = 0; i < bootnodes_len; i++) free(bootnodes[i]);

@@ -1,7 +1,8 @@
 //! `portal-state node --checkpoint … --beacon-api URL`: the CLI's node follows a beacon REST API
 //! (a local server serving the real mainnet Deneb objects) and its JSON-RPC answers from the
 //! heads the light client proved: `eth_blockNumber`, and `eth_getBlockByNumber` with the fields
-//! the proof covers; `eth_call` at such a head is a clear error.
+//! the proof covers (`latest` the optimistic head, `safe` and `finalized` the finalized one);
+//! `eth_call` at such a head is a clear error.
 
 use crate::support::beacon_data;
 use crate::support::cli;
@@ -75,6 +76,25 @@ fn the_node_command_trusts_the_light_clients_heads_and_serves_them() {
         json!([format!("{FINALIZED_BLOCK:#x}"), false]),
     );
     assert_eq!(finalized["number"], json!(format!("{FINALIZED_BLOCK:#x}")));
+    // `finalized` and `safe` name the light client's finalized block, `latest` its optimistic
+    // one (above).
+    for tag in ["finalized", "safe"] {
+        let block = rpc.call("eth_getBlockByNumber", json!([tag, false]));
+        assert_eq!(
+            block["number"],
+            json!(format!("{FINALIZED_BLOCK:#x}")),
+            "{tag}"
+        );
+        assert_eq!(block["hash"], finalized["hash"], "{tag}");
+    }
+    // A state method at `finalized` asks about that block: no peer here holds mainnet
+    // state, so it is not found there (never an answer from another block).
+    let (code, message) = rpc.call_err(
+        "eth_getBalance",
+        json!(["0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "finalized"]),
+    );
+    assert_eq!(code, -32002, "{message}");
+    assert!(message.contains(&FINALIZED_BLOCK.to_string()), "{message}");
 
     // A call at the light client's block: its block environment (coinbase, gas limit, base
     // fee, RANDAO) is not proven, so the call is refused before any state is fetched. (At

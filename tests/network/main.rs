@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod beacon_network;
 mod beacon_rest;
 mod bridge_anvil;
 mod bridge_genesis;

@@ -12,7 +12,7 @@ use portal_state::beacon::ChainSpec;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub const DIR: &str = "tests/data/portal-spec-tests/tests/mainnet/beacon_chain/light_client/deneb";
@@ -65,6 +65,9 @@ pub struct Server {
     pub requests: Arc<AtomicU64>,
     /// Response bytes sent.
     pub bytes: Arc<AtomicU64>,
+    /// While false, every request is answered `503 Service Unavailable` (a beacon node that
+    /// is still syncing).
+    pub open: Arc<AtomicBool>,
 }
 
 pub fn serve(objects: Objects) -> Server {
@@ -84,7 +87,9 @@ pub fn serve(objects: Objects) -> Server {
         .collect();
     let finality = update_to_json(&spec, UpdateKind::Finality, &objects.finality).to_string();
     let optimistic = update_to_json(&spec, UpdateKind::Optimistic, &objects.optimistic).to_string();
-    let (counted_requests, counted_bytes) = (requests.clone(), bytes.clone());
+    let open = Arc::new(AtomicBool::new(true));
+    let (counted_requests, counted_bytes, is_open) =
+        (requests.clone(), bytes.clone(), open.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
@@ -112,36 +117,37 @@ pub fn serve(objects: Objects) -> Server {
                     .nth(1)
                     .unwrap_or("")
                     .to_string();
-                let (status, text) =
-                    if path == format!("/eth/v1/beacon/light_client/bootstrap/{CHECKPOINT:#x}") {
-                        ("200 OK", bootstrap.clone())
-                    } else if let Some(query) =
-                        path.strip_prefix("/eth/v1/beacon/light_client/updates?")
-                    {
-                        let param = |name: &str| -> u64 {
-                            query
-                                .split('&')
-                                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-                                .and_then(|v| v.parse().ok())
-                                .unwrap_or(0)
-                        };
-                        let (start, count) = (param("start_period"), param("count"));
-                        let list: Vec<Value> = updates
-                            .iter()
-                            .filter(|(p, _)| *p >= start && *p < start.saturating_add(count))
-                            .map(|(_, u)| u.clone())
-                            .collect();
-                        ("200 OK", Value::Array(list).to_string())
-                    } else if path == "/eth/v1/beacon/light_client/finality_update" {
-                        ("200 OK", finality.clone())
-                    } else if path == "/eth/v1/beacon/light_client/optimistic_update" {
-                        ("200 OK", optimistic.clone())
-                    } else {
-                        (
-                            "404 Not Found",
-                            r#"{"code":404,"message":"not found"}"#.to_string(),
-                        )
+                let (status, text) = if !is_open.load(Ordering::Relaxed) {
+                    ("503 Service Unavailable", r#"{"code":503}"#.to_string())
+                } else if path == format!("/eth/v1/beacon/light_client/bootstrap/{CHECKPOINT:#x}") {
+                    ("200 OK", bootstrap.clone())
+                } else if let Some(query) =
+                    path.strip_prefix("/eth/v1/beacon/light_client/updates?")
+                {
+                    let param = |name: &str| -> u64 {
+                        query
+                            .split('&')
+                            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0)
                     };
+                    let (start, count) = (param("start_period"), param("count"));
+                    let list: Vec<Value> = updates
+                        .iter()
+                        .filter(|(p, _)| *p >= start && *p < start.saturating_add(count))
+                        .map(|(_, u)| u.clone())
+                        .collect();
+                    ("200 OK", Value::Array(list).to_string())
+                } else if path == "/eth/v1/beacon/light_client/finality_update" {
+                    ("200 OK", finality.clone())
+                } else if path == "/eth/v1/beacon/light_client/optimistic_update" {
+                    ("200 OK", optimistic.clone())
+                } else {
+                    (
+                        "404 Not Found",
+                        r#"{"code":404,"message":"not found"}"#.to_string(),
+                    )
+                };
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
                     text.len()
@@ -158,5 +164,6 @@ pub fn serve(objects: Objects) -> Server {
         url,
         requests,
         bytes,
+        open,
     }
 }

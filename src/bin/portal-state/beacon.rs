@@ -4,6 +4,7 @@
 
 use crate::CliResult;
 use portal_state::beacon::follow::{self, LightClientStatus, SharedStatus};
+use portal_state::beacon::network::{BeaconNetwork, PortalSource};
 use portal_state::beacon::rest::RestSource;
 use portal_state::beacon::{ChainSpec, LightClient, LightClientSource};
 use portal_state::network::Network;
@@ -55,16 +56,27 @@ impl BeaconArgs {
 
     /// Start following the beacon chain in the background (a round every slot).
     pub fn follow(&self, network: &Arc<Network>) -> Result<Option<SharedStatus>, String> {
-        let Some((light_client, sources)) = self.prepare(network)? else {
+        let Some((light_client, mut sources)) = self.prepare(network)? else {
             return Ok(None);
         };
         let status: SharedStatus = Arc::new(Mutex::new(LightClientStatus::default()));
+        // The node also serves, fetches from and re-publishes to the Portal beacon network.
+        let (beacon, offered) = BeaconNetwork::start(
+            network.overlay().transport().clone(),
+            light_client.spec().clone(),
+            light_client.checkpoint(),
+        );
+        sources.push(Arc::new(PortalSource::new(beacon.clone())));
         tokio::spawn(follow::run(
             network.clone(),
             light_client,
             sources,
             Duration::from_secs(12),
             status.clone(),
+            Some(follow::BeaconPeers {
+                network: beacon,
+                offered,
+            }),
         ));
         Ok(Some(status))
     }
@@ -76,7 +88,8 @@ impl BeaconArgs {
         };
         let status: SharedStatus = Arc::new(Mutex::new(LightClientStatus::default()));
         follow::publish(network, &light_client, &status);
-        if !sources.is_empty() && !follow::step(network, &mut light_client, &sources, &status).await
+        if !sources.is_empty()
+            && !follow::step(network, &mut light_client, &sources, &status, None).await
         {
             let error = status
                 .lock()

@@ -118,7 +118,8 @@ pub async fn run(args: NodeArgs) -> CliResult {
         network.add_trusted_header(&header.rlp)?;
         println!("trusting block {} ({})", header.number, header.hash);
     }
-    if args.beacon.follow(&network)?.is_some() {
+    let light_client = args.beacon.follow(&network)?;
+    if light_client.is_some() {
         println!("beacon light client: following the chain (heads are trusted as they verify)");
     }
     let status = network.status();
@@ -145,8 +146,11 @@ pub async fn run(args: NodeArgs) -> CliResult {
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
         let client = portal_state::client::StateClient::new(network.clone());
-        let handler =
-            Arc::new(crate::rpc::RpcHandler::new(client, args.chain_id).with_relays(relays));
+        let handler = Arc::new(
+            crate::rpc::RpcHandler::new(client, args.chain_id)
+                .with_relays(relays)
+                .with_light_client(light_client.clone()),
+        );
         tokio::spawn(crate::rpc::serve(
             listener,
             handler,

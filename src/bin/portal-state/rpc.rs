@@ -160,6 +160,10 @@ pub struct RpcHandler {
     client: StateClient,
     chain_id: u64,
     relays: TxRelays,
+    /// The beacon light client's progress: its finalized block is what `safe` and `finalized`
+    /// name. Without one (the devnet trusts its bridge's heads, which carry no finality) the
+    /// tags mean `latest`.
+    light_client: Option<portal_state::beacon::follow::SharedStatus>,
 }
 
 impl RpcHandler {
@@ -169,7 +173,34 @@ impl RpcHandler {
             client,
             chain_id,
             relays: TxRelays::default(),
+            light_client: None,
         }
+    }
+
+    /// Resolve `safe` and `finalized` to the finalized execution block of `light_client` (when
+    /// there is one; `latest` is its optimistic block, the newest trusted one, anyway).
+    pub fn with_light_client(
+        mut self,
+        light_client: Option<portal_state::beacon::follow::SharedStatus>,
+    ) -> Self {
+        self.light_client = light_client;
+        self
+    }
+
+    /// A block parameter ([`parse_block`]), with `safe` and `finalized` resolved to the light
+    /// client's finalized block. Before it has one, those tags name no trusted block.
+    fn block_param(&self, value: Option<&Value>) -> Result<BlockId, RpcError> {
+        let tag = value.and_then(Value::as_str);
+        if let (Some("safe" | "finalized"), Some(status)) = (tag, &self.light_client) {
+            let finalized = status
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .finalized_block;
+            return finalized
+                .map(BlockId::Number)
+                .ok_or(RpcError::from(ClientError::NoTrustedHeader));
+        }
+        parse_block(value)
     }
 
     /// Send `eth_sendRawTransaction`'s transactions through `relays`.
@@ -295,7 +326,14 @@ impl RpcHandler {
             "eth_getBlockByNumber" | "eth_getBlockByHash" => {
                 arity(params, 1, 2)?;
                 let block = if method == "eth_getBlockByNumber" {
-                    parse_block_number(&params[0])?
+                    match params[0].as_str() {
+                        // No finalized block yet: no such block, `null` as below.
+                        Some("safe" | "finalized") => match self.block_param(params.first()) {
+                            Ok(block) => block,
+                            Err(_) => return Ok(Value::Null),
+                        },
+                        _ => parse_block_number(&params[0])?,
+                    }
                 } else {
                     BlockId::Hash(parse_b256(&params[0], "block hash")?)
                 };
@@ -319,7 +357,7 @@ impl RpcHandler {
             "eth_getBalance" | "eth_getTransactionCount" => {
                 arity(params, 1, 2)?;
                 let address = parse_address(&params[0])?;
-                let block = parse_block(params.get(1))?;
+                let block = self.block_param(params.get(1))?;
                 let answer = self.client.account(address, block).await?;
                 tracing::debug!(%address, block = answer.block.number, "account verified");
                 Ok(if method == "eth_getBalance" {
@@ -332,21 +370,21 @@ impl RpcHandler {
                 arity(params, 2, 3)?;
                 let address = parse_address(&params[0])?;
                 let slot = parse_slot(&params[1])?;
-                let block = parse_block(params.get(2))?;
+                let block = self.block_param(params.get(2))?;
                 let answer = self.client.storage(address, slot, block).await?;
                 Ok(json!(B256::from(answer.value).to_string()))
             }
             "eth_getCode" => {
                 arity(params, 1, 2)?;
                 let address = parse_address(&params[0])?;
-                let block = parse_block(params.get(1))?;
+                let block = self.block_param(params.get(1))?;
                 let answer = self.client.code(address, block).await?;
                 Ok(json!(hex::encode_prefixed(&answer.value)))
             }
             "eth_call" | "eth_estimateGas" => {
                 arity(params, 1, 2)?;
                 let request = parse_call_request(&params[0], self.chain_id)?;
-                let block = parse_block(params.get(1))?;
+                let block = self.block_param(params.get(1))?;
                 if method == "eth_estimateGas" {
                     let answer = self.client.estimate_gas(&request, block).await?;
                     return Ok(quantity(answer.value));

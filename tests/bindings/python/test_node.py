@@ -203,3 +203,34 @@ def test_light_client_config_errors_are_typed(ps, node):
     with pytest.raises(ps.NodeError.InvalidInput):
         node.start_light_client("0x" + "11" * 32, ["ftp://nowhere"])
     assert node.status().light_client is None
+
+
+# The devnet's beacon REST API ("beacon_api") serves portal-spec-tests' real mainnet Deneb
+# light-client objects: this checkpoint, and the heads they prove (tests/beacon_light_client.rs
+# checks them against the execution branches).
+BEACON_CHECKPOINT = "0x33d75f8506929d950a6d9e43508e92e50a072a39978821900e3a2e261f80ddbf"
+
+
+def test_the_light_client_follows_a_beacon_api(ps, devnet, tmp_path):
+    import time
+
+    # No bootnodes: the heads come from the light client alone, never from update_head.
+    config = ps.default_node_config(str(tmp_path / "beacon"))
+    config.storage_capacity_bytes = 0
+    node = ps.Node.start(config)
+    try:
+        assert node.status().light_client is None
+        node.start_light_client(BEACON_CHECKPOINT, [devnet["beacon_api"]])
+        for _ in range(600):
+            status = node.status()
+            if status.light_client.optimistic_block == 21_038_166:
+                break
+            time.sleep(0.05)
+        light = status.light_client
+        assert light.checkpoint == BEACON_CHECKPOINT
+        assert (light.finalized_slot, light.optimistic_slot) == (10_248_384, 10_248_457)
+        assert (light.finalized_block, light.optimistic_block) == (21_038_093, 21_038_166)
+        assert light.last_error is None and light.refused_objects == 0
+        assert status.newest_block == 21_038_166
+    finally:
+        node.stop()

@@ -52,6 +52,8 @@ final class Devnet {
     let bootnodes: [String]
     let headerRlp: Data
     let blockHash: String
+    /// A beacon REST API serving the real mainnet Deneb light-client objects.
+    let beaconApi: String
 
     init() throws {
         guard let binary = ProcessInfo.processInfo.environment["PORTAL_STATE_DEVNET"],
@@ -76,7 +78,8 @@ final class Devnet {
         guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
             let bootnodes = object["bootnodes"] as? [String], !bootnodes.isEmpty,
             let rlpHex = object["header_rlp"] as? String, let headerRlp = Data(hex: rlpHex),
-            let blockHash = object["hash"] as? String
+            let blockHash = object["hash"] as? String,
+            let beaconApi = object["beacon_api"] as? String
         else {
             process.terminate()
             throw SetupError(
@@ -86,6 +89,7 @@ final class Devnet {
         self.bootnodes = bootnodes
         self.headerRlp = headerRlp
         self.blockHash = blockHash
+        self.beaconApi = beaconApi
     }
 
     func stop() {
@@ -193,6 +197,36 @@ final class NodeTests: XCTestCase {
         let absent = try node.queryAccount(address: "0x" + String(repeating: "77", count: 20), block: .latest)
         XCTAssertFalse(absent.exists)
         XCTAssertEqual(absent.balance, "0")
+    }
+
+    /// The devnet's beacon API serves portal-spec-tests' mainnet Deneb objects: this checkpoint
+    /// and the heads they prove (tests/beacon_light_client.rs checks them against the
+    /// execution branches). No bootnodes: the heads come from the light client alone.
+    func testTheLightClientFollowsABeaconApi() async throws {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portal-state-swift-beacon-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        var config = defaultNodeConfig(dataDir: dir.path)
+        config.storageCapacityBytes = 0
+        let node = try Node.start(config: config)
+        defer { try? node.stop() }
+        XCTAssertNil(try node.status().lightClient)
+        let checkpoint = "0x33d75f8506929d950a6d9e43508e92e50a072a39978821900e3a2e261f80ddbf"
+        try node.startLightClient(checkpoint: checkpoint, beaconApiUrls: [devnet.beaconApi])
+        var status = try node.status()
+        for _ in 0..<600 where status.lightClient?.optimisticBlock != 21_038_166 {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            status = try node.status()
+        }
+        let light = try XCTUnwrap(status.lightClient)
+        XCTAssertEqual(light.checkpoint, checkpoint)
+        XCTAssertEqual(light.finalizedSlot, 10_248_384)
+        XCTAssertEqual(light.optimisticSlot, 10_248_457)
+        XCTAssertEqual(light.finalizedBlock, 21_038_093)
+        XCTAssertEqual(light.optimisticBlock, 21_038_166)
+        XCTAssertNil(light.lastError)
+        XCTAssertEqual(light.refusedObjects, 0)
+        XCTAssertEqual(status.newestBlock, 21_038_166)
     }
 
     func testAsyncFunctionsAnswerToo() async throws {

@@ -3109,6 +3109,16 @@ data class LightClientStatus (
      * The last error of a round in which no source succeeded.
      */
     var `lastError`: kotlin.String?
+    , 
+    /**
+     * Peers of the Portal beacon network (`0x501A`) that answered its Ping.
+     */
+    var `beaconPeers`: kotlin.ULong
+    , 
+    /**
+     * Objects from those peers that failed verification (their senders are not asked again).
+     */
+    var `refusedObjects`: kotlin.ULong
     
 ){
     
@@ -3131,6 +3141,8 @@ public object FfiConverterTypeLightClientStatus: FfiConverterRustBuffer<LightCli
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
@@ -3140,7 +3152,9 @@ public object FfiConverterTypeLightClientStatus: FfiConverterRustBuffer<LightCli
             FfiConverterOptionalULong.allocationSize(value.`optimisticSlot`) +
             FfiConverterOptionalULong.allocationSize(value.`finalizedBlock`) +
             FfiConverterOptionalULong.allocationSize(value.`optimisticBlock`) +
-            FfiConverterOptionalString.allocationSize(value.`lastError`)
+            FfiConverterOptionalString.allocationSize(value.`lastError`) +
+            FfiConverterULong.allocationSize(value.`beaconPeers`) +
+            FfiConverterULong.allocationSize(value.`refusedObjects`)
     )
 
     override fun write(value: LightClientStatus, buf: ByteBuffer) {
@@ -3150,6 +3164,8 @@ public object FfiConverterTypeLightClientStatus: FfiConverterRustBuffer<LightCli
             FfiConverterOptionalULong.write(value.`finalizedBlock`, buf)
             FfiConverterOptionalULong.write(value.`optimisticBlock`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
+            FfiConverterULong.write(value.`beaconPeers`, buf)
+            FfiConverterULong.write(value.`refusedObjects`, buf)
     }
 }
 

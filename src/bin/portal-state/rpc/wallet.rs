@@ -7,8 +7,8 @@
 //! the blocks' transactions, which the node does not have).
 
 use super::{
-    arity, parse_address, parse_block, parse_block_number, parse_call_request, parse_data,
-    parse_number, parse_slot, quantity, RpcError, RpcHandler, INVALID_PARAMS,
+    arity, parse_address, parse_block_number, parse_call_request, parse_data, parse_number,
+    parse_slot, quantity, RpcError, RpcHandler, INVALID_PARAMS,
 };
 use alloy_primitives::{hex, B256};
 use portal_state::client::{MAX_FEE_HISTORY_BLOCKS, SUGGESTED_PRIORITY_FEE};
@@ -104,7 +104,7 @@ impl RpcHandler {
             )));
         }
         let slots = keys.iter().map(parse_slot).collect::<Result<Vec<_>, _>>()?;
-        let block = parse_block(params.get(2))?;
+        let block = self.block_param(params.get(2))?;
         let answer = self.client.proof(address, &slots, block).await?;
         let proof = answer.value;
         let nodes = |nodes: &[alloy_primitives::Bytes]| -> Vec<String> {
@@ -136,7 +136,7 @@ impl RpcHandler {
     async fn create_access_list(&self, params: &[Value]) -> Result<Value, RpcError> {
         arity(params, 1, 2)?;
         let request = parse_call_request(&params[0], self.chain_id)?;
-        let block = parse_block(params.get(1))?;
+        let block = self.block_param(params.get(1))?;
         let answer = self.client.create_access_list(&request, block).await?;
         let list: Vec<Value> = answer
             .value

@@ -38,12 +38,22 @@ const val DEPOSIT_CODE_BYTES = 6358
 const val PANIC_IN_CALL = "portal-state:panic-in-call"
 const val DEPOSIT_ROOT = "0xd70a234731285c6804c2a4f56711ddb8c82c99740f207854891028af34e27e5e"
 
+// The devnet's beacon REST API serves the real mainnet Deneb light-client objects of
+// portal-spec-tests: this checkpoint, and the heads they prove (tests/beacon_light_client.rs
+// checks them against the execution branches).
+const val BEACON_CHECKPOINT = "0x33d75f8506929d950a6d9e43508e92e50a072a39978821900e3a2e261f80ddbf"
+const val BEACON_FINALIZED_SLOT = 10_248_384uL
+const val BEACON_OPTIMISTIC_SLOT = 10_248_457uL
+const val BEACON_FINALIZED_BLOCK = 21_038_093uL
+const val BEACON_OPTIMISTIC_BLOCK = 21_038_166uL
+
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NodeTest {
     private lateinit var devnet: Process
     private lateinit var bootnodes: List<String>
     private lateinit var headerRlp: ByteArray
     private lateinit var blockHash: String
+    private lateinit var beaconApi: String
 
     private fun required(property: String): String {
         val value = System.getProperty(property)
@@ -68,6 +78,7 @@ class NodeTest {
         bootnodes = Regex("\"(enr:[^\"]+)\"").findAll(line).map { it.groupValues[1] }.toList()
         headerRlp = hex(Regex("\"header_rlp\":\"(0x[0-9a-f]+)\"").find(line)!!.groupValues[1])
         blockHash = Regex("\"hash\":\"(0x[0-9a-f]+)\"").find(line)!!.groupValues[1]
+        beaconApi = Regex("\"beacon_api\":\"([^\"]+)\"").find(line)!!.groupValues[1]
         assertTrue(bootnodes.isNotEmpty(), line)
     }
 
@@ -165,6 +176,31 @@ class NodeTest {
             // The JVM lives on and so does the node.
             val root = node.call(request(hex("c5f2892f")), BlockId.Latest)
             assertArrayEquals(hex(DEPOSIT_ROOT), root.returnData)
+        }
+    }
+
+    @Test
+    fun theLightClientFollowsABeaconApi() {
+        // No bootnodes: the heads come from the light client alone, never from `updateHead`.
+        val dir = Files.createTempDirectory("portal-state-kt-beacon").toString()
+        Node.start(defaultNodeConfig(dir).copy(storageCapacityBytes = 0uL)).use { node ->
+            assertEquals(null, node.status().lightClient)
+            node.startLightClient(BEACON_CHECKPOINT, listOf(beaconApi))
+            var status = node.status()
+            for (i in 0 until 600) {
+                if (status.lightClient?.optimisticBlock == BEACON_OPTIMISTIC_BLOCK) break
+                Thread.sleep(50)
+                status = node.status()
+            }
+            val light = status.lightClient ?: fail("no light-client status")
+            assertEquals(BEACON_CHECKPOINT, light.checkpoint)
+            assertEquals(BEACON_FINALIZED_SLOT, light.finalizedSlot)
+            assertEquals(BEACON_OPTIMISTIC_SLOT, light.optimisticSlot)
+            assertEquals(BEACON_FINALIZED_BLOCK, light.finalizedBlock)
+            assertEquals(BEACON_OPTIMISTIC_BLOCK, light.optimisticBlock)
+            assertEquals(null, light.lastError)
+            assertEquals(0uL, light.refusedObjects)
+            assertEquals(BEACON_OPTIMISTIC_BLOCK, status.newestBlock)
         }
     }
 
