@@ -12,6 +12,7 @@
 //! current-thread runtime), and a panic in the EVM comes back as a `JoinError`, which becomes
 //! an error here instead of unwinding into an FFI caller.
 
+use super::caller::CallerReads;
 use super::{Answer, BlockId, BlockRef, ClientError, StateClient};
 use crate::content::{BytecodeKey, ContentKey};
 use crate::overlay::LookupStats;
@@ -22,12 +23,13 @@ use revm::context::result::{EVMError, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::transaction::AccessList;
 use revm::database_interface::{DBErrorMarker, DatabaseRef, WrapDatabaseRef};
-use revm::handler::{ExecuteEvm, MainBuilder, MainContext};
+use revm::handler::{MainBuilder, MainContext};
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::primitives::hardfork::SpecId;
 use revm::state::{AccountInfo, Bytecode};
+use revm::InspectEvm;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::runtime::Handle;
@@ -311,6 +313,10 @@ pub(super) struct Prepared {
     pub(super) db: NetworkDb,
     block: BlockRef,
     pub(super) info: BlockContext,
+    /// The caller runs as an empty stand-in: no proof of it was found (see
+    /// [`super::caller`]); what was not found, and at which blocks, for the error returned
+    /// if the call reads its state.
+    unproven_caller: Option<(String, Vec<u64>)>,
 }
 
 impl Prepared {
@@ -359,14 +365,24 @@ impl Prepared {
         // the state it touches.
         cfg.disable_fee_charge = true;
         cfg.disable_base_fee = request.gas_price.is_none();
+        let caller = tx.caller;
+        let watch = CallerReads::of(self.unproven_caller.as_ref().map(|_| caller));
         let mut evm = Context::mainnet()
             .with_db(WrapDatabaseRef(&self.db))
             .with_block(self.info.env.clone())
             .with_cfg(cfg)
-            .build_mainnet();
-        let outcome = evm.transact(tx);
+            .build_mainnet_with_inspector(watch);
+        let outcome = evm.inspect_tx(tx);
         if let Some(e) = lock(&self.db.failure).take() {
             return Err(e);
+        }
+        if evm.inspector.read() {
+            if let Some((what, tried)) = &self.unproven_caller {
+                return Err(ClientError::NotFound {
+                    what: format!("{what} (the call reads its caller's state)"),
+                    tried: tried.clone(),
+                });
+            }
         }
         let result = match outcome {
             Ok(r) => r.result,
@@ -519,7 +535,18 @@ impl StateClient {
         if let Some((to, info)) = to_account? {
             db.insert_account(to, info);
         }
-        let (_, mut sender) = from_account?;
+        // Without `from`, the zero address calls; when the network holds no proof of it, an
+        // empty stand-in does, watched (super::caller). Not for a creation: its address comes
+        // from the caller's nonce.
+        let (mut sender, unproven_caller) = match from_account {
+            Ok((_, sender)) => (sender, None),
+            Err(ClientError::NotFound { what, tried })
+                if request.from.is_none() && request.to.is_some() =>
+            {
+                (AccountInfo::default(), Some((what, tried)))
+            }
+            Err(e) => return Err(e),
+        };
         // eth_call semantics: the sender can send `value` whatever its balance. revm tops the
         // balance up only when it charges fees, which we turn off (see `run`), so do it here;
         // the sender's BALANCE then reads at least `value` during the call.
@@ -529,6 +556,7 @@ impl StateClient {
             db,
             block: (&header).into(),
             info,
+            unproven_caller,
         })
     }
 

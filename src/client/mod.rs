@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 mod access_list;
 mod call;
+mod caller;
 mod fallback;
 mod fees;
 mod proof;

@@ -114,16 +114,35 @@ async fn weth_decimals_at_block_19m_through_the_network() {
         }
         other => panic!("symbol() without slot 1: {other:?}"),
     }
-    // The zero address's account is not on this network either: the default caller fails
-    // cleanly.
+    // Without `from` the zero address calls, as geth and anvil take it. Its account is not
+    // on this network, but decimals() and totalSupply() never read it: both answer.
     let anonymous = CallRequest {
         from: None,
         ..decimals.clone()
     };
-    assert!(matches!(
-        client.call(&anonymous, BlockId::Number(19_000_000)).await,
-        Err(ClientError::NotFound { .. })
-    ));
+    let anonymous = client
+        .call(&anonymous, BlockId::Number(19_000_000))
+        .await
+        .expect("decimals() does not read its caller");
+    assert_eq!(anonymous.value, answer.value);
+    let total_supply = CallRequest {
+        from: None,
+        data: calldata("18160ddd"),
+        ..decimals.clone()
+    };
+    let total = client
+        .call(&total_supply, BlockId::Number(19_000_000))
+        .await
+        .expect("totalSupply() does not read its caller");
+    // WETH's totalSupply() is its own balance.
+    let weth = client
+        .account(WETH, BlockId::Number(19_000_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        U256::from_be_slice(&total.value.return_data),
+        weth.value.balance
+    );
     // A block that is not trusted.
     assert!(matches!(
         client.call(&decimals, BlockId::Number(18_999_999)).await,
@@ -266,6 +285,70 @@ async fn holesky_deposit_contract_agrees_with_anvil() {
     ));
 
     drop(anvil);
+    light.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// A call without `from` runs with the zero address as its caller even where the network holds
+/// no proof of that account — unless the call's code reads the caller's state: then it fails
+/// naming the account, and nothing unverified is returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_from_needs_the_callers_state_only_when_it_reads_it() {
+    // The zero account exists (it holds 5 wei), but its proof is not pushed.
+    let json = r#"{"alloc": {
+        "0x0000000000000000000000000000000000000000": {"balance": "0x5"},
+        "0x00000000000000000000000000000000000000c1": {"code": "0x602a60005260206000f3"},
+        "0x00000000000000000000000000000000000000c2": {"code": "0x333160005260206000f3"}
+    }}"#;
+    // c1: return 42. c2: return BALANCE(CALLER).
+    let (c1, c2) = (
+        address!("00000000000000000000000000000000000000c1"),
+        address!("00000000000000000000000000000000000000c2"),
+    );
+    let content = genesis_content(json).unwrap();
+    let header_rlp = synthetic_header(1, content.state_root);
+    let items: Vec<_> = content
+        .items
+        .into_iter()
+        .filter(|item| {
+            !matches!(item.key(), portal_state::content::ContentKey::Account(a) if a.address == Address::ZERO)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (nodes, light) = network_with(dir.path(), &header_rlp, items).await;
+    let client = StateClient::new(light.clone());
+    let call = |to: Address, from: Option<Address>| CallRequest {
+        from,
+        to: Some(to),
+        ..CallRequest::default()
+    };
+
+    let returns_42 = call(c1, None);
+    let answer = soon(|| client.call(&returns_42, BlockId::Latest))
+        .await
+        .expect("the caller's state is not read");
+    assert!(answer.value.success);
+    assert_eq!(
+        U256::from_be_slice(&answer.value.return_data),
+        U256::from(42)
+    );
+
+    match client.call(&call(c2, None), BlockId::Latest).await {
+        Err(ClientError::NotFound { what, .. }) => {
+            assert!(what.contains("reads its caller's state"), "{what}");
+        }
+        other => panic!("BALANCE(CALLER) without its proof: {other:?}"),
+    }
+    // A caller named in the request must be proven, whatever the code reads.
+    assert!(matches!(
+        client
+            .call(&call(c1, Some(Address::ZERO)), BlockId::Latest)
+            .await,
+        Err(ClientError::NotFound { .. })
+    ));
+
     light.stop().await;
     for node in nodes {
         node.stop().await;

@@ -3,43 +3,13 @@
 
 use crate::support::nodes;
 
-use alloy_primitives::{address, Address, Bytes, B256, U256};
-use alloy_rlp::Encodable;
+use alloy_primitives::{address, Address, B256, U256};
 use nodes::*;
 use portal_state::client::{BlockId, ClientError, StateClient};
 use portal_state::content::{ContentKey, ContentValue};
 use portal_state::network::Network;
 use portal_state::proof::{self, GenesisAlloc, VerifiedContent};
 use std::sync::Arc;
-
-/// A header RLP with the given number and state root (other fields zero): a block the network
-/// holds no state for.
-fn synthetic_header(number: u64, state_root: B256) -> Vec<u8> {
-    let mut fields = Vec::new();
-    B256::ZERO.encode(&mut fields); // parent hash
-    B256::ZERO.encode(&mut fields); // ommers hash
-    Address::ZERO.encode(&mut fields); // beneficiary
-    state_root.encode(&mut fields);
-    B256::ZERO.encode(&mut fields); // transactions root
-    B256::ZERO.encode(&mut fields); // receipts root
-    Bytes::from(vec![0u8; 256]).encode(&mut fields); // logs bloom
-    U256::ZERO.encode(&mut fields); // difficulty
-    number.encode(&mut fields);
-    30_000_000u64.encode(&mut fields); // gas limit
-    0u64.encode(&mut fields); // gas used
-    1_700_000_000u64.encode(&mut fields); // timestamp
-    Bytes::new().encode(&mut fields); // extra data
-    B256::ZERO.encode(&mut fields); // mix hash
-    alloy_primitives::B64::ZERO.encode(&mut fields); // nonce
-    let mut out = Vec::new();
-    alloy_rlp::Header {
-        list: true,
-        payload_length: fields.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&fields);
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_name_their_block_and_fall_back_to_older_roots() {
