@@ -52,6 +52,7 @@
 
 mod beacon;
 mod content;
+mod meta;
 mod open;
 mod peers_headers;
 
