@@ -53,6 +53,7 @@
 mod beacon;
 mod content;
 mod meta;
+mod neighbours;
 mod open;
 mod peers_headers;
 
