@@ -49,7 +49,7 @@ pub struct OverlayConfig {
     /// Disjoint paths of every content lookup ([`super::Overlay::find_content`]); 1 (the
     /// default) is a plain lookup. With `d` paths, sybils ground near a content id cannot stop a
     /// lookup as long as one path starts at an honest peer (S/Kademlia suggests 3 to 4); each
-    /// path costs about one plain lookup's messages.
+    /// path costs about one plain lookup's messages. 0 is taken as 1.
     pub disjoint_paths: usize,
 }
 
