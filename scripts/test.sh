@@ -57,6 +57,8 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --locked --all-targets -- -D warnings
+# No import cycle between files of src/, no import up the layers (the table in the script).
+python3 scripts/check-layers.py
 
 step "docs (every public item documented, no broken links)"
 # The library's API (the CLI binary has no public items of its own).

@@ -334,6 +334,8 @@ impl Node {
             bootnodes: config.bootnodes,
             chain_id: config.chain_id,
             worker_threads: config.worker_threads as usize,
+            // Not in the bindings' config: the core defaults (one lookup path).
+            ..core::Config::default()
         })?;
         Ok(Arc::new(Node { inner }))
     }

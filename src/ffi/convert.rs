@@ -74,6 +74,8 @@ impl PortalStateConfig {
             bootnodes,
             chain_id: self.chain_id,
             worker_threads: self.worker_threads as usize,
+            // Not in the bindings' config: the core defaults (one lookup path).
+            ..core::Config::default()
         })
     }
 }

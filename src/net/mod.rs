@@ -88,8 +88,8 @@ pub use config::TransportConfig;
 pub use discv5::Enr;
 pub use error::NetError;
 pub use record::{
-    enr_from_base64, enr_from_rlp, enr_to_rlp, negotiate_version, PortalEnrField, ENR_KEY_P,
-    ENR_KEY_PV, SUPPORTED_VERSIONS,
+    enr_from_base64, enr_from_rlp, enr_to_rlp, negotiate_version, PortalEnrField, ProtocolVersion,
+    ENR_KEY_P, ENR_KEY_PV, SUPPORTED_VERSIONS,
 };
 pub use transport::{InboundRequest, Transport};
 

@@ -7,7 +7,30 @@ use discv5::Enr;
 use enr::CombinedKey;
 
 use super::NetError;
-use crate::wire::ProtocolVersion;
+
+/// A version of the wire protocol, as announced in the ENR (`p` or the older `pv`).
+///
+/// It lives here, with the ENR fields that carry it, so that the transport can negotiate it
+/// without importing the wire layer above it; [`crate::wire`] re-exports it.
+///
+/// What changes with the version: v0 answers an Offer with a bitlist, v1 with accept codes and
+/// LEB128-prefixed uTP items; v2 adds the chain id to the ENR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProtocolVersion(pub u8);
+
+impl ProtocolVersion {
+    /// The initial version.
+    pub const V0: ProtocolVersion = ProtocolVersion(0);
+    /// Accept codes; size-prefixed uTP content.
+    pub const V1: ProtocolVersion = ProtocolVersion(1);
+    /// Chain id in the ENR. The current version.
+    pub const V2: ProtocolVersion = ProtocolVersion(2);
+
+    /// Whether Accept carries codes (v1+) rather than a bitlist (v0).
+    pub fn has_accept_codes(self) -> bool {
+        self >= Self::V1
+    }
+}
 
 /// ENR key of the Portal field `p` = `rlp([pv_min, pv_max, chain_id])`.
 pub const ENR_KEY_P: &str = "p";

@@ -18,13 +18,12 @@ use utp_rs::socket::UtpSocket;
 use utp_rs::stream::UtpStream;
 
 use super::gates::{reset_packet, BudgetGuard, Gates};
-use super::record::{build_local_enr, enr_chain_id, negotiate_version};
+use super::record::{build_local_enr, enr_chain_id, negotiate_version, ProtocolVersion};
 use super::shared::{EnrCache, Shared};
 use super::utp::{connection_config, Discv5UtpSocket, UtpPeer};
 use super::{
     LinkActivity, NetError, TransportConfig, BEACON_PROTOCOL_ID, STATE_PROTOCOL_ID, UTP_PROTOCOL_ID,
 };
-use crate::wire::ProtocolVersion;
 
 /// Inbound requests waiting for the overlay. Beyond this the overlay is not keeping up, and a
 /// request is better answered empty at once than late.

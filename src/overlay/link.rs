@@ -23,8 +23,9 @@
 //! It reads the link's state from the transport ([`crate::net::LinkActivity`]) and acts through
 //! the [`Overlay`].
 
-use super::service::{node_id_of, FoundContent, Overlay};
+use super::service::{node_id_of, Overlay};
 use super::table::NodeId;
+use super::FoundContent;
 use super::OverlayError;
 use crate::content::ContentKey;
 use crate::net::Enr;

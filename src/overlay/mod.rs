@@ -4,27 +4,43 @@
 //! headers whose state roots it accepts content for ([`TrustedHeaders`]), the handlers that
 //! answer each wire message, the node and content lookups, and offer/accept gossip
 //! ([`Overlay`]), and the defences against hostile peers: rate limits, bans, the subnet cap
-//! ([`PeerLimits`]) and disjoint-path lookups ([`LookupOptions`]). It decodes messages with
+//! ([`PeerLimits`]) and disjoint-path lookups ([`OverlayConfig::disjoint_paths`]). It decodes messages with
 //! [`crate::wire`], checks every value with [`crate::proof`] and keeps content in
 //! [`crate::store`]; it reaches the network only through [`crate::net`]. [`Link`] keeps it
 //! usable on a phone's link: recovery after address changes, keep-alives, reachability,
 //! pause/resume, and retried lookups.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `config.rs` | [`OverlayConfig`], [`LookupOptions`] and the reports: [`LookupStats`], [`FoundContent`], [`PlacementReport`], [`TrafficCounters`] |
+//! | `service.rs` | [`Overlay`]: shared state, accessors, the trusted-root check and validation of peer bytes |
+//! | `inbound.rs` | answering Ping, FindNodes, FindContent (proofs of absence included) and Offer; taking offered content |
+//! | `outbound.rs` | requests to one peer: ping, find_nodes, find_content_from, ask_peer, offer |
+//! | `query.rs` | a lookup's decisions without I/O: whom to ask next, disjoint paths (unit-tested without sockets) |
+//! | `lookup.rs` | the lookup drivers: node and content lookups, bootstrap, refresh |
+//! | `gossip.rs` | offering new content onward, placing a bridge's content |
+//! | `table.rs`, `heads.rs`, `limits.rs`, `link.rs` | the routing table, trusted headers, peer limits, the phone's link |
 
-mod disjoint;
+mod config;
+mod gossip;
 mod heads;
+mod inbound;
 mod limits;
 mod link;
+mod lookup;
+mod outbound;
+mod query;
 mod service;
 mod table;
 
-pub use disjoint::LookupOptions;
+pub use config::{
+    FoundContent, LookupOptions, LookupStats, OverlayConfig, PlacementReport, TrafficCounters,
+    CLIENT_INFO, MAX_INLINE_CONTENT,
+};
 pub use heads::{TrustedHeaders, MAX_TRUSTED_HEADERS};
 pub use limits::{enr_ip, subnet_of, LimitCounters, PeerLimits, Rate, Subnet, SubnetCap};
 pub use link::{Link, LinkConfig, LinkStatus, Locate, RecoveryReason};
-pub use service::{
-    FoundContent, LookupStats, Overlay, OverlayConfig, PlacementReport, TrafficCounters,
-    CLIENT_INFO, MAX_INLINE_CONTENT,
-};
+pub use service::Overlay;
 pub use table::{InsertOutcome, NodeId, PeerState, RoutingTable, TableEntry, MAX_REFUSALS};
 
 use crate::content::{ContentError, ContentKey};

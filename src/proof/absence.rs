@@ -8,10 +8,12 @@
 //! node hold those neighbours: they sit next to the key's content id.
 
 use super::error::TrieKind;
-use super::verify::{decode_node, follow, walk_witness, Step};
-use crate::content::Witness;
-use alloy_primitives::{keccak256, Bytes, B256};
+use super::verified::VerifiedContent;
+use super::verify::{decode_node, follow, verify, verify_account, walk_witness, Step};
+use crate::content::{AccountKey, ContentId, ContentKey, ContentValue, Witness};
+use alloy_primitives::{keccak256, Address, Bytes, B256};
 use alloy_trie::Nibbles;
+use alloy_trie::EMPTY_ROOT_HASH;
 use std::collections::HashMap;
 
 /// A witness proving `hashed_key` absent from the trie whose root is `root`, built from the
@@ -50,6 +52,121 @@ pub fn absence_witness(
         Ok(None) => Some(Witness(nodes)),
         _ => None,
     }
+}
+
+/// Stored items near a key that is not stored, from which [`prove_absence`] assembles a proof.
+///
+/// The content store implements it (`crate::store`); proofs only read through it, so this
+/// module needs nothing from the store's layer. A failed read is an empty answer: then no
+/// proof is assembled, and the key is answered as not held.
+pub trait NeighbourItems {
+    /// Stored account items nearest to `id` on the ring under `state_root`, up to `per_side`
+    /// on each side.
+    fn accounts_near(
+        &self,
+        id: ContentId,
+        state_root: B256,
+        per_side: usize,
+    ) -> Vec<(ContentKey, ContentValue)>;
+    /// Stored storage items of the contract at `address` nearest to `id` on the ring under
+    /// `state_root`, up to `per_side` on each side.
+    fn slots_near(
+        &self,
+        id: ContentId,
+        address: Address,
+        state_root: B256,
+        per_side: usize,
+    ) -> Vec<(ContentKey, ContentValue)>;
+    /// The stored value of `key`, if any.
+    fn item(&self, key: &ContentKey) -> Option<ContentValue>;
+}
+
+/// Stored neighbours asked for on each side of an absent key: the two leaves next to it in key
+/// order are enough when they are stored; a second on each side covers a gap in the store.
+const NEIGHBOURS_PER_SIDE: usize = 2;
+
+/// A proof that `key` is absent (an account that does not exist, a slot that reads zero),
+/// assembled from the witnesses `items` holds for its neighbours. `None` when they do not
+/// prove it (or the key is present, or is bytecode, which has no proof of absence).
+///
+/// The result has passed [`verify`]: only what verifies is ever served.
+pub fn prove_absence(key: &ContentKey, items: &impl NeighbourItems) -> Option<VerifiedContent> {
+    let value = match key {
+        ContentKey::Account(k) => {
+            let near = items.accounts_near(key.content_id(), k.state_root, NEIGHBOURS_PER_SIDE);
+            let witnesses: Vec<&Witness> = near
+                .iter()
+                .filter_map(|(nk, v)| match (nk, v) {
+                    (ContentKey::Account(a), ContentValue::Account(w))
+                        if a.state_root == k.state_root =>
+                    {
+                        Some(w)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let w = absence_witness(
+                TrieKind::Account,
+                k.state_root,
+                keccak256(k.address),
+                &witnesses,
+            )?;
+            ContentValue::Account(w)
+        }
+        ContentKey::Storage(k) => {
+            let near = items.slots_near(
+                key.content_id(),
+                k.address,
+                k.state_root,
+                NEIGHBOURS_PER_SIDE,
+            );
+            // The contract's account witness: its own item, or any of its storage items.
+            let same_contract = |nk: &ContentKey| matches!(nk, ContentKey::Storage(s) if s.address == k.address && s.state_root == k.state_root);
+            let account_key = ContentKey::Account(AccountKey {
+                address: k.address,
+                state_root: k.state_root,
+            });
+            let account_witness = match items.item(&account_key) {
+                Some(ContentValue::Account(w)) => w,
+                _ => near.iter().find_map(|(nk, v)| match v {
+                    ContentValue::Storage {
+                        account_witness, ..
+                    } if same_contract(nk) => Some(account_witness.clone()),
+                    _ => None,
+                })?,
+            };
+            let account = verify_account(k.state_root, k.address, &account_witness).ok()?;
+            let storage_witness = match account {
+                // No contract, or no storage: every slot reads zero with an empty witness.
+                None => Witness::default(),
+                Some(a) if a.storage_root == EMPTY_ROOT_HASH => Witness::default(),
+                Some(a) => {
+                    let witnesses: Vec<&Witness> = near
+                        .iter()
+                        .filter_map(|(nk, v)| match v {
+                            ContentValue::Storage {
+                                storage_witness, ..
+                            } if same_contract(nk) => Some(storage_witness),
+                            _ => None,
+                        })
+                        .collect();
+                    absence_witness(
+                        TrieKind::Storage,
+                        a.storage_root,
+                        keccak256(k.slot.to_be_bytes::<32>()),
+                        &witnesses,
+                    )?
+                }
+            };
+            ContentValue::Storage {
+                account_witness,
+                storage_witness,
+            }
+        }
+        ContentKey::Bytecode(_) => return None,
+    };
+    // Only what verifies is ever sent.
+    verify(*key, value).ok()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! | [`BlockHeader`] | decoding header RLP to the `state_root` that witnesses chain to |
 //! | [`GenesisAlloc`] | reading genesis JSON into a full state |
 //! | [`build_witnesses`] | building the tries of a full state and a witness for every item |
+//! | [`prove_absence`] | proofs of absence assembled from stored neighbours ([`NeighbourItems`]) |
 //!
 //! [`VerifiedContent`] can only be made here, by a verification that succeeded, so a layer that
 //! takes one (the store, the overlay's gossip) cannot be handed unverified data by mistake.
@@ -21,7 +22,7 @@ mod header;
 mod verified;
 mod verify;
 
-pub use absence::absence_witness;
+pub use absence::{absence_witness, prove_absence, NeighbourItems};
 pub use build::{build_witnesses, StateWitnesses};
 pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};

@@ -12,7 +12,7 @@
 //! would cost every put a write to a random page of it, which is what held single puts to
 //! ~14k/s at 100k items.
 
-use super::open::{set_meta, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO, META_FULL};
+use super::meta::{set_meta, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO, META_FULL};
 use super::{classify, ContentStore, PutOutcome, State, StoreConfig, StoreError};
 use crate::content::{ContentId, ContentKey, ContentValue, Radius};
 use crate::proof::VerifiedContent;

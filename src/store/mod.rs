@@ -52,6 +52,8 @@
 
 mod beacon;
 mod content;
+mod meta;
+mod neighbours;
 mod open;
 mod peers_headers;
 

@@ -2,12 +2,16 @@
 //! creating the schema, and bringing the in-memory figures and the radius in line with the file
 //! and the configuration.
 
+use super::meta::{
+    get_meta, set_meta, META_CAPACITY, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO,
+    META_FULL, META_NODE_ID,
+};
 use super::{
     classify, content, ContentStore, State, StoreConfig, StoreError, APPLICATION_ID, SCHEMA_VERSION,
 };
 use crate::content::Radius;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
@@ -58,16 +62,6 @@ const MIGRATE_V1_TO_V2: &str = "
 DROP INDEX IF EXISTS content_by_distance;
 ALTER TABLE content DROP COLUMN distance;
 ";
-
-/// Keys of the `meta` table.
-pub(super) const META_NODE_ID: &str = "node_id";
-pub(super) const META_CAPACITY: &str = "capacity_bytes";
-pub(super) const META_FULL: &str = "full";
-/// The count snapshot (see [`read_counts`]): stored bytes, items, and the highest row id
-/// they include.
-pub(super) const META_COUNT_BYTES: &str = "count_bytes";
-pub(super) const META_COUNT_ITEMS: &str = "count_items";
-pub(super) const META_COUNT_UPTO: &str = "count_upto";
 
 impl ContentStore {
     /// Open the store at `path`, creating it when the file is missing or empty.
@@ -323,27 +317,4 @@ fn read_counts(conn: &Connection, path: &Path) -> Result<(u64, u64), StoreError>
         total(base_items, tail_items)?,
         total(base_bytes, tail_bytes)?,
     ))
-}
-
-fn get_meta<T: rusqlite::types::FromSql>(
-    conn: &Connection,
-    name: &str,
-) -> rusqlite::Result<Option<T>> {
-    conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
-        r.get(0)
-    })
-    .optional()
-}
-
-pub(super) fn set_meta<T: rusqlite::ToSql>(
-    conn: &Connection,
-    name: &str,
-    value: T,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO meta (name, value) VALUES (?1, ?2)
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )?
-    .execute((name, value))?;
-    Ok(())
 }

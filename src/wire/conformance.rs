@@ -7,9 +7,10 @@
 //! outgoing message against these rules; the overlay runs it on everything it sends (counting
 //! violations), and the tests assert that nothing it sent broke one.
 
-use super::message::{Message, PingPayload, ProtocolVersion};
+use super::message::{Message, PingPayload};
 use super::ping::{PingExtension, MAX_CLIENT_INFO_BYTES};
 use super::WireError;
+use crate::net::ProtocolVersion;
 
 /// Largest TALKREQ/TALKRESP payload that fits one discv5 packet (1280 bytes, which discv5
 /// refuses to exceed) on an established session: 1280 minus the masking IV (16), the static

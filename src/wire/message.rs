@@ -1,6 +1,7 @@
 //! The eight Portal wire messages and their SSZ layouts.
 
 use super::WireError;
+use crate::net::ProtocolVersion;
 use alloy_primitives::Bytes;
 use ssz::{Decode, Encode};
 use ssz_derive::{Decode, Encode};
@@ -22,27 +23,6 @@ pub const MAX_INLINE_CONTENT_BYTES: usize = 2048;
 pub const MAX_CONTENT_KEYS_PER_OFFER: usize = 64;
 /// Most distances in one FindNodes (`List[uint16, 256]`).
 const MAX_DISTANCES: usize = 256;
-
-/// A version of the wire protocol, as announced in the ENR (`p` or the older `pv`).
-///
-/// What changes with the version: v0 answers an Offer with a bitlist, v1 with accept codes and
-/// LEB128-prefixed uTP items; v2 adds the chain id to the ENR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ProtocolVersion(pub u8);
-
-impl ProtocolVersion {
-    /// The initial version.
-    pub const V0: ProtocolVersion = ProtocolVersion(0);
-    /// Accept codes; size-prefixed uTP content.
-    pub const V1: ProtocolVersion = ProtocolVersion(1);
-    /// Chain id in the ENR. The current version.
-    pub const V2: ProtocolVersion = ProtocolVersion(2);
-
-    /// Whether Accept carries codes (v1+) rather than a bitlist (v0).
-    pub fn has_accept_codes(self) -> bool {
-        self >= Self::V1
-    }
-}
 
 /// The payload of a Ping or Pong.
 #[derive(Debug, Clone, PartialEq, Eq)]

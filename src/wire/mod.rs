@@ -16,13 +16,15 @@ pub mod framing;
 mod message;
 mod ping;
 
+/// The protocol version is an ENR field, owned by [`crate::net`]; messages are encoded per version.
+pub use crate::net::ProtocolVersion;
 pub use conformance::{
     check_client_info, check_outgoing, SpecViolation, MAX_SENT_ACCEPT_CODE, MAX_TALK_PAYLOAD_BYTES,
 };
 pub use message::{
     Accept, AcceptCode, Content, FindContent, FindNodes, Message, Nodes, Offer, Ping, PingPayload,
-    Pong, ProtocolVersion, MAX_CONTENT_KEYS_PER_OFFER, MAX_ENRS, MAX_ENR_BYTES,
-    MAX_INLINE_CONTENT_BYTES, MAX_KEY_BYTES, MAX_PING_PAYLOAD_BYTES,
+    Pong, MAX_CONTENT_KEYS_PER_OFFER, MAX_ENRS, MAX_ENR_BYTES, MAX_INLINE_CONTENT_BYTES,
+    MAX_KEY_BYTES, MAX_PING_PAYLOAD_BYTES,
 };
 pub use ping::{PingError, PingExtension, MAX_CLIENT_INFO_BYTES};
 
