@@ -80,6 +80,7 @@ pub mod fault;
 mod gates;
 mod record;
 mod shared;
+mod streams;
 mod transport;
 mod utp;
 
