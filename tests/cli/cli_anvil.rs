@@ -7,12 +7,12 @@
 //! `@foundry-rs/cast-linux-amd64`, installed by `scripts/install-test-deps.sh`; their paths are
 //! read from `PORTAL_STATE_ANVIL` and `PORTAL_STATE_CAST`. Without them this test fails.
 
-use crate::support::anvil::{cast, Anvil};
+use crate::support::anvil::{cast, deploy, Anvil};
 use crate::support::cli;
 
 use cli::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_portal-state");
 /// anvil's first dev account (unlocked).
@@ -76,31 +76,11 @@ fn devnet_following_anvil_answers_as_anvil_does() {
         );
         let mut touched = vec![FROM.to_string(), to.to_string()];
         if round == 1 {
-            let receipt: Value = serde_json::from_str(&cast(
-                &el,
-                &[
-                    "send",
-                    "--unlocked",
-                    "--from",
-                    FROM,
-                    "--json",
-                    "--create",
-                    INIT_CODE,
-                ],
-            ))
-            .unwrap();
-            contract = Some(receipt["contractAddress"].as_str().unwrap().to_string());
+            contract = Some(deploy(&el, FROM, INIT_CODE));
         }
         let head = anvil_call(el_addr, "eth_blockNumber", json!([]));
         // Our node trusts the block once the follower has pushed it.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while rpc.call("eth_blockNumber", json!([])) != head {
-            assert!(
-                Instant::now() < deadline,
-                "the devnet did not reach block {head}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        rpc.wait_for_block(&head);
         let ours = rpc.call("eth_getBlockByNumber", json!([head, false]));
         let theirs = anvil_call(el_addr, "eth_getBlockByNumber", json!([head, false]));
         for field in [
@@ -210,20 +190,7 @@ fn devnet_serves_anvils_whole_state_at_its_head_at_once() {
             "1ether",
         ],
     );
-    let receipt: Value = serde_json::from_str(&cast(
-        &el,
-        &[
-            "send",
-            "--unlocked",
-            "--from",
-            FROM,
-            "--json",
-            "--create",
-            INIT_CODE,
-        ],
-    ))
-    .unwrap();
-    let contract = receipt["contractAddress"].as_str().unwrap().to_string();
+    let contract = deploy(&el, FROM, INIT_CODE);
     let head = anvil_call(anvil.addr, "eth_blockNumber", json!([]));
     let mut accounts: Vec<String> = anvil_call(anvil.addr, "eth_accounts", json!([]))
         .as_array()
@@ -266,14 +233,7 @@ fn devnet_serves_anvils_whole_state_at_its_head_at_once() {
         ],
     );
     let next = anvil_call(anvil.addr, "eth_blockNumber", json!([]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ours.call("eth_blockNumber", json!([])) != next {
-        assert!(
-            Instant::now() < deadline,
-            "the devnet did not reach block {next}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ours.wait_for_block(&next);
     // The balances (accounts the block did not touch are answered at the block of the
     // whole-state load, and say so).
     for account in &accounts {

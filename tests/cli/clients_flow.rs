@@ -13,7 +13,7 @@
 //! both the sender and the contract: the devnet following anvil proves only what a block
 //! changed, so those are the accounts it can answer for at `latest` (a known limitation).
 
-use crate::support::anvil::{cast, Anvil};
+use crate::support::anvil::{self, cast, Anvil};
 use crate::support::cli;
 use crate::support::tool;
 
@@ -30,30 +30,10 @@ const SENDER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae78
 const INIT_CODE: &str = "0x602a600055600b6011600039600b6000f360005460005260206000f3";
 
 /// Deploy the contract from the sender; its address once our node trusts the block.
-fn deploy(el: &str, el_addr: std::net::SocketAddr, rpc: &mut Rpc) -> String {
-    let receipt: serde_json::Value = serde_json::from_str(&cast(
-        el,
-        &[
-            "send",
-            "--unlocked",
-            "--from",
-            SENDER,
-            "--json",
-            "--create",
-            INIT_CODE,
-        ],
-    ))
-    .unwrap();
-    let contract = receipt["contractAddress"].as_str().unwrap().to_string();
+fn deploy_and_wait(el: &str, el_addr: std::net::SocketAddr, rpc: &mut Rpc) -> String {
+    let contract = anvil::deploy(el, SENDER, INIT_CODE);
     let head = Rpc::connect(el_addr).call("eth_blockNumber", json!([]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while rpc.call("eth_blockNumber", json!([])) != head {
-        assert!(
-            Instant::now() < deadline,
-            "the devnet did not reach block {head}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    rpc.wait_for_block(&head);
     contract
 }
 
@@ -122,7 +102,7 @@ fn web3py_and_viem_run_a_wallets_flow_through_our_node() {
             .env("PORTAL_STATE_KEY", SENDER_KEY);
     };
 
-    let contract = deploy(&el, el_addr, &mut rpc);
+    let contract = deploy_and_wait(&el, el_addr, &mut rpc);
     let mut python = Command::new("python3");
     python
         .arg(repo_file("tests/clients/web3py_flow.py"))
@@ -130,7 +110,7 @@ fn web3py_and_viem_run_a_wallets_flow_through_our_node() {
     setup(&mut python, &contract);
     run_flow(python, "web3.py", "web3.py flow: ok");
 
-    let contract = deploy(&el, el_addr, &mut rpc);
+    let contract = deploy_and_wait(&el, el_addr, &mut rpc);
     let mut node = Command::new("node");
     node.arg(repo_file("tests/clients/viem_flow.cjs"))
         .env("NODE_PATH", &node_path);

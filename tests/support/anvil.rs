@@ -125,6 +125,28 @@ pub fn cast(url: &str, args: &[&str]) -> String {
     try_cast(&full).unwrap_or_else(|e| panic!("cast {args:?}: {e}"))
 }
 
+/// Deploys `init_code` from the unlocked account `from` with `cast send --create`; the new
+/// contract's address.
+pub fn deploy(url: &str, from: &str, init_code: &str) -> String {
+    let receipt: serde_json::Value = serde_json::from_str(&cast(
+        url,
+        &[
+            "send",
+            "--unlocked",
+            "--from",
+            from,
+            "--json",
+            "--create",
+            init_code,
+        ],
+    ))
+    .expect("cast prints the receipt as JSON");
+    receipt["contractAddress"]
+        .as_str()
+        .expect("the receipt names the contract")
+        .to_string()
+}
+
 /// Runs cast with exactly `args`: its trimmed stdout, or its stderr when it fails.
 pub fn try_cast(args: &[&str]) -> Result<String, String> {
     let output = Command::new(tool("PORTAL_STATE_CAST"))

@@ -232,6 +232,16 @@ impl Rpc {
         response
     }
 
+    /// Polls `eth_blockNumber` until it is `head` (a quantity as JSON-RPC gives it), for at
+    /// most a minute: the block is trusted once its push is done.
+    pub fn wait_for_block(&mut self, head: &Value) {
+        super::wait_for(
+            &format!("the node to reach block {head}"),
+            Duration::from_secs(60),
+            || (self.call("eth_blockNumber", json!([])) == *head).then_some(()),
+        );
+    }
+
     /// Call `method`; its result, panicking on an error answer.
     pub fn call(&mut self, method: &str, params: Value) -> Value {
         let response = self.call_raw(method, params.clone());
