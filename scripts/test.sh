@@ -55,23 +55,23 @@ cargo clippy --version >/dev/null || { echo "clippy missing: rustup component ad
 step "format"
 cargo fmt --all -- --check
 
-step "lint"
-cargo clippy --locked --all-targets -- -D warnings
-# No import cycle between files of src/, no import up the layers (the table in the script).
-python3 scripts/check-layers.py
-
-step "docs (every public item documented, no broken links)"
-# The library's API (the CLI binary has no public items of its own), and the examples: they
-# bring in the dev-dependencies, so the features resolve as for lint's `--all-targets` and its
-# check build of the dependency tree is reused (the library alone resolves other features of
-# k256, syn, log, … and re-checks most of the tree: 310 s from a fresh clone).
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --lib --examples --quiet
-
-step "build: every test program, bench and example, the bindings' library and uniffi-bindgen"
+step "build, lint and docs: every test program, bench and example, clippy and rustdoc on the way"
 # The features of the library the bindings are generated from and the Kotlin, Python and C
 # tests load (`fault-injection` lets them force a panic inside a call, node::PANIC_IN_CALL).
 # The Rust tests build with them too, so that the later steps reuse this build.
 export PORTAL_STATE_BINDGEN_FEATURES="uniffi-cli,fault-injection"
+# Lint and docs ride on this one build (scripts/rustc-lint-wrapper.sh): every crate of the
+# package compiles through clippy-driver with `-D warnings`, as `cargo clippy --all-targets --
+# -D warnings` would check it, and the library is documented by rustdoc with `-D warnings` (every
+# public item documented, no broken links) from the same arguments. `cargo clippy` and `cargo
+# doc` would each build the whole dependency tree again in check mode: 607 s and 17-310 s from
+# a fresh clone (BENCHMARKS.md, "CI steps"). Exported: every later cargo command of this script
+# then finds this build fresh.
+clippy-driver --version >/dev/null || { echo "clippy-driver missing: rustup component add clippy"; exit 1; }
+export RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/rustc-lint-wrapper.sh"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+# No import cycle between files of src/, no import up the layers (the table in the script).
+python3 scripts/check-layers.py
 cargo test --locked --all-targets --features "$PORTAL_STATE_BINDGEN_FEATURES" --no-run
 
 step "test dependencies (anvil and cast, cargo-fuzz, the Swift chroot, web3.py and viem, ...)"
@@ -103,22 +103,16 @@ FUZZ_LOG="$SCRATCH/fuzz.log"
 (
     start=$SECONDS
     status=0
-    nice -n 19 ./scripts/fuzz-smoke.sh || status=$?
+    # Its own workspace, on the nightly: not through the lint wrapper of this package's build.
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS nice -n 19 ./scripts/fuzz-smoke.sh || status=$?
     echo "$((SECONDS - start))" >"$SCRATCH/fuzz.seconds"
     exit "$status"
 ) >"$FUZZ_LOG" 2>&1 &
 FUZZ_PID=$!
 
-step "tests (benches run once too, in a short smoke mode; 'cargo bench' gives the numbers)"
-cargo test --locked --all-targets --features "$PORTAL_STATE_BINDGEN_FEATURES"
-
-step "network tests: a light node behind NATs, on a lossy slow link, moving, pausing (namespaces)"
-# Skips with a message only where the kernel refuses network namespaces.
-./scripts/network-tests.sh
-
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
 # The library the bindings are generated from is the library the Kotlin, Python and C tests
-# load (already built by the test step, with the same features).
+# load (already built by the build step, with the same features).
 cargo build --locked --features "$PORTAL_STATE_BINDGEN_FEATURES" \
     --lib --bin uniffi-bindgen --example devnet-for-bindings
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -129,20 +123,84 @@ FRESH="$SCRATCH/bindings"
 LIB="$(./scripts/gen-bindings.sh "$FRESH")"
 diff -r bindings "$FRESH"
 
-step "C API (gcc -Wall -Wextra -Werror against include/portal_state.h and the static library)"
-# Under valgrind: a memory error or leak at the C boundary fails the test too.
-PORTAL_STATE_C_VALGRIND=1 ./scripts/test-c.sh "$TARGET_DIR/debug/libportal_state.a" "$DEVNET"
+# The test steps, in three lanes that run side by side: most of their time is spent waiting on
+# sockets, timers, child processes and the JVM's start, not on the CPU (one after another they
+# took 712 s from a fresh clone, BENCHMARKS.md "CI steps"). Every test program binds port 0 or
+# a free port, and each lane's steps keep their order. Each lane writes its own log, printed
+# whole when it ends; a failed step stops its lane and fails the run.
+test_rust() {
+    # Benches run once too, in a short smoke mode; `cargo bench` gives the numbers.
+    cargo test --locked --all-targets --features "$PORTAL_STATE_BINDGEN_FEATURES"
+}
+test_netns() {
+    # A light node behind NATs, on a lossy slow link, moving, pausing (namespaces). Skips with
+    # a message only where the kernel refuses network namespaces.
+    ./scripts/network-tests.sh
+}
+test_c() {
+    # gcc -Wall -Wextra -Werror against include/portal_state.h and the static library, under
+    # valgrind: a memory error or leak at the C boundary fails the test too.
+    PORTAL_STATE_C_VALGRIND=1 ./scripts/test-c.sh "$TARGET_DIR/debug/libportal_state.a" "$DEVNET"
+}
+test_python() {
+    # pytest, against the host library.
+    PORTAL_STATE_LIB="$LIB" PORTAL_STATE_DEVNET="$DEVNET" \
+        python3 -m pytest -q -p no:cacheprovider tests/bindings/python
+}
+test_kotlin() {
+    # On the JVM (Maven: kotlin-maven-plugin, JNA, coroutines, JUnit 5).
+    (cd tests/bindings/kotlin &&
+        mvn -B -q test -Djna.library.path="$(dirname "$LIB")" -Dportal.devnet="$DEVNET")
+}
+test_swift() {
+    # On Linux (SwiftPM, XCTest, in the Debian 13 chroot with Swift 6.0.3).
+    ./scripts/test-swift.sh "$LIB" "$DEVNET"
+}
+LANES=()
+# lane NAME STEP...: runs the step functions in order in the background.
+lane() {
+    local name="$1"
+    shift
+    (
+        for fn in "$@"; do
+            printf '\n==> [%s] %s\n' "$name" "$fn"
+            start=$SECONDS
+            status=0
+            "$fn" || status=$?
+            if [ "$status" -ne 0 ]; then
+                printf '%5d s    %s: %s FAILED (exit %s)\n' $((SECONDS - start)) "$name" "$fn" "$status" \
+                    >>"$SCRATCH/lane-$name.times"
+                exit 1
+            fi
+            printf '%5d s    %s: %s\n' $((SECONDS - start)) "$name" "$fn" >>"$SCRATCH/lane-$name.times"
+        done
+    ) >"$SCRATCH/lane-$name.log" 2>&1 &
+    LANES+=("$name:$!")
+}
 
-step "Python bindings (pytest, against the host library)"
-PORTAL_STATE_LIB="$LIB" PORTAL_STATE_DEVNET="$DEVNET" \
-    python3 -m pytest -q -p no:cacheprovider tests/bindings/python
-
-step "Kotlin bindings on the JVM (Maven: kotlin-maven-plugin, JNA, coroutines, JUnit 5)"
-(cd tests/bindings/kotlin &&
-    mvn -B -q test -Djna.library.path="$(dirname "$LIB")" -Dportal.devnet="$DEVNET")
-
-step "Swift bindings on Linux (SwiftPM, XCTest, in the Debian 13 chroot with Swift 6.0.3)"
-./scripts/test-swift.sh "$LIB" "$DEVNET"
+step "tests: Rust, network namespaces, C, Python, Kotlin and Swift, in three lanes side by side"
+lane rust test_rust test_c
+lane netns test_netns test_kotlin
+lane bindings test_python test_swift
+lanes_failed=()
+for entry in "${LANES[@]}"; do
+    name="${entry%%:*}"
+    pid="${entry#*:}"
+    lane_status=0
+    wait "$pid" || lane_status=$?
+    printf '\n==> lane %s ended (exit %s); its log:\n' "$name" "$lane_status"
+    cat "$SCRATCH/lane-$name.log"
+    [ "$lane_status" -eq 0 ] || lanes_failed+=("$name")
+done
+for entry in "${LANES[@]}"; do
+    name="${entry%%:*}"
+    [ -f "$SCRATCH/lane-$name.times" ] && mapfile -t -O "${#STEP_TIMES[@]}" STEP_TIMES <"$SCRATCH/lane-$name.times"
+done
+LANES=()
+if [ "${#lanes_failed[@]}" -ne 0 ]; then
+    echo "tests FAILED in lane(s): ${lanes_failed[*]} (their logs above)" >&2
+    exit 1
+fi
 
 step "fuzz smoke: every fuzz target for $FUZZ_SECONDS s from its corpus (ran beside the steps since the tests)"
 fuzz_status=0
