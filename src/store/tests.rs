@@ -1,11 +1,14 @@
-//! Unit tests of the content side of the store. They live inside the crate because only here can
-//! a test make a [`VerifiedContent`] without a real witness (its constructor is `pub(crate)`);
-//! the open, header and peer tests that need no content are in `tests/store_*.rs`.
+//! Unit tests of the content side of the store, over real witnesses of generated tries (each
+//! verified by [`crate::proof::verify`] before it is put); the open, header and peer tests that
+//! need no content are in `tests/store_*.rs`, the slice tests over mainnet data in
+//! `tests/offline/store_slices.rs`.
 
 use super::*;
 use crate::content::{AccountKey, ContentKey, ContentValue, Witness};
-use crate::proof::{VerifiedContent, VerifiedValue};
-use alloy_primitives::{Address, Bytes, B256, U256};
+use crate::proof::VerifiedContent;
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy_trie::nodes::{BranchNode, LeafNode, RlpNode};
+use alloy_trie::{Nibbles, TrieAccount, TrieMask};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -45,37 +48,77 @@ impl Rng {
     }
 }
 
-/// An account witness of about `total` bytes of nodes (split into nodes of at most 1,000
-/// bytes, as real branch nodes are ~532 bytes and leaves ~110).
-pub(super) fn witness(rng: &mut Rng, total: usize) -> Witness {
-    let nodes = total.div_ceil(1000).max(1);
-    let mut out = Vec::with_capacity(nodes);
-    let mut left = total;
-    for i in 0..nodes {
-        let len = if i + 1 == nodes { left } else { total / nodes };
-        left -= len;
-        let mut node = vec![0u8; len];
-        rng.fill(&mut node);
-        out.push(Bytes::from(node));
+/// A real account witness of about `total` bytes for `address`: a leaf under a chain of
+/// branch nodes along `keccak(address)`, each branch padded with random sibling hashes (a
+/// trie of which only this path is known). The root is whatever the nodes hash to. The sizes
+/// depend on `total` only (not on the address or the random bytes), so equal totals give
+/// equal sizes.
+pub(super) fn witness_for(rng: &mut Rng, address: Address, total: usize) -> (B256, Witness) {
+    let path = Nibbles::unpack(keccak256(address));
+    // A 9-byte balance with a nonzero top byte and a one-byte nonce: a fixed-size leaf.
+    let mut balance = [0u8; 9];
+    rng.fill(&mut balance);
+    balance[0] |= 1;
+    let account = TrieAccount {
+        nonce: 7,
+        balance: U256::from_be_slice(&balance),
+        storage_root: alloy_trie::EMPTY_ROOT_HASH,
+        code_hash: alloy_trie::KECCAK_EMPTY,
+    };
+    // Branches of 3 + 33 x (1 + siblings) bytes, at most 16 children.
+    let leaf_guess = 110;
+    let rest = total.saturating_sub(leaf_guess);
+    let levels = rest.div_ceil(531).min(40);
+    let siblings = if levels == 0 {
+        0
+    } else {
+        (rest / levels / 33).saturating_sub(1).clamp(1, 15)
+    };
+    let leaf = LeafNode::new(path.slice(levels..), alloy_rlp::encode(account));
+    let mut below = alloy_rlp::encode(&leaf);
+    let mut nodes = vec![below.clone()];
+    for depth in (0..levels).rev() {
+        let on_path = path.get(depth).unwrap();
+        let mut mask = TrieMask::default();
+        mask.set_bit(on_path);
+        let others: Vec<u8> = (0..16u8).filter(|n| *n != on_path).collect();
+        let start = rng.range(0, 14) as usize;
+        for i in 0..siblings {
+            mask.set_bit(others[(start + i) % others.len()]);
+        }
+        let stack: Vec<RlpNode> = (0..16u8)
+            .filter(|n| mask.is_bit_set(*n))
+            .map(|n| {
+                if n == on_path {
+                    RlpNode::word_rlp(&keccak256(&below))
+                } else {
+                    RlpNode::word_rlp(&B256::from(rng.bytes32()))
+                }
+            })
+            .collect();
+        below = alloy_rlp::encode(BranchNode::new(stack, mask));
+        nodes.push(below.clone());
     }
-    Witness(out)
+    nodes.reverse();
+    let root = keccak256(&nodes[0]);
+    (root, Witness(nodes.into_iter().map(Bytes::from).collect()))
 }
 
-/// A verified account item: a random address (so a random content id) at `root`, with a
-/// witness of `witness_bytes` bytes of nodes.
-pub(super) fn account_at(rng: &mut Rng, root: B256, witness_bytes: usize) -> VerifiedContent {
+/// A verified account item: a random address (so a random content id) with a witness of about
+/// `witness_bytes` bytes of nodes. (`_root` is ignored: the root is what the nodes hash to.)
+pub(super) fn account_at(rng: &mut Rng, _root: B256, witness_bytes: usize) -> VerifiedContent {
     let mut address = [0u8; 20];
     rng.fill(&mut address);
-    account_of(rng, Address::from(address), root, witness_bytes)
+    account_of(rng, Address::from(address), witness_bytes)
 }
 
-fn account_of(rng: &mut Rng, address: Address, root: B256, bytes: usize) -> VerifiedContent {
+fn account_of(rng: &mut Rng, address: Address, bytes: usize) -> VerifiedContent {
+    let (state_root, witness) = witness_for(rng, address, bytes);
     let key = ContentKey::Account(AccountKey {
         address,
-        state_root: root,
+        state_root,
     });
-    let value = ContentValue::Account(witness(rng, bytes));
-    VerifiedContent::new(key, value, VerifiedValue::Account(None))
+    crate::proof::verify(key, ContentValue::Account(witness)).expect("generated witness verifies")
 }
 
 /// An item whose size lies in `lo..=hi` witness bytes, at a random root.
@@ -85,10 +128,20 @@ pub(super) fn random_item(rng: &mut Rng, lo: u64, hi: u64) -> VerifiedContent {
     account_at(rng, root, bytes)
 }
 
-/// The bytes an item counts against the capacity (the module docs' rule, computed here
-/// independently of the store's code).
+/// The bytes an item counts against the capacity when none of its nodes is shared (the
+/// module docs' rule, computed here independently of the store's code): its key, plus 32 + the
+/// length of each witness node. Generated items share no node (random siblings).
 fn size_of(c: &VerifiedContent) -> u64 {
-    (c.key().encode().len() + c.value().encode().len()) as u64
+    item_bytes(c.key(), c.value())
+}
+
+/// [`size_of`] for a key and value read back.
+fn item_bytes(key: &ContentKey, value: &ContentValue) -> u64 {
+    let nodes: u64 = match value {
+        ContentValue::Account(w) => w.nodes().iter().map(|n| 32 + n.len() as u64).sum(),
+        other => panic!("unexpected value {other:?}"),
+    };
+    key.encode().len() as u64 + nodes
 }
 
 fn config(node: [u8; 32], capacity: u64) -> StoreConfig {
@@ -146,8 +199,8 @@ fn same_id_different_roots_are_distinct_items() {
     let mut rng = Rng::new(2);
     let mut store = ContentStore::open_in_dir(dir.path(), config(rng.bytes32(), 1 << 20)).unwrap();
     let address = Address::repeat_byte(0x42);
-    let old = account_of(&mut rng, address, B256::repeat_byte(1), 900);
-    let new = account_of(&mut rng, address, B256::repeat_byte(2), 1100);
+    let old = account_of(&mut rng, address, 900);
+    let new = account_of(&mut rng, address, 1100);
     assert_eq!(old.content_id(), new.content_id());
     assert_ne!(old.value(), new.value());
     assert!(store.put(&old).unwrap().is_stored());
@@ -319,10 +372,7 @@ fn check_against_model(seed: u64, node: Option<ContentId>) {
         if step % 250 == 249 {
             // Full scan: the bytes really there add up, and are exactly the model's keys.
             let items = all_items(&store);
-            let sum: u64 = items
-                .iter()
-                .map(|(k, v)| (k.encode().len() + v.encode().len()) as u64)
-                .sum();
+            let sum: u64 = items.iter().map(|(k, v)| item_bytes(k, v)).sum();
             assert_eq!(sum, store.stored_bytes());
             let keys: Vec<Vec<u8>> = {
                 let mut keys: Vec<_> = items.iter().map(|(k, _)| k.encode()).collect();
@@ -391,12 +441,13 @@ fn ties_prune_oldest_first() {
     )
     .unwrap();
     let roots: Vec<VerifiedContent> = (0..12u8)
-        .map(|i| account_of(&mut rng, address, B256::repeat_byte(i + 1), 1000))
+        .map(|_| account_of(&mut rng, address, 1000))
         .collect();
     for c in &roots {
         assert!(store.put(c).unwrap().is_stored());
     }
-    // ~1,085 bytes each; 10,000 bytes hold 9, pruning to 9,500 leaves the 8 newest.
+    // ~1,120 bytes each (key, nodes and their hashes): 10,000 bytes hold 8; the 9th and
+    // later puts prune to 9,500, which leaves the 8 newest.
     let kept: Vec<bool> = roots
         .iter()
         .map(|c| store.contains(c.key()).unwrap())
@@ -754,10 +805,7 @@ fn sigkill_mid_write_loses_nothing_returned() {
             );
         }
         let rows = all_items(&store);
-        let sum: u64 = rows
-            .iter()
-            .map(|(k, v)| (k.encode().len() + v.encode().len()) as u64)
-            .sum();
+        let sum: u64 = rows.iter().map(|(k, v)| item_bytes(k, v)).sum();
         assert_eq!(sum, store.stored_bytes());
         assert_eq!(rows.len() as u64, store.len());
         // At most the one put in flight in each round when the kill landed got in without
@@ -777,7 +825,7 @@ fn sigkill_mid_write_loses_nothing_returned() {
 #[test]
 fn mirrored_ties_prune_oldest_first() {
     let mut rng = Rng::new(14);
-    // Equal sizes (account keys are all 53 bytes; witnesses all 1,000): pruning counts items.
+    // Equal sizes (account keys are all 53 bytes; witnesses of one size): pruning counts items.
     let mut items: Vec<VerifiedContent> = (0..200)
         .map(|_| account_at(&mut rng, B256::repeat_byte(1), 1000))
         .collect();
@@ -842,10 +890,7 @@ fn counts_survive_unclean_closes_and_a_damaged_snapshot() {
     let check = |cfg: StoreConfig| {
         let store = ContentStore::open(&path, cfg).unwrap();
         let items = all_items(&store);
-        let sum: u64 = items
-            .iter()
-            .map(|(k, v)| (k.encode().len() + v.encode().len()) as u64)
-            .sum();
+        let sum: u64 = items.iter().map(|(k, v)| item_bytes(k, v)).sum();
         assert_eq!(store.stored_bytes(), sum);
         assert_eq!(store.len(), items.len() as u64);
         (store.stored_bytes(), store.radius())
