@@ -4,7 +4,7 @@
 //! reference to each node of its witness in the slice (`slice.rs`); its value is assembled from
 //! the slice when read. Bytecode is stored whole in its row. Pruning is in `prune.rs`.
 
-use super::meta::{set_meta, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO};
+use super::meta::write_counts;
 use super::prune::prune;
 use super::slice::{add_nodes, assemble, node_bytes, trie_item};
 use super::{classify, ContentStore, PutOutcome, State, StoreConfig, StoreError};
@@ -13,28 +13,6 @@ use crate::proof::VerifiedContent;
 use alloy_primitives::{Address, B256};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
-
-/// Write the counts (`open.rs`, `read_counts`) of what is stored now, inside the caller's
-/// transaction: every write transaction ends with it, so the file's counts are always exact.
-pub(super) fn write_counts(
-    conn: &Connection,
-    path: &Path,
-    state: &State,
-) -> Result<(), StoreError> {
-    let err = |e| classify(path, e);
-    let upto: i64 = conn
-        .prepare_cached("SELECT coalesce(max(id), 0) FROM content")
-        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
-        .map_err(err)?;
-    // Both fit: they are bounded by the capacity and the row count. Were one not to, -1 makes
-    // the next open count every row instead of trusting a wrong figure.
-    let bytes = i64::try_from(state.stored_bytes).unwrap_or(-1);
-    let items = i64::try_from(state.len).unwrap_or(-1);
-    set_meta(conn, META_COUNT_BYTES, bytes).map_err(err)?;
-    set_meta(conn, META_COUNT_ITEMS, items).map_err(err)?;
-    set_meta(conn, META_COUNT_UPTO, upto).map_err(err)?;
-    Ok(())
-}
 
 /// A write transaction begun and ended through cached statements (rusqlite's `Transaction`
 /// parses `BEGIN`/`COMMIT` afresh each time, a measurable part of a single put). Rolls back

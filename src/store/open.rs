@@ -3,12 +3,12 @@
 //! and the configuration.
 
 use super::meta::{
-    get_meta, set_meta, META_CAPACITY, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO,
-    META_FULL, META_NODE_ID,
+    get_meta, set_meta, write_counts, META_CAPACITY, META_COUNT_BYTES, META_COUNT_ITEMS,
+    META_COUNT_UPTO, META_FULL, META_NODE_ID,
 };
 use super::{
-    classify, content, migrate, prune, ContentStore, State, StoreConfig, StoreError,
-    APPLICATION_ID, SCHEMA_VERSION,
+    classify, migrate, prune, ContentStore, State, StoreConfig, StoreError, APPLICATION_ID,
+    SCHEMA_VERSION,
 };
 use crate::content::Radius;
 use rusqlite::types::Value;
@@ -257,7 +257,7 @@ fn reconcile(conn: &Connection, path: &Path, config: &StoreConfig) -> Result<Sta
         full,
         radius: Radius::MAX,
     };
-    content::write_counts(conn, path, &state)?;
+    write_counts(conn, path, &state)?;
     prune::refresh_radius(conn, path, config, &mut state)?;
     if state.stored_bytes > capacity {
         let (pruned, _) = prune::prune(conn, path, config, &mut state, None)?;

@@ -18,11 +18,10 @@
 //! nodes shared with nearer leaves stay, so every kept leaf's witness stays whole. The bytes
 //! a prune frees are the item's row plus the nodes that went with it.
 
-use super::content::write_counts;
-use super::meta::{set_meta, META_FULL};
+use super::meta::{set_meta, write_counts, META_FULL};
 use super::slice::release_item;
 use super::{classify, State, StoreConfig, StoreError};
-use crate::content::{ContentId, Radius};
+use crate::content::{ContentId, ContentKey, Radius};
 use alloy_primitives::U256;
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::VecDeque;
@@ -108,7 +107,13 @@ pub(super) fn prune(
             // pruned before it left referenced.
             let freed = match row.form {
                 Some(form) => {
-                    let key = super::content::decode_key(path, &row.content_key)?;
+                    let key = ContentKey::decode(&row.content_key).map_err(|e| {
+                        StoreError::CorruptValue {
+                            path: path.to_path_buf(),
+                            what: "content key",
+                            reason: e.to_string(),
+                        }
+                    })?;
                     release_item(conn, path, &key, form)?
                 }
                 None => 0,

@@ -69,11 +69,9 @@ pub(super) fn witness_for(rng: &mut Rng, address: Address, total: usize) -> (B25
     let leaf_guess = 110;
     let rest = total.saturating_sub(leaf_guess);
     let levels = rest.div_ceil(531).min(40);
-    let siblings = if levels == 0 {
-        0
-    } else {
-        (rest / levels / 33).saturating_sub(1).clamp(1, 15)
-    };
+    let siblings = rest.checked_div(levels).map_or(0, |per_level| {
+        (per_level / 33).saturating_sub(1).clamp(1, 15)
+    });
     let leaf = LeafNode::new(path.slice(levels..), alloy_rlp::encode(account));
     let mut below = alloy_rlp::encode(&leaf);
     let mut nodes = vec![below.clone()];
