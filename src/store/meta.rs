@@ -12,7 +12,8 @@ use std::path::Path;
 pub(super) const META_NODE_ID: &str = "node_id";
 pub(super) const META_CAPACITY: &str = "capacity_bytes";
 pub(super) const META_FULL: &str = "full";
-/// The count snapshot (see `open.rs`, `read_counts`): stored bytes, items, and the highest row id
+/// The counts (see `open.rs`, `read_counts`), written by every write transaction: stored bytes,
+/// items, and the highest row id
 /// they include.
 pub(super) const META_COUNT_BYTES: &str = "count_bytes";
 pub(super) const META_COUNT_ITEMS: &str = "count_items";

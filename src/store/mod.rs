@@ -108,7 +108,8 @@ pub enum PutOutcome {
     /// Not stored: the content lies farther than the radius, either before the put or once the
     /// store pruned farthest-first to make room (then the content itself was the farthest).
     OutsideRadius,
-    /// Not stored: the item alone (key + value bytes) is larger than the whole capacity.
+    /// Not stored: the item alone (its key, and its witness nodes counted as if none were
+    /// shared; bytecode: key + value) is larger than the whole capacity.
     TooLarge {
         /// The item's size as counted against the capacity.
         bytes: u64,
