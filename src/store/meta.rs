@@ -13,8 +13,7 @@ pub(super) const META_NODE_ID: &str = "node_id";
 pub(super) const META_CAPACITY: &str = "capacity_bytes";
 pub(super) const META_FULL: &str = "full";
 /// The counts (see `open.rs`, `read_counts`), written by every write transaction: stored bytes,
-/// items, and the highest row id
-/// they include.
+/// items, and the highest row id they include.
 pub(super) const META_COUNT_BYTES: &str = "count_bytes";
 pub(super) const META_COUNT_ITEMS: &str = "count_items";
 pub(super) const META_COUNT_UPTO: &str = "count_upto";
