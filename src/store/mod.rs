@@ -60,6 +60,8 @@ mod slice;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reopen;
 
 pub use beacon::SavedLightClient;
 pub use peers_headers::{PeerRecord, StoredHeader, MAX_HEADERS, MAX_PEERS};
