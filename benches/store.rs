@@ -183,16 +183,14 @@ fn bench_size(items: &[VerifiedContent], reads: usize, smoke: bool) {
         assert!(outcomes.iter().all(PutOutcome::is_stored));
     }
     report(&format!("store/insert_batch_{label}"), n, start.elapsed());
+    // Every item, as the store counts them (slices: shared nodes once).
+    let all_bytes = store.stored_bytes();
     drop(store);
 
     // A full store: a third of what is offered fits, so puts prune farthest first as they go
     // and, once the radius has shrunk, refuse what lies beyond it.
     let full_config = StoreConfig {
-        capacity_bytes: items
-            .iter()
-            .map(|c| (c.key().encode().len() + c.value().encode().len()) as u64)
-            .sum::<u64>()
-            / 3,
+        capacity_bytes: all_bytes / 3,
         ..config
     };
     let mut store =

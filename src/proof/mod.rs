@@ -28,4 +28,7 @@ pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
 pub use header::{BlockHeader, HeaderError};
 pub use verified::{VerifiedContent, VerifiedValue};
+pub(crate) use verify::{
+    decode_node as decode_trie_node, follow as follow_trie_node, Step as TrieStep,
+};
 pub use verify::{verify, verify_account, verify_bytecode, verify_storage};

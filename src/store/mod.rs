@@ -10,29 +10,28 @@
 //! # The interface is in domain terms
 //!
 //! Callers say "put this verified witness", "the value for this key", "what lies in this id
-//! range". Today each content item is one row holding the whole SSZ value; DESIGN.md ("Forward
-//! look") plans to keep trie *slices* instead (shared upper nodes stored once). Nothing in the
-//! public API names rows, tables or SQL, so that change stays inside this module.
+//! range". Underneath, the store keeps *slices* (`slice.rs`): the trie nodes of the items it
+//! holds, each stored once by hash and shared between the leaves whose witnesses pass through
+//! it; a witness is assembled from them when asked for, byte for byte the one that was put.
+//! Nothing in the public API names rows, nodes, tables or SQL.
 //!
 //! # Capacity and radius
 //!
-//! * **What is counted.** The capacity bounds the sum over stored items of the encoded key
-//!   (selector byte + SSZ) plus the encoded value (SSZ) — the bytes the network would send. Not
-//!   counted: SQLite's own overhead (page headers, the content-id column and its index: about
-//!   a hundred and fifty bytes per item, plus free space within pages), the WAL file (bounded
-//!   by the auto-checkpoint at ~4 MB and truncated to 8 MB after checkpoints), headers and
-//!   peers (bounded by count: 256 headers, 1,024 peers). How much larger the file is than the
-//!   capacity depends on item sizes, because SQLite keeps a row of up to ~4 KB whole in one
-//!   4 KB page and cannot fit a second such row beside it: about 10-20 % for mainnet-sized
-//!   witnesses (4-5 KB, which spill into overflow pages that pack well), but up to ~80 % for
-//!   items of 2-4 KB (the shallow witnesses of a small state: 230 MB of them take a 421 MB
-//!   file in the benchmark).
+//! * **What is counted.** The capacity bounds the bytes the store keeps for content: for each
+//!   item its encoded key (selector byte + SSZ), plus the SSZ value for bytecode (kept whole);
+//!   plus, once per distinct trie node however many items share it, its 32-byte hash and its
+//!   RLP bytes. Not counted: SQLite's own overhead (page headers, the content-id column and its
+//!   index, the node table's b-tree: on the order of a hundred bytes per item and per node,
+//!   plus free space within pages; BENCHMARKS.md, "#13 part 1: slices", has the file sizes),
+//!   the WAL file (bounded by the auto-checkpoint at ~4 MB and truncated to 8 MB after
+//!   checkpoints), headers and peers (bounded by count: 256 headers, 1,024 peers).
 //! * **Never exceeded.** After any [`ContentStore::put`] or [`ContentStore::put_batch`] returns,
 //!   and after [`ContentStore::open`] returns, stored bytes are at most the capacity.
 //! * **Radius.** While the store has never had to prune, the radius is [`Radius::MAX`]: it takes
 //!   everything. The first put that takes it over capacity makes it *full*: it prunes the
-//!   farthest items (by ring distance from the node id) until stored bytes are at most 95 % of
-//!   the capacity (as trin does, so that pruning is not paid on every put), and from then on the
+//!   farthest items (by ring distance from the node id; an item takes with it the trie nodes no
+//!   kept item references) until stored bytes are at most 95 % of the capacity (as trin does,
+//!   so that pruning is not paid on every put), and from then on the
 //!   radius is the distance of the farthest stored item. A put farther than the radius is
 //!   refused ([`PutOutcome::OutsideRadius`]), so the radius only ever shrinks while the node id
 //!   and capacity stay the same. Reopening with a larger capacity that leaves room again resets
@@ -43,9 +42,8 @@
 //! The database runs in WAL mode with `synchronous = NORMAL`; every put (or batch) is one
 //! transaction. A process crash (`kill -9`, an app killed by the OS) loses nothing that a put
 //! had returned for; a power loss or OS crash may lose the last transactions before the latest
-//! checkpoint, but never corrupts the file. The byte count is kept in the file in the same
-//! transactions as the rows it counts (a snapshot, plus the rows inserted since it, summed at
-//! open), so it is always consistent with what survived.
+//! checkpoint, but never corrupts the file. The byte count is written in the same transaction
+//! as the rows and nodes it counts, so it is always consistent with what survived.
 //!
 //! The file is opened in SQLite's exclusive locking mode: one process owns it at a time (another
 //! gets [`StoreError::Locked`]), which also keeps SQLite from needing a shared-memory file.
@@ -53,12 +51,17 @@
 mod beacon;
 mod content;
 mod meta;
+mod migrate;
 mod neighbours;
 mod open;
 mod peers_headers;
+mod prune;
+mod slice;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reopen;
 
 pub use beacon::SavedLightClient;
 pub use peers_headers::{PeerRecord, StoredHeader, MAX_HEADERS, MAX_PEERS};
@@ -77,10 +80,11 @@ pub const APPLICATION_ID: i32 = 0x5053_7431;
 
 /// The schema version this build reads and writes (`PRAGMA user_version`).
 ///
-/// Version 2 dropped version 1's per-item distance column and its index; a version-1 file is
-/// migrated when opened. A file of any other version is refused as
-/// [`StoreError::SchemaVersion`].
-pub const SCHEMA_VERSION: i64 = 2;
+/// Version 3 keeps trie items as slices (shared trie nodes by hash) instead of one whole
+/// witness per row; version 2 dropped version 1's per-item distance column and its index.
+/// Files of versions 1 and 2 are migrated when opened (their witnesses become slice nodes). A
+/// file of any other version is refused as [`StoreError::SchemaVersion`].
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How a store is sized and whose distances it measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +110,8 @@ pub enum PutOutcome {
     /// Not stored: the content lies farther than the radius, either before the put or once the
     /// store pruned farthest-first to make room (then the content itself was the farthest).
     OutsideRadius,
-    /// Not stored: the item alone (key + value bytes) is larger than the whole capacity.
+    /// Not stored: the item alone (its key, and its witness nodes counted as if none were
+    /// shared; bytecode: key + value) is larger than the whole capacity.
     TooLarge {
         /// The item's size as counted against the capacity.
         bytes: u64,
@@ -243,9 +248,6 @@ struct State {
     full: bool,
     /// The current radius, kept in step with `full` and the farthest row.
     radius: Radius,
-    /// Rows inserted since the count snapshot in `meta` was last written (`open.rs`,
-    /// `read_counts`).
-    since_snapshot: u64,
 }
 
 impl std::fmt::Debug for ContentStore {
@@ -330,11 +332,7 @@ impl ContentStore {
 
     /// Close the database, checkpointing the WAL into the main file. Dropping the store does the
     /// same but cannot report a failure.
-    pub fn close(mut self) -> Result<(), StoreError> {
-        if self.state.since_snapshot > 0 {
-            // So the next open counts nothing; without it, it counts at most a few rows more.
-            content::write_snapshot_now(&self.conn, &self.path, &mut self.state)?;
-        }
+    pub fn close(self) -> Result<(), StoreError> {
         let path = self.path;
         self.conn
             .close()

@@ -3,11 +3,12 @@
 //! and the configuration.
 
 use super::meta::{
-    get_meta, set_meta, META_CAPACITY, META_COUNT_BYTES, META_COUNT_ITEMS, META_COUNT_UPTO,
-    META_FULL, META_NODE_ID,
+    get_meta, set_meta, write_counts, META_CAPACITY, META_COUNT_BYTES, META_COUNT_ITEMS,
+    META_COUNT_UPTO, META_FULL, META_NODE_ID,
 };
 use super::{
-    classify, content, ContentStore, State, StoreConfig, StoreError, APPLICATION_ID, SCHEMA_VERSION,
+    classify, migrate, prune, ContentStore, State, StoreConfig, StoreError, APPLICATION_ID,
+    SCHEMA_VERSION,
 };
 use crate::content::Radius;
 use rusqlite::types::Value;
@@ -19,14 +20,14 @@ use std::time::Duration;
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-/// The schema of version [`SCHEMA_VERSION`].
+/// The schema of version [`SCHEMA_VERSION`] (with `migrate::TRIE_NODES_TABLE`).
 ///
 /// `content` keeps `size` before `value` so that reading a size never reads a value's overflow
-/// pages. A put writes the table (an append: row ids only grow) and `content_by_id_key`, the
-/// one index, which lookups by key and by id range need. Pruning and the radius need no index
-/// of their own (`content.rs`: farthest first is nearest the antipode in content-id order), and
-/// the byte count at open comes from a snapshot in `meta` ([`read_counts`]), so that each put
-/// dirties as few pages as possible: every page a put touches is a page written to the WAL.
+/// pages. For a trie item (`form` set) `value` is empty and `size` counts its key only; its
+/// witness nodes are in `trie_nodes` (`slice.rs`). Bytecode (`form` NULL) is kept whole. A put
+/// appends to the table (row ids only grow) and writes `content_by_id_key`, the one index,
+/// which lookups by key and by id range need. Pruning and the radius need no index of their
+/// own (`prune.rs`: farthest first is nearest the antipode in content-id order).
 const SCHEMA: &str = "
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
@@ -37,7 +38,8 @@ CREATE TABLE content (
     content_id  BLOB NOT NULL,
     content_key BLOB NOT NULL,
     size        INTEGER NOT NULL,
-    value       BLOB NOT NULL
+    value       BLOB NOT NULL,
+    form        INTEGER
 );
 CREATE UNIQUE INDEX content_by_id_key ON content (content_id, content_key);
 CREATE TABLE headers (
@@ -53,22 +55,13 @@ CREATE TABLE peers (
 CREATE INDEX peers_by_last_seen ON peers (last_seen);
 ";
 
-/// Version 1 to 2: version 1 kept each item's distance from the node id in a column with an
-/// index of its own, so every put also wrote a random page of that index. Drop both (SQLite
-/// rewrites the table to drop a column: a one-off cost in proportion to the file). Items,
-/// headers, peers and meta are kept as they are; the count snapshot, which version 1 did not
-/// have, comes from the full count that follows at open.
-const MIGRATE_V1_TO_V2: &str = "
-DROP INDEX IF EXISTS content_by_distance;
-ALTER TABLE content DROP COLUMN distance;
-";
-
 impl ContentStore {
     /// Open the store at `path`, creating it when the file is missing or empty.
     ///
     /// A file that is not SQLite, a database of another program, or a store of a newer schema
     /// version is refused with an error naming the path and is not modified; a store of
-    /// schema version 1 is migrated in place. A node id other than the one the store was last
+    /// schema version 1 or 2 is migrated in place (its witnesses become slice nodes; a one-off
+    /// cost of about a verification per stored item). A node id other than the one the store was last
     /// opened with simply measures distances from the new id (none are stored); when the
     /// capacity shrank below what is stored, the store prunes before returning.
     pub fn open(path: &Path, config: StoreConfig) -> Result<Self, StoreError> {
@@ -102,10 +95,11 @@ impl ContentStore {
         let objects: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .map_err(err)?;
-        let (fresh, migrate_v1) = if application_id == APPLICATION_ID {
+        // The version to migrate from, if any.
+        let (fresh, migrate_from) = if application_id == APPLICATION_ID {
             match user_version {
-                SCHEMA_VERSION => (false, false),
-                1 => (false, true),
+                SCHEMA_VERSION => (false, None),
+                1 | 2 => (false, Some(user_version)),
                 found => {
                     return Err(StoreError::SchemaVersion {
                         path: path_buf,
@@ -115,7 +109,7 @@ impl ContentStore {
                 }
             }
         } else if application_id == 0 && user_version == 0 && objects == 0 {
-            (true, false)
+            (true, None)
         } else {
             return Err(StoreError::ForeignDatabase {
                 path: path_buf,
@@ -153,17 +147,24 @@ impl ContentStore {
             .map_err(err)?;
         if fresh {
             tx.execute_batch(SCHEMA).map_err(err)?;
+            tx.execute_batch(migrate::TRIE_NODES_TABLE).map_err(err)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(err)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
             tracing::info!(path = %path.display(), "created a new store");
         }
-        if migrate_v1 {
-            tx.execute_batch(MIGRATE_V1_TO_V2).map_err(err)?;
+        if let Some(from) = migrate_from {
+            if from == 1 {
+                migrate::v1_to_v2(&tx, path)?;
+            }
+            let (converted, dropped) = migrate::v2_to_v3(&tx, path)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
-            tracing::info!(path = %path.display(), "migrated the store from schema version 1");
+            tracing::info!(
+                path = %path.display(), from, converted, dropped,
+                "migrated the store to slices (schema version {SCHEMA_VERSION})"
+            );
         }
         let state = reconcile(&tx, path, &config)?;
         tx.commit().map_err(err)?;
@@ -241,7 +242,7 @@ fn reconcile(conn: &Connection, path: &Path, config: &StoreConfig) -> Result<Sta
         stored_full == Some(1)
     } else {
         // Another capacity: full only if the store is beyond the level pruning leaves.
-        stored_bytes > content::prune_target(capacity)
+        stored_bytes > prune::prune_target(capacity)
     };
     if stored_capacity != Some(capacity_i64) {
         set_meta(conn, META_CAPACITY, capacity_i64).map_err(err)?;
@@ -255,26 +256,23 @@ fn reconcile(conn: &Connection, path: &Path, config: &StoreConfig) -> Result<Sta
         len,
         full,
         radius: Radius::MAX,
-        since_snapshot: 0,
     };
-    content::write_snapshot(conn, path, &mut state)?;
-    content::refresh_radius(conn, path, config, &mut state)?;
+    write_counts(conn, path, &state)?;
+    prune::refresh_radius(conn, path, config, &mut state)?;
     if state.stored_bytes > capacity {
-        let (pruned, _) = content::prune(conn, path, config, &mut state, None)?;
+        let (pruned, _) = prune::prune(conn, path, config, &mut state, None)?;
         tracing::info!(path = %path.display(), pruned, "pruned to the new capacity at open");
     }
     Ok(state)
 }
 
-/// The number of items and their bytes, from the count snapshot plus the rows inserted since.
+/// The number of items and their bytes, from the counts in `meta`.
 ///
-/// The snapshot `(bytes, items, upto)` in `meta` counts exactly the rows with `id <= upto`. It
-/// stays exact because it is rewritten in the same transaction as every prune (the only way
-/// rows leave), and new rows always get an id above every row present, so above `upto`. So
-/// the rows with `id > upto` are exactly those inserted since, and the snapshot is rewritten
-/// every [`content::SNAPSHOT_EVERY`] inserts, which bounds that tail. A missing or impossible
-/// snapshot (a fresh or migrated file, or one altered by hand) falls back to counting every
-/// row, which reads every value in the file (about a second per few hundred MB).
+/// Every write transaction ends by writing the counts `(bytes, items, upto = highest row id)`
+/// (`content.rs`, `write_counts`), so they are exact for the file as it is. Counts that are
+/// missing, impossible, or name another highest row id (a fresh or migrated file, or one
+/// altered by hand) are recomputed from the rows and the slice's nodes, which reads the whole
+/// file (about a second per few hundred MB).
 fn read_counts(conn: &Connection, path: &Path) -> Result<(u64, u64), StoreError> {
     let err = |e: rusqlite::Error| classify(path, e);
     // Read as any type: a value of the wrong type is a damaged snapshot, which a recount
@@ -285,36 +283,42 @@ fn read_counts(conn: &Connection, path: &Path) -> Result<(u64, u64), StoreError>
         read(META_COUNT_BYTES)?,
         read(META_COUNT_UPTO)?,
     );
-    let (base_items, base_bytes, upto) = match snapshot {
+    let highest: i64 = conn
+        .query_row("SELECT coalesce(max(id), 0) FROM content", [], |r| r.get(0))
+        .map_err(err)?;
+    match snapshot {
         (Some(Value::Integer(items)), Some(Value::Integer(bytes)), Some(Value::Integer(upto)))
-            if items >= 0 && bytes >= 0 && upto >= 0 =>
+            if items >= 0 && bytes >= 0 && upto == highest =>
         {
-            (items, bytes, upto)
+            return Ok((items as u64, bytes as u64));
         }
-        (None, None, None) => (0, 0, -1),
-        _ => {
-            tracing::warn!(path = %path.display(), "damaged count snapshot; counting every row");
-            (0, 0, -1)
-        }
-    };
-    let (tail_items, tail_bytes): (i64, i64) = conn
+        (None, None, None) => {}
+        _ => tracing::warn!(path = %path.display(), "damaged count snapshot; counting every row"),
+    }
+    let (items, row_bytes): (i64, i64) = conn
         .query_row(
-            "SELECT count(*), coalesce(sum(size), 0) FROM content WHERE id > ?1",
-            [upto],
+            "SELECT count(*), coalesce(sum(size), 0) FROM content",
+            [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(err)?;
-    let total = |base: i64, tail: i64| {
-        base.checked_add(tail)
-            .and_then(|n| u64::try_from(n).ok())
+    let node_bytes: i64 = conn
+        .query_row(
+            "SELECT coalesce(sum(32 + length(rlp)), 0) FROM trie_nodes",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    let total = |n: Option<i64>| {
+        n.and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| StoreError::CorruptValue {
                 path: path.to_path_buf(),
                 what: "content size",
-                reason: format!("impossible total: {base} + {tail}"),
+                reason: format!("impossible total: {row_bytes} + {node_bytes}"),
             })
     };
     Ok((
-        total(base_items, tail_items)?,
-        total(base_bytes, tail_bytes)?,
+        total(Some(items))?,
+        total(row_bytes.checked_add(node_bytes))?,
     ))
 }

@@ -20,4 +20,5 @@ mod proof_mainnet;
 mod proof_rejection;
 mod store_headers_peers;
 mod store_open;
+mod store_slices;
 mod wire_vectors;
