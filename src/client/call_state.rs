@@ -274,6 +274,10 @@ impl CallState {
         };
         if self.sequential && first && !self.is_fetched(&item) {
             self.fetch_blocking(vec![item]).map_err(|e| self.fail(e))?;
+            // As before rounds: the first item no peer holds ends the run.
+            if let Some(missing) = self.take_absent(item) {
+                return Err(self.fail(missing));
+            }
         }
         Ok(())
     }
