@@ -246,6 +246,8 @@ fn parse_call(request: CallRequest) -> Result<core::CallRequest, NodeError> {
         value: amount(request.value, "value")?,
         data: request.data.into(),
         chain_id: request.chain_id,
+        // Not in the bindings yet: the call's items are found by running it.
+        access_list: Vec::new(),
     })
 }
 

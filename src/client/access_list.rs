@@ -1,13 +1,14 @@
 //! `eth_createAccessList`: run the call as `eth_call` does, list the accounts and slots it
 //! touched (EIP-2930), then run it again carrying that list for the gas it would use.
 //!
-//! What the call touched is what its state database was asked for: every account and slot
-//! the EVM reads comes through it once ([`super::call`] fetches and verifies each on first
-//! use). As geth's tracer does, the list leaves out the sender, the called account and the
+//! What the call touched is what its state database was asked for in the run whose outcome
+//! is answered (earlier runs, over state not fetched yet, may have read other items; see
+//! [`super::call_state`]). As geth's tracer does, the list leaves out the sender, the called account and the
 //! precompiles as bare addresses (they are warm in any transaction), but keeps the slots read
 //! from any account, the called contract's included.
 
-use super::call::{failed, lock, Prepared, Run};
+use super::call::{failed, Prepared, Run};
+use super::call_state::StateItem;
 use super::{Answer, BlockId, CallRequest, ClientError, StateClient};
 use alloy_primitives::{Address, B256};
 use revm::context_interface::transaction::{AccessList, AccessListItem};
@@ -75,13 +76,16 @@ impl Prepared {
             warm.insert(self.info.beneficiary());
         }
         let mut list: BTreeMap<Address, BTreeSet<B256>> = BTreeMap::new();
-        for address in lock(&self.db.accounts).keys() {
-            if !warm.contains(address) {
-                list.entry(*address).or_default();
+        for item in self.db.read_items() {
+            match item {
+                StateItem::Account(address) if !warm.contains(&address) => {
+                    list.entry(address).or_default();
+                }
+                StateItem::Account(_) => {}
+                StateItem::Slot(address, slot) => {
+                    list.entry(address).or_default().insert(B256::from(slot));
+                }
             }
-        }
-        for (address, slot) in lock(&self.db.storage).keys() {
-            list.entry(*address).or_default().insert(B256::from(*slot));
         }
         list.into_iter()
             .map(|(address, slots)| (address, slots.into_iter().collect()))
@@ -97,6 +101,9 @@ impl StateClient {
         request: &CallRequest,
         block: BlockId,
     ) -> Result<Answer<AccessListAnswer>, ClientError> {
-        self.execute(request, block, |p, r| p.access_list(r)).await
+        Ok(self
+            .execute(request, block, |p, r| p.access_list(r))
+            .await?
+            .0)
     }
 }

@@ -6,33 +6,35 @@
 //! resolved first to the newest block that has the called account (the same fall back as
 //! [`StateClient::account`]); the answer names that block.
 //!
+//! The state is fetched in rounds of concurrent lookups ([`super::call_state`]): a run reads
+//! what is fetched, notes what is not, the noted items are fetched at once, and the call runs
+//! again until a run reads nothing new; only that run's outcome is answered. The items of an
+//! access list the request carries are fetched in the first round, with the called account.
+//!
 //! The EVM is synchronous and the network is not. The EVM therefore runs on tokio's blocking
-//! pool (`spawn_blocking`), where its database may block on the runtime's handle for each
-//! missing item: sound on any runtime flavour (unlike `block_in_place`, which panics on a
-//! current-thread runtime), and a panic in the EVM comes back as a `JoinError`, which becomes
-//! an error here instead of unwinding into an FFI caller.
+//! pool (`spawn_blocking`), which waits on the runtime's handle for each round: sound on any
+//! runtime flavour (unlike `block_in_place`, which panics on a current-thread runtime), and a
+//! panic in the EVM comes back as a `JoinError`, which becomes an error here instead of
+//! unwinding into an FFI caller.
 
+use super::call_state::{fetch_account, fetch_items, lock, CallFetches, CallState, StateItem};
 use super::caller::CallerReads;
 use super::{Answer, BlockId, BlockRef, ClientError, StateClient};
-use crate::content::{BytecodeKey, ContentKey};
 use crate::overlay::LookupStats;
-use crate::proof::{BlockHeader, VerifiedValue};
+use crate::proof::BlockHeader;
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
-use alloy_trie::KECCAK_EMPTY;
 use revm::context::result::{EVMError, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
-use revm::context_interface::transaction::AccessList;
-use revm::database_interface::{DBErrorMarker, DatabaseRef, WrapDatabaseRef};
+use revm::context_interface::transaction::{AccessList, AccessListItem};
+use revm::database_interface::WrapDatabaseRef;
 use revm::handler::{MainBuilder, MainContext};
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::primitives::hardfork::SpecId;
-use revm::state::{AccountInfo, Bytecode};
+use revm::state::AccountInfo;
 use revm::InspectEvm;
-use std::collections::HashMap;
 use std::sync::Mutex;
-use tokio::runtime::Handle;
 
 /// Gas a call may use when it names none (geth's default `--rpc.gascap`).
 const RPC_GAS_CAP: u64 = 50_000_000;
@@ -56,6 +58,12 @@ pub struct CallRequest {
     /// What the `CHAINID` opcode reads; 1 (mainnet) when absent. The network does not know
     /// the chain's EVM id, and nothing is signed, so only contracts that read it care.
     pub chain_id: Option<u64>,
+    /// An EIP-2930 access list: the accounts and slots the call will read, as
+    /// `eth_createAccessList` gives them. Its items are fetched at once, before the first
+    /// run, and the call runs as a type-1 transaction carrying it (its gas is that of the
+    /// transaction with the list, as execution clients run it). Items the call does not read
+    /// are fetched in vain but never make it fail; empty: a legacy call.
+    pub access_list: Vec<(Address, Vec<B256>)>,
 }
 
 /// The outcome of a call.
@@ -165,141 +173,6 @@ impl BlockContext {
     }
 }
 
-/// A database read failed; the [`ClientError`] itself is kept in [`NetworkDb::failure`].
-#[derive(Debug, thiserror::Error)]
-#[error("state read failed: {0}")]
-pub(super) struct DbFailure(String);
-
-impl DBErrorMarker for DbFailure {}
-
-/// State at one block, fetched from the network on first use and kept for the whole call (and
-/// every run of an estimate).
-pub(super) struct NetworkDb {
-    client: StateClient,
-    handle: Handle,
-    /// The block every read is pinned to (by hash: a number could name another block later).
-    block: BlockId,
-    pub(super) accounts: Mutex<HashMap<Address, AccountInfo>>,
-    code: Mutex<HashMap<B256, Bytecode>>,
-    pub(super) storage: Mutex<HashMap<(Address, U256), U256>>,
-    /// The first error a read met; the call returns it rather than revm's wrapper of it.
-    failure: Mutex<Option<ClientError>>,
-    stats: Mutex<LookupStats>,
-}
-
-/// Lock a mutex even if a panicking thread poisoned it: the maps only ever hold verified items.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl NetworkDb {
-    fn fail(&self, error: ClientError) -> DbFailure {
-        let text = error.to_string();
-        lock(&self.failure).get_or_insert(error);
-        DbFailure(text)
-    }
-
-    fn add(&self, stats: &LookupStats) {
-        super::add_stats(&mut lock(&self.stats), stats);
-    }
-
-    /// Keep an account (and its code) fetched ahead of execution.
-    fn insert_account(&self, address: Address, account: AccountInfo) {
-        if let Some(code) = &account.code {
-            lock(&self.code).insert(account.code_hash, code.clone());
-        }
-        lock(&self.accounts).insert(address, account);
-    }
-}
-
-/// Fetch `address`'s account and code at `block`, verified.
-async fn fetch_account(
-    client: &StateClient,
-    address: Address,
-    block: BlockId,
-    stats: &mut LookupStats,
-) -> Result<(BlockRef, AccountInfo), ClientError> {
-    let answer = client.account(address, block).await?;
-    super::add_stats(stats, &answer.stats);
-    let a = answer.value;
-    let code = if a.code_hash == KECCAK_EMPTY {
-        Bytecode::default()
-    } else {
-        // Code is found by the hash the verified account fixed (any block will do).
-        let key = ContentKey::Bytecode(BytecodeKey {
-            address,
-            code_hash: a.code_hash,
-        });
-        match client.lookup(key, stats).await? {
-            Some(VerifiedValue::Bytecode(code)) => Bytecode::new_raw(code),
-            _ => {
-                return Err(ClientError::NotFound {
-                    what: format!("code {} of {address}", a.code_hash),
-                    tried: vec![answer.block.number],
-                })
-            }
-        }
-    };
-    let info = AccountInfo {
-        balance: a.balance,
-        nonce: a.nonce,
-        code_hash: a.code_hash,
-        code: Some(code),
-        ..AccountInfo::default()
-    };
-    Ok((answer.block, info))
-}
-
-impl DatabaseRef for NetworkDb {
-    type Error = DbFailure;
-
-    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, DbFailure> {
-        if let Some(info) = lock(&self.accounts).get(&address) {
-            return Ok(Some(info.clone()));
-        }
-        let mut stats = LookupStats::default();
-        let fetched =
-            self.handle
-                .block_on(fetch_account(&self.client, address, self.block, &mut stats));
-        self.add(&stats);
-        let (_, info) = fetched.map_err(|e| self.fail(e))?;
-        self.insert_account(address, info.clone());
-        // An absent account reads as the empty account, which revm treats alike.
-        Ok(Some(info))
-    }
-
-    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, DbFailure> {
-        // Code arrives with its account (`basic_ref`), so revm asks here only for code it was
-        // told about; anything else is a bug, reported rather than run as empty code.
-        lock(&self.code).get(&code_hash).cloned().ok_or_else(|| {
-            self.fail(ClientError::Execution(format!(
-                "code {code_hash} asked for before its account"
-            )))
-        })
-    }
-
-    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, DbFailure> {
-        if let Some(v) = lock(&self.storage).get(&(address, index)) {
-            return Ok(*v);
-        }
-        let answer = self
-            .handle
-            .block_on(self.client.storage(address, index, self.block))
-            .map_err(|e| self.fail(e))?;
-        self.add(&answer.stats);
-        lock(&self.storage).insert((address, index), answer.value);
-        Ok(answer.value)
-    }
-
-    fn block_hash_ref(&self, number: u64) -> Result<B256, DbFailure> {
-        // Only trusted headers: a hash we cannot vouch for would be a wrong answer.
-        self.client
-            .header(BlockId::Number(number))
-            .map(|h| h.hash)
-            .map_err(|e| self.fail(e))
-    }
-}
-
 /// One execution's outcome, or why it could not run.
 pub(super) enum Run {
     Done(CallResult),
@@ -310,24 +183,96 @@ pub(super) enum Run {
 
 /// A call ready to run: pinned block, environment and state cache.
 pub(super) struct Prepared {
-    pub(super) db: NetworkDb,
+    pub(super) db: CallState,
     block: BlockRef,
     pub(super) info: BlockContext,
     /// The caller runs as an empty stand-in: no proof of it was found (see
     /// [`super::caller`]); what was not found, and at which blocks, for the error returned
     /// if the call reads its state.
-    unproven_caller: Option<(String, Vec<u64>)>,
+    unproven_caller: Mutex<Option<(String, Vec<u64>)>>,
 }
 
 impl Prepared {
-    /// Run `request` once with gas limit `gas` (on the blocking pool: the database blocks).
+    /// Run `request` with gas limit `gas`, carrying the request's access list (on the
+    /// blocking pool: fetch rounds block).
     pub(super) fn run(&self, request: &CallRequest, gas: u64) -> Result<Run, ClientError> {
-        self.run_with(request, gas, AccessList::default())
+        let items = request
+            .access_list
+            .iter()
+            .map(|(address, slots)| AccessListItem {
+                address: *address,
+                storage_keys: slots.clone(),
+            })
+            .collect();
+        self.run_with(request, gas, AccessList(items))
     }
 
     /// [`Prepared::run`] as an EIP-2930 transaction carrying `access_list` (legacy when it is
-    /// empty).
+    /// empty): runs and fetch rounds until a run reads only fetched state, whose outcome it
+    /// is (see [`super::call_state`]).
     pub(super) fn run_with(
+        &self,
+        request: &CallRequest,
+        gas: u64,
+        access_list: AccessList,
+    ) -> Result<Run, ClientError> {
+        loop {
+            self.settle(request)?;
+            self.db.start_run();
+            let outcome = self.run_once(request, gas, access_list.clone());
+            let unknown = self.db.unknown_reads();
+            if unknown.is_empty() {
+                // Every read was of fetched state: the outcome is the call's, unless it read
+                // an item no peer holds.
+                return match self.db.first_absent_read() {
+                    Some(missing) => Err(missing),
+                    None => outcome,
+                };
+            }
+            // What a run over placeholders did is never answered, its errors included.
+            self.db.fetch_blocking(unknown)?;
+        }
+    }
+
+    /// Before a run: the called account must exist on the network, and the sender stands
+    /// in when it does not (see below); the sender's balance covers `value`.
+    fn settle(&self, request: &CallRequest) -> Result<(), ClientError> {
+        if let Some(missing) = request
+            .to
+            .and_then(|to| self.db.take_absent(StateItem::Account(to)))
+        {
+            return Err(missing);
+        }
+        let from = request.from.unwrap_or(Address::ZERO);
+        // Without `from`, the zero address calls; when the network holds no proof of it, an
+        // empty stand-in does, watched (super::caller). Not for a creation: its address comes
+        // from the caller's nonce.
+        match self.db.take_absent(StateItem::Account(from)) {
+            None => {}
+            Some(ClientError::NotFound { what, tried })
+                if request.from.is_none() && request.to.is_some() =>
+            {
+                *lock(&self.unproven_caller) = Some((what, tried));
+                self.db.insert_account(from, AccountInfo::default());
+            }
+            Some(e) => return Err(e),
+        }
+        // eth_call semantics: the sender can send `value` whatever its balance. revm tops the
+        // balance up only when it charges fees, which we turn off (see `run`), so do it here
+        // (again after each round: it changes nothing the second time); the sender's BALANCE
+        // then reads at least `value` during the call.
+        if let Some(mut sender) = self.db.account(from) {
+            let value = request.value.unwrap_or_default();
+            if sender.balance < value {
+                sender.balance = value;
+                self.db.insert_account(from, sender);
+            }
+        }
+        Ok(())
+    }
+
+    /// One run over the state fetched so far.
+    fn run_once(
         &self,
         request: &CallRequest,
         gas: u64,
@@ -366,18 +311,19 @@ impl Prepared {
         cfg.disable_fee_charge = true;
         cfg.disable_base_fee = request.gas_price.is_none();
         let caller = tx.caller;
-        let watch = CallerReads::of(self.unproven_caller.as_ref().map(|_| caller));
+        let unproven_caller = lock(&self.unproven_caller).clone();
+        let watch = CallerReads::of(unproven_caller.as_ref().map(|_| caller));
         let mut evm = Context::mainnet()
             .with_db(WrapDatabaseRef(&self.db))
             .with_block(self.info.env.clone())
             .with_cfg(cfg)
             .build_mainnet_with_inspector(watch);
         let outcome = evm.inspect_tx(tx);
-        if let Some(e) = lock(&self.db.failure).take() {
+        if let Some(e) = self.db.take_failure() {
             return Err(e);
         }
         if evm.inspector.read() {
-            if let Some((what, tried)) = &self.unproven_caller {
+            if let Some((what, tried)) = &unproven_caller {
                 return Err(ClientError::NotFound {
                     what: format!("{what} (the call reads its caller's state)"),
                     tried: tried.clone(),
@@ -486,8 +432,9 @@ pub(super) fn failed(r: CallResult) -> ClientError {
 }
 
 impl StateClient {
-    /// Resolve `block`, pin it, and fetch what the call surely needs (the called account and
-    /// its code, the sender's account) concurrently.
+    /// Resolve `block`, pin it, and name what the call surely needs (the called account and
+    /// its code, the sender's account, the items of the request's access list): the first
+    /// round fetches them (after a first run over what is known, which may add to it).
     async fn prepare(
         &self,
         request: &CallRequest,
@@ -495,11 +442,10 @@ impl StateClient {
     ) -> Result<Prepared, ClientError> {
         let from = request.from.unwrap_or(Address::ZERO);
         let mut stats = LookupStats::default();
-        let mut to_stats = LookupStats::default();
         let (header, to_account) = match (request.to, block) {
             // Latest: the newest block that has the called account, as `account` finds it.
             (Some(to), BlockId::Latest) => {
-                let (block, info) = fetch_account(self, to, block, &mut to_stats).await?;
+                let (block, info) = fetch_account(self, to, block, &mut stats).await?;
                 (self.header(BlockId::Hash(block.hash))?, Some((to, info)))
             }
             _ => (self.header(block)?, None),
@@ -507,57 +453,45 @@ impl StateClient {
         let pinned = BlockId::Hash(header.hash);
         // Before any state is fetched: a head without the full header cannot run a call.
         let info = BlockContext::from_header(&header)?;
-        let mut from_stats = LookupStats::default();
-        let (to_account, from_account) = tokio::join!(
-            async {
-                match (to_account, request.to) {
-                    (Some(done), _) => Ok(Some(done)),
-                    (None, Some(to)) => fetch_account(self, to, pinned, &mut to_stats)
-                        .await
-                        .map(|(_, info)| Some((to, info))),
-                    (None, None) => Ok(None),
-                }
-            },
-            fetch_account(self, from, pinned, &mut from_stats),
-        );
-        super::add_stats(&mut stats, &to_stats);
-        super::add_stats(&mut stats, &from_stats);
-        let db = NetworkDb {
-            client: self.clone(),
-            handle: Handle::current(),
-            block: pinned,
-            accounts: Mutex::default(),
-            code: Mutex::default(),
-            storage: Mutex::default(),
-            failure: Mutex::default(),
-            stats: Mutex::new(stats),
+        // The first round: the called account (unless Latest found it), the sender, the
+        // access list.
+        let mut seeds = Vec::new();
+        let mut seed = |item| {
+            if !seeds.contains(&item) {
+                seeds.push(item);
+            }
         };
-        if let Some((to, info)) = to_account? {
+        seed(StateItem::Account(from));
+        if let Some(to) = request.to {
+            seed(StateItem::Account(to));
+        }
+        for (address, slots) in &request.access_list {
+            seed(StateItem::Account(*address));
+            for slot in slots {
+                seed(StateItem::Slot(*address, U256::from_be_bytes(slot.0)));
+            }
+        }
+        let db = CallState::new(self.clone(), pinned, seeds);
+        db.add_stats(&stats);
+        if let Some((to, info)) = to_account {
+            db.record_round(1);
             db.insert_account(to, info);
         }
-        // Without `from`, the zero address calls; when the network holds no proof of it, an
-        // empty stand-in does, watched (super::caller). Not for a creation: its address comes
-        // from the caller's nonce.
-        let (mut sender, unproven_caller) = match from_account {
-            Ok((_, sender)) => (sender, None),
-            Err(ClientError::NotFound { what, tried })
-                if request.from.is_none() && request.to.is_some() =>
-            {
-                (AccountInfo::default(), Some((what, tried)))
-            }
-            Err(e) => return Err(e),
-        };
-        // eth_call semantics: the sender can send `value` whatever its balance. revm tops the
-        // balance up only when it charges fees, which we turn off (see `run`), so do it here;
-        // the sender's BALANCE then reads at least `value` during the call.
-        sender.balance = sender.balance.max(request.value.unwrap_or_default());
-        db.insert_account(from, sender);
-        Ok(Prepared {
+        let prepared = Prepared {
             db,
             block: (&header).into(),
             info,
-            unproven_caller,
-        })
+            unproven_caller: Mutex::default(),
+        };
+        if self.sequential_calls {
+            // As before rounds: the seeds at once, then each item when the EVM reads it.
+            let mut stats = LookupStats::default();
+            let unknown = prepared.db.unknown_reads();
+            let fetched = fetch_items(self, pinned, unknown, &mut stats).await;
+            prepared.db.add_stats(&stats);
+            prepared.db.keep(fetched)?;
+        }
+        Ok(prepared)
     }
 
     /// Run `f` on the blocking pool, where the database may wait for the network; a panic in
@@ -567,7 +501,7 @@ impl StateClient {
         request: &CallRequest,
         block: BlockId,
         f: impl FnOnce(&Prepared, &CallRequest) -> Result<T, ClientError> + Send + 'static,
-    ) -> Result<Answer<T>, ClientError> {
+    ) -> Result<(Answer<T>, CallFetches), ClientError> {
         let prepared = self.prepare(request, block).await?;
         let request = request.clone();
         let (prepared, value) = tokio::task::spawn_blocking(move || {
@@ -582,12 +516,12 @@ impl StateClient {
                 "the EVM task was cancelled".to_string()
             })
         })?;
-        let stats = *lock(&prepared.db.stats);
-        Ok(Answer {
+        let answer = Answer {
             block: prepared.block,
             value: value?,
-            stats,
-        })
+            stats: prepared.db.stats(),
+        };
+        Ok((answer, prepared.db.fetches()))
     }
 
     /// Execute `request` against the state of `block` without a transaction (`eth_call`).
@@ -600,6 +534,16 @@ impl StateClient {
         request: &CallRequest,
         block: BlockId,
     ) -> Result<Answer<CallResult>, ClientError> {
+        Ok(self.call_counted(request, block).await?.0)
+    }
+
+    /// [`StateClient::call`], and how its state was fetched: the rounds of concurrent lookups
+    /// it waited for and the items fetched.
+    pub async fn call_counted(
+        &self,
+        request: &CallRequest,
+        block: BlockId,
+    ) -> Result<(Answer<CallResult>, CallFetches), ClientError> {
         self.execute(request, block, |p, r| p.call(r)).await
     }
 
@@ -612,7 +556,7 @@ impl StateClient {
         request: &CallRequest,
         block: BlockId,
     ) -> Result<Answer<u64>, ClientError> {
-        self.execute(request, block, |p, r| p.estimate(r)).await
+        Ok(self.execute(request, block, |p, r| p.estimate(r)).await?.0)
     }
 }
 

@@ -301,6 +301,8 @@ impl PortalStateCallRequest {
                 .to_vec()
                 .into(),
             chain_id: (self.chain_id != 0).then_some(self.chain_id),
+            // Not in the C API yet: the call's items are found by running it.
+            access_list: Vec::new(),
         })
     }
 }

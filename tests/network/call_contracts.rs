@@ -26,7 +26,7 @@ fn calldata(hex_str: &str) -> Bytes {
 
 /// A network of six storing nodes, `items` pushed into it by a bridge node, and a light node
 /// (capacity 0) trusting `header_rlp`: every answer it gives came over the wire.
-async fn network_with(
+pub(crate) async fn network_with(
     dir: &std::path::Path,
     header_rlp: &[u8],
     items: Vec<portal_state::proof::VerifiedContent>,
@@ -49,7 +49,7 @@ async fn network_with(
 
 /// Retry `f` for a few seconds while the network says NotFound: receivers store what they
 /// accepted a moment after the push returns.
-async fn soon<T, F: std::future::Future<Output = Result<T, ClientError>>>(
+pub(crate) async fn soon<T, F: std::future::Future<Output = Result<T, ClientError>>>(
     mut f: impl FnMut() -> F,
 ) -> Result<T, ClientError> {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -15,6 +15,7 @@ mod bridge_anvil;
 mod bridge_genesis;
 mod bridge_proofs_file;
 mod call_contracts;
+mod call_rounds;
 mod client_queries;
 mod hostile_eclipse;
 mod hostile_peers;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod anvil;
 pub mod beacon_data;
+pub mod calls;
 pub mod cli;
 pub mod hostile;
 pub mod nodes;

@@ -572,7 +572,34 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<hyper::body::B
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::U256;
+    use alloy_primitives::{Address, U256};
+
+    #[test]
+    fn a_call_objects_access_list_is_read_and_checked() {
+        let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+        let key = format!("0x{}", "0".repeat(63) + "2");
+        let call = json!({"to": weth, "data": "0x313ce567",
+            "accessList": [{"address": weth, "storageKeys": [key]}, {"address": weth}]});
+        let request = params::parse_call_request(&call, 1).unwrap();
+        let address: Address = weth.parse().unwrap();
+        assert_eq!(
+            request.access_list,
+            vec![(address, vec![B256::with_last_byte(2)]), (address, vec![])]
+        );
+        assert!(params::parse_call_request(&json!({"to": weth}), 1)
+            .unwrap()
+            .access_list
+            .is_empty());
+        for bad in [
+            json!({"to": weth, "accessList": {}}),
+            json!({"to": weth, "accessList": [{"storageKeys": []}]}),
+            json!({"to": weth, "accessList": [{"address": weth, "storageKeys": ["0x02"]}]}),
+            json!({"to": weth, "accessList": [{"address": "0x12", "storageKeys": []}]}),
+        ] {
+            let e = params::parse_call_request(&bad, 1).unwrap_err();
+            assert_eq!(e.code, INVALID_PARAMS, "{bad}");
+        }
+    }
 
     #[test]
     fn block_parameters_follow_the_standard() {

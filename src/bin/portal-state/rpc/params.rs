@@ -92,7 +92,36 @@ pub(super) fn parse_call_request(value: &Value, chain_id: u64) -> Result<CallReq
             .transpose()?,
         data,
         chain_id: Some(chain_id),
+        access_list: field("accessList")
+            .map(parse_access_list)
+            .transpose()?
+            .unwrap_or_default(),
     })
+}
+
+/// An EIP-2930 access list: `[{"address": …, "storageKeys": [32-byte hex, …]}, …]`.
+fn parse_access_list(value: &Value) -> Result<Vec<(Address, Vec<B256>)>, RpcError> {
+    let entries = value
+        .as_array()
+        .ok_or_else(|| RpcError::params("accessList: expected an array"))?;
+    entries
+        .iter()
+        .map(|entry| {
+            let address = entry
+                .get("address")
+                .ok_or_else(|| RpcError::params("accessList entry: expected an address"))?;
+            let keys = match entry.get("storageKeys").filter(|v| !v.is_null()) {
+                None => Vec::new(),
+                Some(keys) => keys
+                    .as_array()
+                    .ok_or_else(|| RpcError::params("accessList storageKeys: expected an array"))?
+                    .iter()
+                    .map(|k| parse_b256(k, "storage key"))
+                    .collect::<Result<_, _>>()?,
+            };
+            Ok((parse_address(address)?, keys))
+        })
+        .collect()
 }
 
 /// A number (a count, an index): decimal or `0x`-hex, no leading zeros, at most 64 bits.
