@@ -4,10 +4,15 @@
 # ios/Sources/PortalState/, which Package.swift builds. Run on macOS with Xcode.
 #
 # Needs: rustup target add aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios
+#
+# PROFILE: the Cargo profile, `mobile` by default (Cargo.toml: optimised for size, fat LTO, one
+# codegen unit; BENCHMARKS.md "#17 part 2"); `release` builds faster. Cargo puts a profile's
+# output in target/<triple>/<profile>/. Nothing is stripped here: Xcode strips the app when it
+# archives it, and the Swift bindings come from bindings/swift, made from an unstripped library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROFILE="${PROFILE:-release}"
+PROFILE="${PROFILE:-mobile}"
 OUT=ios
 BUILD="$OUT/build"
 rm -rf "$BUILD" "$OUT/PortalStateFFI.xcframework"
