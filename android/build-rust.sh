@@ -19,6 +19,10 @@ cd "$(dirname "$0")"
 API_LEVEL="${API_LEVEL:-24}"
 PROFILE="${PROFILE:-mobile}"
 
+# SQLite without the modules the store never uses (full-text search, R-tree, dbstat, soundex):
+# about 276 kB less (BENCHMARKS.md "#17 part 2"). rusqlite's bundled build reads these flags.
+export LIBSQLITE3_FLAGS="${LIBSQLITE3_FLAGS:--USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS -USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX}"
+
 # Only for the Android targets (cargo-ndk passes --target, so host build scripts are not
 # affected).
 export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-z,max-page-size=16384"

@@ -18,6 +18,10 @@ BUILD="$OUT/build"
 rm -rf "$BUILD" "$OUT/PortalStateFFI.xcframework"
 mkdir -p "$BUILD/headers" "$BUILD/ios-simulator" "$OUT/Sources/PortalState"
 
+# SQLite without the modules the store never uses (full-text search, R-tree, dbstat, soundex):
+# about 276 kB less (BENCHMARKS.md "#17 part 2"). rusqlite's bundled build reads these flags.
+export LIBSQLITE3_FLAGS="${LIBSQLITE3_FLAGS:--USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS -USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX}"
+
 # No CLI (no default features), the uniffi bindings on. Each target's static library.
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
     cargo build --locked --lib --profile "$PROFILE" --target "$target" \
