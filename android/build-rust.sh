@@ -7,13 +7,21 @@
 # The library is built without the CLI (no default features) but with the uniffi bindings, and
 # its ELF segments aligned to 16 KB, which Android 15+ devices with 16 KB pages require
 # (Google Play requires it of apps targeting Android 15). cargo-ndk strips nothing: the Android
-# Gradle plugin strips the libraries when it packages the app.
+# Gradle plugin strips the libraries when it packages the app (after the bindings were made:
+# they come from bindings/kotlin, generated from an unstripped library).
+#
+# PROFILE: the Cargo profile, `mobile` by default (Cargo.toml: optimised for size, fat LTO, one
+# codegen unit; BENCHMARKS.md "#17 part 2" has what it gives); `release` builds faster.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # Lowest Android API level the libraries run on (the module's minSdk).
 API_LEVEL="${API_LEVEL:-24}"
-PROFILE="${PROFILE:-release}"
+PROFILE="${PROFILE:-mobile}"
+
+# SQLite without the modules the store never uses (full-text search, R-tree, dbstat, soundex):
+# about 276 kB less (BENCHMARKS.md "#17 part 2"). rusqlite's bundled build reads these flags.
+export LIBSQLITE3_FLAGS="${LIBSQLITE3_FLAGS:--USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS -USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX}"
 
 # Only for the Android targets (cargo-ndk passes --target, so host build scripts are not
 # affected).

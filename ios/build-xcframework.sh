@@ -4,14 +4,23 @@
 # ios/Sources/PortalState/, which Package.swift builds. Run on macOS with Xcode.
 #
 # Needs: rustup target add aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios
+#
+# PROFILE: the Cargo profile, `mobile` by default (Cargo.toml: optimised for size, fat LTO, one
+# codegen unit; BENCHMARKS.md "#17 part 2"); `release` builds faster. Cargo puts a profile's
+# output in target/<triple>/<profile>/. Nothing is stripped here: Xcode strips the app when it
+# archives it, and the Swift bindings come from bindings/swift, made from an unstripped library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PROFILE="${PROFILE:-release}"
+PROFILE="${PROFILE:-mobile}"
 OUT=ios
 BUILD="$OUT/build"
 rm -rf "$BUILD" "$OUT/PortalStateFFI.xcframework"
 mkdir -p "$BUILD/headers" "$BUILD/ios-simulator" "$OUT/Sources/PortalState"
+
+# SQLite without the modules the store never uses (full-text search, R-tree, dbstat, soundex):
+# about 276 kB less (BENCHMARKS.md "#17 part 2"). rusqlite's bundled build reads these flags.
+export LIBSQLITE3_FLAGS="${LIBSQLITE3_FLAGS:--USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS -USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX}"
 
 # No CLI (no default features), the uniffi bindings on. Each target's static library.
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
