@@ -179,9 +179,10 @@ lane() {
 }
 
 step "tests: Rust, network namespaces, C, Python, Kotlin and Swift, in three lanes side by side"
-lane rust test_rust test_c
+# Balanced on a fresh clone's step times (BENCHMARKS.md, "CI steps"): ~250 s each.
+lane rust test_rust
 lane netns test_netns test_kotlin
-lane bindings test_python test_swift
+lane bindings test_python test_c test_swift
 lanes_failed=()
 for entry in "${LANES[@]}"; do
     name="${entry%%:*}"
