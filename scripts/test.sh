@@ -35,7 +35,7 @@ if [ "${CI:-}" = "true" ]; then
 fi
 
 # The test dependencies are mostly downloads (npm, PyPI, rustup, debootstrap, Maven): they are
-# installed in the background while the build keeps the CPUs busy. Their
+# installed in the background while the format, lint and docs steps keep the CPUs busy. Their
 # log is printed when the "test dependencies" step waits for them.
 SCRATCH="$(mktemp -d)"
 DEPS_PID=""
@@ -43,40 +43,8 @@ FUZZ_PID=""
 trap 'kill ${DEPS_PID:+"$DEPS_PID"} ${FUZZ_PID:+"$FUZZ_PID"} 2>/dev/null || true; rm -rf "$SCRATCH"; report_times' EXIT
 DEPS_ENV="$SCRATCH/deps.env"
 DEPS_LOG="$SCRATCH/deps.log"
-(
-    status=0
-    ./scripts/install-test-deps.sh >"$DEPS_ENV" 2>"$DEPS_LOG" || status=$?
-    echo "$status" >"$SCRATCH/deps.status"
-    exit "$status"
-) &
+./scripts/install-test-deps.sh >"$DEPS_ENV" 2>"$DEPS_LOG" &
 DEPS_PID=$!
-
-export FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
-# Unoptimised: its own dependency build (coverage instrumentation) takes half the time, and a
-# 5 s run from the corpus finds the same panics. FUZZ_PROFILE=release for long runs.
-export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
-# The fuzz smoke run builds its own dependency tree (instrumented, on the nightly) and is
-# CPU-bound. It starts as soon as cargo-fuzz and the nightly are installed, at the lowest CPU
-# priority, so it takes only the CPU the build and the tests leave idle (the build's last
-# minutes run on one core; the tests mostly wait on sockets, timers and child processes). The
-# last step waits for it and prints its log. Started before the build's lint wrapper is set:
-# the fuzz workspace is not built through it.
-FUZZ_LOG="$SCRATCH/fuzz.log"
-(
-    while [ ! -f "$SCRATCH/deps.status" ]; do sleep 1; done
-    if [ "$(cat "$SCRATCH/deps.status")" != 0 ]; then
-        echo "fuzz smoke: not run, the test dependencies did not install"
-        exit 1
-    fi
-    eval "$(cat "$DEPS_ENV")"
-    export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOOTSTRAP
-    start=$SECONDS
-    status=0
-    nice -n 19 ./scripts/fuzz-smoke.sh || status=$?
-    echo "$((SECONDS - start))" >"$SCRATCH/fuzz.seconds"
-    exit "$status"
-) >"$FUZZ_LOG" 2>&1 &
-FUZZ_PID=$!
 
 step "toolchain"
 cargo --version
@@ -122,6 +90,25 @@ export PORTAL_STATE_CARGO_FUZZ PORTAL_STATE_FUZZ_TOOLCHAIN PORTAL_STATE_FUZZ_BOO
 export PORTAL_STATE_SWIFT_CHROOT
 echo "anvil: $PORTAL_STATE_ANVIL"
 echo "cast:  $PORTAL_STATE_CAST"
+
+export FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
+# Unoptimised: its own dependency build (coverage instrumentation) takes half the time, and a
+# 5 s run from the corpus finds the same panics. FUZZ_PROFILE=release for long runs.
+export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
+# The fuzz smoke run builds its own dependency tree (instrumented) and is CPU-bound; most of the
+# test steps below wait on sockets, timers and child processes. So it runs beside them, and
+# the last step waits for it and prints its log. At the lowest CPU priority: the tests' own
+# processes (nodes, anvil, devnets, the JVM) get the CPU whenever they need it.
+FUZZ_LOG="$SCRATCH/fuzz.log"
+(
+    start=$SECONDS
+    status=0
+    # Its own workspace, on the nightly: not through the lint wrapper of this package's build.
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS nice -n 19 ./scripts/fuzz-smoke.sh || status=$?
+    echo "$((SECONDS - start))" >"$SCRATCH/fuzz.seconds"
+    exit "$status"
+) >"$FUZZ_LOG" 2>&1 &
+FUZZ_PID=$!
 
 step "bindings: the library, uniffi-bindgen and the devnet the binding tests run against"
 # The library the bindings are generated from is the library the Kotlin, Python and C tests
@@ -216,7 +203,7 @@ if [ "${#lanes_failed[@]}" -ne 0 ]; then
     exit 1
 fi
 
-step "fuzz smoke: every fuzz target for $FUZZ_SECONDS s from its corpus (ran beside the steps since the installs)"
+step "fuzz smoke: every fuzz target for $FUZZ_SECONDS s from its corpus (ran beside the steps since the tests)"
 fuzz_status=0
 wait "$FUZZ_PID" || fuzz_status=$?
 FUZZ_PID=""
