@@ -426,17 +426,12 @@ fn version_1_store_is_migrated() {
     store.close().unwrap();
 
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version = scalar(&conn, "PRAGMA user_version");
     assert_eq!(version, SCHEMA_VERSION);
-    let leftovers: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'content_by_distance'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let leftovers = scalar(
+        &conn,
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'content_by_distance'",
+    );
     assert_eq!(leftovers, 0);
     let indexes: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'content' AND type = 'index'")
@@ -446,12 +441,14 @@ fn version_1_store_is_migrated() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(indexes, ["content_by_id_key"]);
-    let distance_column: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM pragma_table_info('content') WHERE name = 'distance'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let distance_column = scalar(
+        &conn,
+        "SELECT count(*) FROM pragma_table_info('content') WHERE name = 'distance'",
+    );
     assert_eq!(distance_column, 0);
+}
+
+/// The one number a query of the file answers (a count, a pragma).
+fn scalar(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }

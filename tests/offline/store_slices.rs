@@ -80,9 +80,15 @@ fn slice_bytes<'a>(items: impl IntoIterator<Item = (&'a ContentKey, &'a ContentV
 }
 
 fn node_rows(path: &Path) -> i64 {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.query_row("SELECT count(*) FROM trie_nodes", [], |r| r.get(0))
-        .unwrap()
+    scalar(
+        &rusqlite::Connection::open(path).unwrap(),
+        "SELECT count(*) FROM trie_nodes",
+    )
+}
+
+/// The one number a query of the file answers (a count, a pragma).
+fn scalar(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 /// Every mainnet-genesis witness comes back from the slice byte for byte, verifies, and the
@@ -489,18 +495,13 @@ fn schema_2_file_is_migrated_into_slices() {
     assert_eq!(store.peers(10).unwrap()[0].enr, "enr:-x");
     store.close().unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version = scalar(&conn, "PRAGMA user_version");
     assert_eq!(version, SCHEMA_VERSION);
     // Whole values are gone from trie rows; bytecode rows keep theirs.
-    let whole: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM content WHERE form IS NOT NULL AND length(value) > 0",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let whole = scalar(
+        &conn,
+        "SELECT count(*) FROM content WHERE form IS NOT NULL AND length(value) > 0",
+    );
     assert_eq!(whole, 0);
     drop(conn);
     let store = ContentStore::open(&path, config(1 << 30)).unwrap();
