@@ -13,5 +13,6 @@ mod cli_beacon;
 mod cli_bridge;
 mod cli_cast;
 mod cli_devnet;
+mod cli_load;
 mod cli_query;
 mod clients_flow;

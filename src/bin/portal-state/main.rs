@@ -7,6 +7,7 @@
 mod beacon;
 mod bridge;
 mod devnet;
+mod load;
 mod node;
 mod query;
 #[cfg(feature = "rpc")]
@@ -44,6 +45,9 @@ enum Command {
     /// Push verified state into a running network: a genesis file, a proofs file, or every
     /// block of an execution client.
     Bridge(bridge::BridgeArgs),
+    /// Send a mixed transaction load (transfers, storage writes, creations, self-destructs) to
+    /// an execution client, block after block: what a devnet follows at its head.
+    Load(load::LoadArgs),
 }
 
 /// Genesis states embedded in the binary.
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
             Command::Node(args) => node::run(args).await,
             Command::Query(args) => query::run(args).await,
             Command::Bridge(args) => bridge::run(args).await,
+            Command::Load(args) => load::run(args).await,
         }
     });
     // Tasks of stopped nodes may still be winding down; do not wait on them forever.
