@@ -200,6 +200,11 @@ fn parse_account(
                 .as_str()
                 .ok_or_else(|| bad(&field, value, "not a string".into()))?;
             let word = parse_hex_word(text).map_err(|r| bad(&field, value, r))?;
+            // A zero word is no slot at all: the storage trie never holds one (a cleared slot
+            // is deleted), and state dumps list cleared slots as zeros.
+            if word.is_zero() {
+                continue;
+            }
             if account.storage.insert(slot, word).is_some() {
                 return Err(bad(&field, value, "slot listed twice".into()));
             }
@@ -253,7 +258,7 @@ mod tests {
             "0x00000000000000000000000000000000000000Aa":{"balance":"0x10","nonce":"0x2"},
             "00000000000000000000000000000000000000bb":{"balance":"1000","nonce":"7"},
             "0x00000000000000000000000000000000000000cc":{"balance":12,"nonce":3,
-                "code":"0x6000","storage":{"0x01":"0x0a","0000000000000000000000000000000000000000000000000000000000000002":"ff"}}
+                "code":"0x6000","storage":{"0x01":"0x0a","0000000000000000000000000000000000000000000000000000000000000002":"ff","0x03":"0x00"}}
         }}"#;
         let alloc = GenesisAlloc::from_json(json).unwrap();
         assert_eq!(alloc.len(), 3);
@@ -272,6 +277,8 @@ mod tests {
         assert_eq!(c.code.as_ref(), &[0x60, 0x00]);
         assert_eq!(c.storage.get(&U256::from(1)), Some(&U256::from(10)));
         assert_eq!(c.storage.get(&U256::from(2)), Some(&U256::from(255)));
+        // A zero word (a cleared slot in a state dump) is not a slot.
+        assert_eq!(c.storage.len(), 2);
         assert_ne!(c.code_hash(), KECCAK_EMPTY);
         assert_eq!(a.code_hash(), KECCAK_EMPTY);
     }

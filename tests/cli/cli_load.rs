@@ -1,6 +1,7 @@
 //! The load generator (`portal-state load`) against a real anvil: every kind of change it
-//! plans lands on the chain — fresh accounts, storage written and cleared, contracts created
-//! and, before Cancun, deleted by self-destruct — so the tests and benchmarks that follow a
+//! plans lands on the chain — fresh accounts, storage written, contracts created and, before
+//! Cancun, deleted by self-destruct (the account-trie deletes and branch collapses; slots are
+//! not cleared on anvil, which keeps them in its trie) — so the tests and benchmarks that follow a
 //! devnet under this load do see inserts, deletes and branch collapses at the head.
 
 use crate::support::anvil::Anvil;
@@ -68,16 +69,23 @@ fn load_lands_every_kind_of_change_on_anvil() {
         "StorageWrite",
         "Create",
         "SelfDestruct",
-        "SlotsCleared",
     ] {
         assert!(
             totals[kind].as_u64().unwrap_or(0) > 0,
             "no {kind}: {totals}"
         );
     }
-    // Every written slot holds the last value the plan wrote to it; some were cleared.
+    // anvil keeps cleared slots in its trie (a leaf of value zero), so against anvil the load
+    // clears none.
+    assert_eq!(
+        totals
+            .get("SlotsCleared")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        0
+    );
+    // Every written slot holds the last value the plan wrote to it.
     let slots = report["slots"].as_array().unwrap();
-    let mut cleared = 0;
     for entry in slots {
         let (contract, slot, value) = (&entry[0], &entry[1], entry[2].as_str().unwrap());
         let got = rpc.call("eth_getStorageAt", json!([contract, slot, "latest"]));
@@ -89,9 +97,8 @@ fn load_lands_every_kind_of_change_on_anvil() {
         let want =
             alloy_primitives::U256::from_str_radix(value.trim_start_matches("0x"), 16).unwrap();
         assert_eq!(got, want, "slot {slot} of {contract}");
-        cleared += usize::from(want.is_zero());
+        assert!(!want.is_zero());
     }
-    assert!(cleared > 0, "no slot ends cleared");
     // Destroyed contracts are gone from the state: no code, no balance, no nonce.
     let destroyed = strings(&report["destroyed"]);
     assert!(!destroyed.is_empty());

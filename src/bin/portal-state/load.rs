@@ -74,6 +74,17 @@ pub async fn run(args: LoadArgs) -> CliResult {
     let funder = tx::address_of(&funder_key);
     let funder_nonce = nonce_at(&el, funder, "pending").await?;
     let mut plan = LoadPlan::new(funder_key, funder_nonce, args.accounts, args.seed);
+    let version = el
+        .call("web3_clientVersion", json!([]))
+        .await
+        .unwrap_or_default();
+    if version
+        .as_str()
+        .is_some_and(|v| v.to_lowercase().contains("anvil"))
+    {
+        eprintln!("load: {version}: storage writes will not clear slots (anvil keeps cleared slots in its trie)");
+        plan = plan.without_clears();
+    }
     if args.mine {
         el.call("evm_setAutomine", json!([false]))
             .await
@@ -145,20 +156,34 @@ async fn send_block(
     txs: Vec<PlannedTx>,
     mine: bool,
 ) -> CliResult<BlockDone> {
-    let gas_price = el
-        .call("eth_gasPrice", json!([]))
-        .await
-        .ok()
-        .as_ref()
-        .and_then(quantity)
-        .unwrap_or(1_000_000_000)
-        .saturating_mul(2);
+    // Twice the base fee plus a 1 gwei tip; not eth_gasPrice, which anvil derives from the
+    // tips just paid, so that doubling it each block would grow without end.
+    let latest = el
+        .call("eth_getBlockByNumber", json!(["latest", false]))
+        .await?;
+    let gas_price = match latest.get("baseFeePerGas").and_then(quantity) {
+        Some(base_fee) => base_fee.saturating_mul(2) + 1_000_000_000,
+        None => el
+            .call("eth_gasPrice", json!([]))
+            .await
+            .ok()
+            .as_ref()
+            .and_then(quantity)
+            .unwrap_or(1_000_000_000),
+    };
     // The last mined block, named by number: anvil's "latest" balance counts pooled transfers in.
     let mined = format!("0x{:x}", el.block_number().await?);
     let mut counts = BTreeMap::<String, u64>::new();
     let mut refused = 0;
     let mut last_nonce: BTreeMap<usize, u64> = BTreeMap::new();
+    // Senders whose transaction was refused, with its nonce: their later ones in this block
+    // would wait forever behind the gap, so they are not sent, and the nonce is reused.
+    let mut broken: BTreeMap<usize, u64> = BTreeMap::new();
     for planned in txs {
+        if broken.contains_key(&planned.from) {
+            refused += 1;
+            continue;
+        }
         let mut value = planned.value;
         if planned.kind == Change::Empty {
             // Everything it has at the last mined block, less the fee (it sent nothing else in
@@ -209,10 +234,13 @@ async fn send_block(
                     "load: transaction {:?} from {} (nonce {}, value {value}, gas price {gas_price}) refused: {e}",
                     planned.kind, plan.addresses[planned.from], planned.nonce
                 );
-                plan.refused(planned.from, planned.nonce);
+                broken.insert(planned.from, planned.nonce);
                 refused += 1;
             }
         }
+    }
+    for (from, nonce) in broken {
+        plan.rewind(from, nonce);
     }
     if mine {
         el.call("evm_mine", json!([])).await?;

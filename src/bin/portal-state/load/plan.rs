@@ -90,6 +90,8 @@ pub struct LoadPlan {
     /// Accounts that sent in the block being planned: an account is emptied only before it
     /// sends anything else in a block (a client counts every pending transaction's cost).
     sent_now: Vec<usize>,
+    /// Whether storage writes may clear slots (see [`LoadPlan::without_clears`]).
+    clear_slots: bool,
 }
 
 impl LoadPlan {
@@ -116,6 +118,7 @@ impl LoadPlan {
             destroyed: Vec::new(),
             created_now: Vec::new(),
             sent_now: Vec::new(),
+            clear_slots: true,
         }
     }
 
@@ -188,6 +191,14 @@ impl LoadPlan {
             ));
         }
         txs
+    }
+
+    /// Storage writes never clear a slot. anvil keeps a cleared slot in its storage trie as a
+    /// leaf of value zero (its state roots and proofs then disagree with every other client and
+    /// it cannot prove the slot), so against anvil the load deletes accounts, not slots.
+    pub fn without_clears(mut self) -> Self {
+        self.clear_slots = false;
+        self
     }
 
     /// Contracts created in the block just planned become usable.
@@ -267,7 +278,7 @@ impl LoadPlan {
                 B256::from(self.rng.gen::<[u8; 32]>())
             };
             // A quarter of the writes clear their slot: storage-trie deletes.
-            let value = if self.rng.gen_range(0..4) == 0 {
+            let value = if self.rng.gen_range(0..4) == 0 && self.clear_slots {
                 B256::ZERO
             } else {
                 B256::from(U256::from(self.rng.gen::<u64>()) + U256::from(1))
@@ -349,12 +360,10 @@ impl LoadPlan {
         )
     }
 
-    /// Forget that account `from` sent its last planned transaction (it was refused), so its
-    /// nonce is reused by the next one.
-    pub fn refused(&mut self, from: usize, nonce: u64) {
-        if self.nonces[from] == nonce + 1 {
-            self.nonces[from] = nonce;
-        }
+    /// Account `from`'s transaction of `nonce` and those after it were not sent: its next
+    /// transaction takes that nonce again.
+    pub fn rewind(&mut self, from: usize, nonce: u64) {
+        self.nonces[from] = nonce;
     }
 }
 
