@@ -253,7 +253,7 @@ async fn send_block(
                 break;
             }
             if started.elapsed() > Duration::from_secs(120) {
-                return Err(format!("load: transactions not mined after 120 s (is the client mining? try --mine on anvil)").into());
+                return Err("load: transactions not mined after 120 s (is the client mining? try --mine on anvil)".into());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -102,7 +102,7 @@ impl LoadPlan {
         for _ in 0..accounts {
             keys.push(rng.gen());
         }
-        let addresses = keys.iter().map(|k| super::tx::address_of(k)).collect();
+        let addresses = keys.iter().map(super::tx::address_of).collect();
         let mut nonces = vec![0; keys.len()];
         nonces[0] = funder_nonce;
         Self {
