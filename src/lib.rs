@@ -45,19 +45,32 @@
 
 #![deny(missing_docs)]
 
+// Without the `node` feature the crate is its decoders and verifiers only (`content`, `proof`,
+// `wire` and `net`'s ENR records): what the fuzz targets build against.
+#[cfg(feature = "node")]
 pub mod beacon;
+#[cfg(feature = "node")]
 pub mod bridge;
+#[cfg(feature = "node")]
 pub mod client;
 pub mod content;
+#[cfg(feature = "node")]
 pub mod data_dir;
+#[cfg(feature = "node")]
 pub mod ffi;
+#[cfg(feature = "node")]
 pub mod input;
+#[cfg(feature = "node")]
 mod logging;
 pub mod net;
+#[cfg(feature = "node")]
 pub mod network;
+#[cfg(feature = "node")]
 pub mod node;
+#[cfg(feature = "node")]
 pub mod overlay;
 pub mod proof;
+#[cfg(feature = "node")]
 pub mod store;
 pub mod wire;
 
@@ -65,11 +78,14 @@ pub mod wire;
 #[cfg(feature = "uniffi")]
 mod uniffi_api;
 
+#[cfg(feature = "node")]
 pub use client::{
     AccountState, Answer, BlockId, BlockRef, CallRequest, CallResult, ClientError, FeeData,
     SentTransaction, StateClient,
 };
+#[cfg(feature = "node")]
 pub use network::{Network, NetworkConfig, NetworkError};
+#[cfg(feature = "node")]
 pub use node::{Config, LightClientConfig, Node, NodeError, NodeFuture, NodeStatus};
 
 #[cfg(feature = "uniffi")]

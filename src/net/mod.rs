@@ -72,26 +72,39 @@
 //! * Everything that waits on a peer has a deadline, and [`Transport::shutdown`] ends every
 //!   transfer and releases the UDP port before it returns.
 
+// Without the `node` feature only the ENR records and the error type remain (the fuzz targets
+// decode ENRs; nothing there opens a socket).
+#[cfg(feature = "node")]
 mod activity;
+#[cfg(feature = "node")]
 mod config;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+#[cfg(feature = "node")]
 mod gates;
 mod record;
+#[cfg(feature = "node")]
 mod shared;
+#[cfg(feature = "node")]
 mod streams;
+#[cfg(feature = "node")]
 mod transport;
+#[cfg(feature = "node")]
 mod utp;
 
+#[cfg(feature = "node")]
 pub use activity::LinkActivity;
+#[cfg(feature = "node")]
 pub use config::TransportConfig;
-pub use discv5::Enr;
+/// A node record (EIP-778) with the key types discv5 signs with: the same type as `discv5::Enr`.
+pub type Enr = enr::Enr<enr::CombinedKey>;
 pub use error::NetError;
 pub use record::{
     enr_from_base64, enr_from_rlp, enr_to_rlp, negotiate_version, PortalEnrField, ProtocolVersion,
     ENR_KEY_P, ENR_KEY_PV, SUPPORTED_VERSIONS,
 };
+#[cfg(feature = "node")]
 pub use transport::{InboundRequest, Transport};
 
 /// The TALKREQ protocol id of the execution state network (`0x500A`).

@@ -1,9 +1,11 @@
 //! ENR fields of the Portal network, version negotiation, and ENR text and RLP forms.
 
+#[cfg(feature = "node")]
 use std::net::SocketAddr;
 
 use alloy_rlp::{Buf, BufMut, Decodable, Encodable, Header};
-use discv5::Enr;
+use super::Enr;
+#[cfg(feature = "node")]
 use enr::CombinedKey;
 
 use super::NetError;
@@ -152,6 +154,7 @@ pub fn negotiate_version(peer: &Enr, chain_id: u64) -> Result<ProtocolVersion, N
 }
 
 /// The chain a peer's ENR names in `p`, if it has a well-formed one.
+#[cfg(feature = "node")]
 pub(crate) fn enr_chain_id(enr: &Enr) -> Option<u64> {
     match PortalEnrField::from_enr(enr) {
         Some(Ok(field)) => Some(field.chain_id),
@@ -187,6 +190,7 @@ pub fn enr_to_rlp(enr: &Enr) -> Vec<u8> {
 
 /// Builds our own ENR: address, the `p` field, and the older `pv` field for peers that only
 /// read that one, with sequence number `seq` (at least 1).
+#[cfg(feature = "node")]
 pub(crate) fn build_local_enr(
     key: &CombinedKey,
     addr: SocketAddr,

@@ -28,6 +28,8 @@ pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
 pub use header::{BlockHeader, HeaderError};
 pub use verified::{VerifiedContent, VerifiedValue};
+// The store walks its slices with these (it re-hashes every node it reads).
+#[cfg(feature = "node")]
 pub(crate) use verify::{
     decode_node as decode_trie_node, follow as follow_trie_node, Step as TrieStep,
 };
