@@ -42,6 +42,10 @@ use tokio::runtime::Runtime;
 use tokio::task::{JoinError, JoinHandle};
 
 mod wallet;
+mod watch;
+pub use watch::{
+    WatchEvent, WatchId, WatchListener, WatchedSlot, HEAD_POLL, MAX_WATCHED_SLOTS, MAX_WATCHES,
+};
 
 /// How to run a [`Node`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +188,13 @@ pub enum NodeError {
         /// Each relay's reason, `URL: reason`, separated by `; `.
         reason: String,
     },
+    /// A new watch was refused: the node already keeps the most it may ([`MAX_WATCHES`]);
+    /// `unwatch` one first.
+    #[error("too many watches: at most {limit} at once")]
+    TooManyWatches {
+        /// The most watches a node keeps at once.
+        limit: u64,
+    },
 }
 
 impl NodeError {
@@ -302,6 +313,8 @@ pub struct Node {
     state: Mutex<Option<Running>>,
     /// Chain id and transaction relays ([`Node::send_raw_transaction`]).
     sending: wallet::Sending,
+    /// The app's watched accounts ([`Node::watch`]).
+    watches: watch::Watches,
 }
 
 /// Shut a runtime down without blocking inside an async context (dropping a runtime there
@@ -426,6 +439,7 @@ impl Node {
                 light_client: None,
             })),
             sending: wallet::Sending::new(config.chain_id),
+            watches: watch::Watches::default(),
         })
     }
 
@@ -494,9 +508,10 @@ impl Node {
     /// The caller vouches for the header: the node checks that it decodes and hashes it, not
     /// that it is canonical.
     pub fn update_head(&self, header_rlp: &[u8]) -> Result<BlockRef, NodeError> {
-        Ok(BlockRef::from(
-            &self.network()?.add_trusted_header(header_rlp)?,
-        ))
+        let header = self.network()?.add_trusted_header(header_rlp)?;
+        // Watches read at the new head now, not at the next poll.
+        self.watches.wake();
+        Ok(BlockRef::from(&header))
     }
 
     /// An account's nonce, balance, storage root and code hash at `block`, verified; a missing
@@ -614,7 +629,10 @@ impl Node {
             let network = r.network.clone();
             async move { network.network_changed().await as u64 }
         });
-        wait_for(task?)
+        let alive = wait_for(task?);
+        // Reads that failed while the address moved are tried again at once.
+        self.watches.wake();
+        alive
     }
 
     /// The app goes to the background: stop every timer and keep-alive, send nothing. Queries
@@ -633,7 +651,10 @@ impl Node {
             let network = r.network.clone();
             async move { network.resume().await }
         });
-        wait_for(task?)
+        let answered = wait_for(task?);
+        // Watches catch up at the newest head (module `watch`: `missed_blocks`).
+        self.watches.wake();
+        answered
     }
 
     /// Whether the node is running (started and not stopped).
