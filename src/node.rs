@@ -487,10 +487,12 @@ impl Node {
         Box::pin(async move { spawned?.await.map_err(join_error)? })
     }
 
-    /// Stop the node: end every task, save the known peers, release the socket and the
-    /// database, shut the runtime down. Calling it again does nothing; every other call then
+    /// Stop the node: end every watch and task, save the known peers, release the socket and
+    /// the database, shut the runtime down. Calling it again does nothing; every other call then
     /// returns [`NodeError::NotRunning`].
     pub fn stop(&self) -> Result<(), NodeError> {
+        // Listeners first: none is called once `stop` returns.
+        self.watches.end_all();
         let Some(running) = self.state().take() else {
             return Ok(());
         };

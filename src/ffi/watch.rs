@@ -11,12 +11,16 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 /// The most watches a node keeps at once (`PORTAL_STATE_ERROR_TOO_MANY_WATCHES` beyond).
-pub const PORTAL_STATE_MAX_WATCHES: u32 = MAX_WATCHES as u32;
+pub const PORTAL_STATE_MAX_WATCHES: u32 = 32;
 
 /// The most storage slots one watch may name (`PORTAL_STATE_ERROR_INVALID_INPUT` beyond).
-pub const PORTAL_STATE_MAX_WATCHED_SLOTS: u32 = MAX_WATCHED_SLOTS as u32;
+pub const PORTAL_STATE_MAX_WATCHED_SLOTS: u32 = 32;
 
-/// A watched storage slot's verified value in a [`PortalStateWatchEvent`].
+// Literals above, so that the header has numbers: they must be the core's.
+const _: () = assert!(PORTAL_STATE_MAX_WATCHES as usize == MAX_WATCHES);
+const _: () = assert!(PORTAL_STATE_MAX_WATCHED_SLOTS as usize == MAX_WATCHED_SLOTS);
+
+/// A watched storage slot's verified value in a `PortalStateWatchEvent`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortalStateWatchedSlot {
@@ -64,7 +68,9 @@ pub struct PortalStateWatchEvent {
 /// Called on the node's own `portal-state-watch` thread (never the thread that called
 /// `portal_state_node_watch`), one event at a time for all the node's watches: return soon,
 /// and make `user_data` safe to use from that thread. It may call the library, also
-/// `portal_state_node_unwatch`; it must not call `portal_state_node_free`.
+/// `portal_state_node_unwatch`; it must not call `portal_state_node_stop` or
+/// `portal_state_node_free`. Once `portal_state_node_unwatch`, `portal_state_node_stop` or
+/// `portal_state_node_free` has returned, the callback is not called again.
 pub type PortalStateWatchCallback =
     Option<unsafe extern "C" fn(event: *const PortalStateWatchEvent, user_data: *mut c_void)>;
 
@@ -130,7 +136,8 @@ impl WatchListener for CallbackListener {
 ///
 /// Ownership: the strings stay the caller's (read during the call). `user_data` is passed to
 /// every call of `callback` untouched and never freed by the library: keep it alive until
-/// `portal_state_node_unwatch` has returned or the node is freed.
+/// `portal_state_node_unwatch` (or `portal_state_node_stop`, `portal_state_node_free`) has
+/// returned.
 #[no_mangle]
 pub extern "C" fn portal_state_node_watch(
     node_handle: *const PortalStateNode,

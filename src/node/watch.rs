@@ -205,6 +205,30 @@ impl Watches {
     pub(super) fn wake(&self) {
         self.shared.wake.notify_waiters();
     }
+
+    /// End every watch ([`Node::stop`]): once this returns no listener is called again
+    /// (unless it is called from a listener, whose current call is left to return).
+    pub(super) fn end_all(&self) {
+        let ended = std::mem::take(&mut *self.shared.entries());
+        for id in ended.keys() {
+            self.wait_for_listener(*id);
+        }
+    }
+
+    /// Wait while the listener of `id` runs, unless this is the delivery thread itself.
+    fn wait_for_listener(&self, id: WatchId) {
+        let shared = &self.shared;
+        if shared.delivery_thread.get() == Some(&std::thread::current().id()) {
+            return;
+        }
+        let mut delivering = shared.delivering();
+        while *delivering == Some(id) {
+            delivering = shared
+                .returned
+                .wait(delivering)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// Read every watched key of one watch at `head`: all or nothing.
@@ -380,17 +404,8 @@ impl Node {
     /// that listener itself, when only the current call is left to return). `false` when no
     /// watch has this id (already ended, or never made).
     pub fn unwatch(&self, id: WatchId) -> Result<bool, NodeError> {
-        let shared = &self.watches.shared;
-        let removed = shared.entries().remove(&id).is_some();
-        if shared.delivery_thread.get() != Some(&std::thread::current().id()) {
-            let mut delivering = shared.delivering();
-            while *delivering == Some(id) {
-                delivering = shared
-                    .returned
-                    .wait(delivering)
-                    .unwrap_or_else(|e| e.into_inner());
-            }
-        }
+        let removed = self.watches.shared.entries().remove(&id).is_some();
+        self.watches.wait_for_listener(id);
         Ok(removed)
     }
 
