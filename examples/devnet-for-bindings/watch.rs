@@ -22,9 +22,11 @@ pub fn run(args: &[String]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut devnet = AnvilDevnet::start(dir.path(), 4);
     match args {
-        [flag, n] if flag == "--watch-latency" => {
-            latency(&mut devnet, dir.path(), n.parse().expect("--watch-latency N"))
-        }
+        [flag, n] if flag == "--watch-latency" => latency(
+            &mut devnet,
+            dir.path(),
+            n.parse().expect("--watch-latency N"),
+        ),
         [] => serve(&mut devnet),
         other => panic!("unknown arguments {other:?}: [--watch-latency N]"),
     }
@@ -67,7 +69,9 @@ fn latency(devnet: &mut AnvilDevnet, dir: &std::path::Path, n: usize) {
         ..Config::default()
     })
     .expect("light node");
-    let watched: Address = "0x00000000000000000000000000000000000b0b02".parse().unwrap();
+    let watched: Address = "0x00000000000000000000000000000000000b0b02"
+        .parse()
+        .unwrap();
     let (events_tx, events) = mpsc::channel::<(Instant, WatchEvent)>();
     let listener = move |event: WatchEvent| {
         let _ = events_tx.send((Instant::now(), event));
@@ -102,7 +106,9 @@ fn latency(devnet: &mut AnvilDevnet, dir: &std::path::Path, n: usize) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mean = samples.iter().map(|d| ms(*d)).sum::<f64>() / samples.len() as f64;
-    let at = |q: f64| ms(samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1]);
+    let at = |q: f64| {
+        ms(samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1])
+    };
     println!(
         "watch latency over {} blocks (transfer submitted -> listener): mean {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         samples.len(),

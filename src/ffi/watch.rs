@@ -166,9 +166,8 @@ pub extern "C" fn portal_state_node_watch(
                 parsed.push(parse_slot(text(*slot, &format!("slots[{i}]"))?)?);
             }
         }
-        let callback = callback.ok_or_else(|| {
-            Failure::new(PortalStateError::NullArgument, "callback is null")
-        })?;
+        let callback = callback
+            .ok_or_else(|| Failure::new(PortalStateError::NullArgument, "callback is null"))?;
         let out_watch_id = out(out_watch_id, "out_watch_id")?;
         let listener = Arc::new(CallbackListener {
             callback,

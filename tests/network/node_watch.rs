@@ -30,7 +30,10 @@ fn event_at(events: &mpsc::Receiver<WatchEvent>, block: &PushedBlock) -> WatchEv
             assert_eq!(event.block.hash, block.hash);
             return event;
         }
-        assert!(event.baseline && event.block.number < block.number, "{event:?}");
+        assert!(
+            event.baseline && event.block.number < block.number,
+            "{event:?}"
+        );
         assert_eq!(event.account.balance, U256::ZERO);
     }
 }
@@ -97,14 +100,19 @@ fn a_light_node_hears_each_verified_change_of_a_watched_account() {
     assert!(!event.baseline && event.balance_changed);
     assert!(!event.nonce_changed && !event.code_changed);
     assert_eq!(event.missed_blocks, 0);
-    assert_eq!(event.account.balance, devnet.balance(WATCHED, second.number));
+    assert_eq!(
+        event.account.balance,
+        devnet.balance(WATCHED, second.number)
+    );
     assert_eq!(event.account.balance, U256::from(3_000_000u64));
     assert!(
         panics.load(Ordering::SeqCst) >= 2,
         "the panicking listener is still called"
     );
     node.unwatch(panicking).unwrap();
-    assert!(node.query_account(WATCHED, portal_state::client::BlockId::Latest).is_ok());
+    assert!(node
+        .query_account(WATCHED, portal_state::client::BlockId::Latest)
+        .is_ok());
 
     // Paused through two blocks: nothing; resumed: the newest state, one block missed.
     node.pause().unwrap();
@@ -116,8 +124,15 @@ fn a_light_node_hears_each_verified_change_of_a_watched_account() {
     node.resume().unwrap();
     let event = event_at(&events, &fourth);
     assert!(event.balance_changed && !event.baseline);
-    assert_eq!(event.missed_blocks, 1, "block {} was not read", third.number);
-    assert_eq!(event.account.balance, devnet.balance(WATCHED, fourth.number));
+    assert_eq!(
+        event.missed_blocks, 1,
+        "block {} was not read",
+        third.number
+    );
+    assert_eq!(
+        event.account.balance,
+        devnet.balance(WATCHED, fourth.number)
+    );
     assert_eq!(event.account.balance, U256::from(3_009_000u64));
 
     // Unwatched: nothing more, though the account changes.

@@ -71,7 +71,9 @@ impl AnvilDevnet {
                 nodes.push(Arc::new(Network::start(c).await.unwrap()));
             }
             for node in &nodes {
-                node.overlay().bootstrap(std::slice::from_ref(&boot_enr)).await;
+                node.overlay()
+                    .bootstrap(std::slice::from_ref(&boot_enr))
+                    .await;
             }
             let mut c = config(&root.join("bridge"), 0);
             c.bootnodes = vec![boot_enr];
