@@ -179,8 +179,8 @@ pub extern "C" fn portal_state_node_watch(
 }
 
 /// End the watch `watch_id`: once this returns its callback is not called again (called from
-/// that callback, only the current call is left to return). `*out_found` (may be null) says
-/// whether such a watch was in force.
+/// that callback, only the current call is left to return). `*out_found` says whether such a
+/// watch was in force.
 #[no_mangle]
 pub extern "C" fn portal_state_node_unwatch(
     node_handle: *const PortalStateNode,
@@ -189,11 +189,8 @@ pub extern "C" fn portal_state_node_unwatch(
 ) -> PortalStateError {
     guard(|| {
         let node = &required(node_handle, "node")?.node;
-        let found = node.unwatch(watch_id)?;
-        // SAFETY: null or valid for a write (contract).
-        if let Some(out_found) = unsafe { out_found.as_mut() } {
-            *out_found = found;
-        }
+        let out_found = out(out_found, "out_found")?;
+        *out_found = node.unwatch(watch_id)?;
         Ok(())
     })
 }

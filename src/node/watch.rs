@@ -254,6 +254,7 @@ async fn read_at(
 /// events.
 async fn round(
     shared: &Shared,
+    network: &Network,
     client: &StateClient,
     head: &BlockHeader,
     events: &mpsc::Sender<Delivery>,
@@ -275,6 +276,15 @@ async fn round(
     }))
     .await;
     let mut entries = shared.entries();
+    if network.link().is_paused() {
+        // Paused while reading: nothing is delivered; after resume the head is read again.
+        for (id, _) in &reads {
+            if let Some(entry) = entries.get_mut(id) {
+                entry.tried = None;
+            }
+        }
+        return;
+    }
     for (id, read) in reads {
         let Some(entry) = entries.get_mut(&id) else {
             continue; // unwatched meanwhile
@@ -310,7 +320,7 @@ async fn run(
         let paused = network.link().is_paused();
         if !paused {
             if let Some(head) = client.newest_block() {
-                round(&shared, &client, &head, &events).await;
+                round(&shared, &network, &client, &head, &events).await;
             }
         }
         if paused || shared.entries().is_empty() {
