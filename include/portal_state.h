@@ -542,8 +542,8 @@ enum PortalStateError portal_state_node_watch(const struct PortalStateNode *node
                                               uint64_t *out_watch_id);
 
 // End the watch `watch_id`: once this returns its callback is not called again (called from
-// that callback, only the current call is left to return). `*out_found` (may be null) says
-// whether such a watch was in force.
+// that callback, only the current call is left to return). `*out_found` says whether such a
+// watch was in force.
 enum PortalStateError portal_state_node_unwatch(const struct PortalStateNode *node_handle,
                                                 uint64_t watch_id,
                                                 bool *out_found);
