@@ -79,11 +79,15 @@ fn latency(devnet: &mut AnvilDevnet, dir: &std::path::Path, n: usize) {
     node.update_head(&devnet.head().header_rlp).expect("trust");
     node.watch(watched, Vec::new(), Arc::new(listener))
         .expect("watch");
+    // From the transfer's submission (anvil mines it at once), and from `update_head`: the
+    // watch's own part, without the bridge's follow and push.
     let mut samples = Vec::with_capacity(n);
+    let mut from_head = Vec::with_capacity(n);
     // One more than measured: the first transfer brings the baseline.
     for i in 0..=n {
         let sent = Instant::now();
         let block = devnet.send(watched, U256::from(1000 + i));
+        let trusted = Instant::now();
         node.update_head(&block.header_rlp).expect("trust");
         let (heard, event) = loop {
             let (at, event) = events
@@ -100,17 +104,25 @@ fn latency(devnet: &mut AnvilDevnet, dir: &std::path::Path, n: usize) {
         );
         if i > 0 {
             samples.push(heard - sent);
+            from_head.push(heard - trusted);
         }
     }
     node.stop().expect("stop");
+    report("transfer submitted -> listener", samples);
+    report("update_head -> listener", from_head);
+}
+
+/// Prints mean, p50, p99 and max of `samples`.
+fn report(what: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mean = samples.iter().map(|d| ms(*d)).sum::<f64>() / samples.len() as f64;
     let at = |q: f64| {
-        ms(samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1])
+        let rank = (samples.len() as f64 * q).ceil() as usize;
+        ms(samples[rank.clamp(1, samples.len()) - 1])
     };
     println!(
-        "watch latency over {} blocks (transfer submitted -> listener): mean {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "watch latency over {} blocks ({what}): mean {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         samples.len(),
         mean,
         at(0.5),
