@@ -18,6 +18,9 @@
 //!
 //! [`Node::call`] and [`Node::estimate_gas`] run revm over state fetched from the network on
 //! demand, every piece verified ([`crate::client::StateClient::call`]).
+//!
+//! [`Node::watch`] pushes verified changes of watched accounts to a listener at each new
+//! trusted head (module `watch`: the task, the listener thread, pause and `missed_blocks`).
 
 pub use crate::beacon::follow::LightClientStatus;
 // The answers are the client's own types: one set from the core to the edges.
