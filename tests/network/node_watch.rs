@@ -3,10 +3,11 @@
 //! the block that made it (anvil's own balance there); a listener that panics keeps being
 //! called and harms nothing; paused, nothing is delivered, and after resume the change arrives
 //! with the missed block counted; after `unwatch` nothing more; the watch limit; after stop.
+//! And a contract's watched storage slot: its value at creation, then each write.
 
 use crate::support::anvil_devnet::{AnvilDevnet, PushedBlock};
 
-use alloy_primitives::{address, Address, U256};
+use alloy_primitives::{address, keccak256, Address, U256};
 use portal_state::node::{Config, Node, NodeError, WatchEvent, HEAD_POLL, MAX_WATCHES};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -169,4 +170,59 @@ fn a_light_node_hears_each_verified_change_of_a_watched_account() {
         node.watch(WATCHED, Vec::new(), Arc::new(|_: WatchEvent| {})),
         Err(NodeError::NotRunning)
     );
+}
+
+/// Hand-assembled (as in `bridge_anvil.rs`): the constructor stores 42 in slot 0 and 7 in slot
+/// 1 and returns the runtime `PUSH1 0 CALLDATALOAD PUSH1 1 SSTORE STOP` (each call stores its
+/// first calldata word in slot 1).
+const CREATION_CODE: &str = "0x602a60005560076001556007601660003960076000f360003560015500";
+const RUNTIME_CODE: [u8; 7] = [0x60, 0x00, 0x35, 0x60, 0x01, 0x55, 0x00];
+
+#[test]
+fn a_watched_storage_slot_is_heard_at_each_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut devnet = AnvilDevnet::start(dir.path(), 4);
+    let node = Node::start(Config {
+        data_dir: dir.path().join("light"),
+        storage_capacity_bytes: 0,
+        bootnodes: devnet.bootnodes(),
+        ..Config::default()
+    })
+    .unwrap();
+    let (contract, created) = devnet.deploy(CREATION_CODE);
+    node.update_head(&created.header_rlp).unwrap();
+    let (events_tx, events) = mpsc::channel();
+    let slot = U256::from(1);
+    node.watch(
+        contract,
+        vec![slot],
+        Arc::new(move |event: WatchEvent| {
+            let _ = events_tx.send(event);
+        }),
+    )
+    .unwrap();
+
+    // The baseline: the code and the constructor's value, at the creating block.
+    let event = event_at(&events, &created);
+    assert!(event.baseline);
+    assert_eq!(event.account.code_hash, keccak256(RUNTIME_CODE));
+    assert_eq!(event.slots.len(), 1);
+    assert_eq!(
+        (event.slots[0].slot, event.slots[0].value),
+        (slot, U256::from(7))
+    );
+    assert!(!event.slots[0].changed);
+
+    // Two writes, each heard at its block with the value written.
+    for word in [0x99u64, 0x1234] {
+        let data = format!("{:#066x}", word);
+        let written = devnet.call(contract, &data);
+        node.update_head(&written.header_rlp).unwrap();
+        let event = event_at(&events, &written);
+        assert!(!event.baseline && event.slots[0].changed);
+        assert_eq!(event.slots[0].value, U256::from(word));
+        assert!(!event.balance_changed && !event.nonce_changed && !event.code_changed);
+        assert_eq!(event.missed_blocks, 0);
+    }
+    node.stop().unwrap();
 }

@@ -185,6 +185,34 @@ impl AnvilDevnet {
         self.pushed(number)
     }
 
+    /// anvil's first dev account creates a contract from `init_code` (hex); its address and
+    /// the block, once pushed.
+    pub fn deploy(&mut self, init_code: &str) -> (Address, PushedBlock) {
+        let from: Address = DEV_ACCOUNTS[0].0.parse().unwrap();
+        let nonce = self.rpc(
+            "eth_getTransactionCount",
+            json!([format!("{from:#x}"), "latest"]),
+        );
+        let nonce = u64::from_str_radix(nonce.as_str().unwrap().trim_start_matches("0x"), 16);
+        self.rpc(
+            "eth_sendTransaction",
+            json!([{"from": format!("{from:#x}"), "data": init_code, "gas": "0x100000"}]),
+        );
+        let number = self.block_number();
+        (from.create(nonce.unwrap()), self.pushed(number))
+    }
+
+    /// anvil's first dev account calls `to` with `data` (hex); returns once the block is pushed.
+    pub fn call(&mut self, to: Address, data: &str) -> PushedBlock {
+        let from = DEV_ACCOUNTS[0].0;
+        self.rpc(
+            "eth_sendTransaction",
+            json!([{"from": from, "to": format!("{to:#x}"), "data": data, "gas": "0x100000"}]),
+        );
+        let number = self.block_number();
+        self.pushed(number)
+    }
+
     /// anvil's own balance of `address` at block `number`.
     pub fn balance(&self, address: Address, number: u64) -> U256 {
         let answer = self.rpc(
