@@ -2,7 +2,8 @@
 //! fresh account; each transfer anvil mines to it is heard with the verified new balance at
 //! the block that made it (anvil's own balance there); a listener that panics keeps being
 //! called and harms nothing; paused, nothing is delivered, and after resume the change arrives
-//! with the missed block counted; after `unwatch` nothing more; the watch limit; after stop.
+//! with the missed block counted; it goes on after `network_changed()`; after `unwatch` nothing
+//! more; the watch limit; after stop.
 //! And a contract's watched storage slot: its value at creation, then each write.
 
 use crate::support::anvil_devnet::{AnvilDevnet, PushedBlock};
@@ -135,6 +136,14 @@ fn a_light_node_hears_each_verified_change_of_a_watched_account() {
         devnet.balance(WATCHED, fourth.number)
     );
     assert_eq!(event.account.balance, U256::from(3_009_000u64));
+
+    // After the app's network_changed(): the watch goes on, nothing missed.
+    assert!(node.network_changed().unwrap() >= 1);
+    let moved = devnet.send(WATCHED, U256::from(1_000u64));
+    node.update_head(&moved.header_rlp).unwrap();
+    let event = event_at(&events, &moved);
+    assert!(event.balance_changed && event.missed_blocks == 0);
+    assert_eq!(event.account.balance, devnet.balance(WATCHED, moved.number));
 
     // Unwatched: nothing more, though the account changes.
     assert!(node.unwatch(id).unwrap());
