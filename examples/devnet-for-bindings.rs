@@ -16,10 +16,55 @@
 //! placed on (default 3), and the stdin line `kill N` stops the last `N`
 //! storage nodes at once (answered with `{"killed": N, "alive": M}`).
 //!
+//! With `--follow-anvil` it is instead a devnet following a real anvil (`PORTAL_STATE_ANVIL`,
+//! as the Rust tests start it: `tests/support/anvil_devnet.rs`), for the binding tests of
+//! `watch`: the first line is `{"bootnodes": […], "anvil_url": …, "number": 1, "hash": …,
+//! "header_rlp": "0x…"}` (block 1, pushed); then each stdin line `send 0xADDRESS WEI` makes
+//! anvil's first dev account send `WEI` to the address, and once that block is in the network
+//! is answered with `{"number": N, "hash": …, "header_rlp": "0x…", "balance": "WEI"}` (anvil's
+//! own balance of the address at N, decimal), for the test to trust with `update_head`.
+//! `--follow-anvil --watch-latency N` measures instead (BENCHMARKS.md, "#14 watch"): a light
+//! `Node` watches an account, N transfers to it are mined one after another, and the time
+//! from each transfer's submission (anvil mines it at once) to the listener's event is printed
+//! as mean, p50 and p99.
+//!
 //! Test tooling only: nothing here is part of the library's API.
 
 #[path = "../tests/support/beacon_data.rs"]
 mod beacon_data;
+
+// The Rust tests' own harness, shared (not every part of it is used here).
+#[allow(dead_code)]
+#[path = "../tests/support/anvil.rs"]
+mod anvil;
+#[allow(dead_code)]
+#[path = "../tests/support/anvil_devnet.rs"]
+mod anvil_devnet;
+#[path = "devnet-for-bindings/watch.rs"]
+mod watch_devnet;
+
+/// A test tool's path from its variable (`PORTAL_STATE_ANVIL`): what `tests/support` has.
+fn tool(variable: &str) -> std::path::PathBuf {
+    std::env::var_os(variable)
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("{variable} is not set (scripts/install-test-deps.sh)"))
+}
+
+/// Polls `probe` until it returns `Some`, for at most `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
 
 use portal_state::bridge::{genesis_content, push_with, PushConfig};
 use portal_state::network::{Network, NetworkConfig};
@@ -64,8 +109,20 @@ fn config(dir: &Path, capacity_bytes: u64) -> NetworkConfig {
     config
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--follow-anvil") {
+        return watch_devnet::run(&args[1..]);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(holesky());
+}
+
+async fn holesky() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("temp dir");
     let header_rlp = holesky_header_rlp(repo);

@@ -29,6 +29,12 @@
 // `PortalStateBlock::kind`: the trusted block whose hash is `hash`.
 #define PORTAL_STATE_BLOCK_HASH 2
 
+// The most watches a node keeps at once (`PORTAL_STATE_ERROR_TOO_MANY_WATCHES` beyond).
+#define PORTAL_STATE_MAX_WATCHES 32
+
+// The most storage slots one watch may name (`PORTAL_STATE_ERROR_INVALID_INPUT` beyond).
+#define PORTAL_STATE_MAX_WATCHED_SLOTS 32
+
 // What a C API function returns: success, or why it failed (then
 // `portal_state_last_error_message` has the details).
 typedef enum PortalStateError {
@@ -68,6 +74,8 @@ typedef enum PortalStateError {
   PORTAL_STATE_ERROR_NO_RELAY = 15,
   // Every relay failed to take the transaction (the message has each one's reason).
   PORTAL_STATE_ERROR_RELAY_FAILED = 16,
+  // The node keeps the most watches it may (`PORTAL_STATE_MAX_WATCHES`): unwatch one first.
+  PORTAL_STATE_ERROR_TOO_MANY_WATCHES = 17,
 } PortalStateError;
 
 // A running node. Opaque: made by `portal_state_node_start`, released by
@@ -288,6 +296,55 @@ typedef struct PortalStateSentTransaction {
   uint64_t nonce;
 } PortalStateSentTransaction;
 
+// A watched storage slot's verified value in a `PortalStateWatchEvent`.
+typedef struct PortalStateWatchedSlot {
+  // The slot, big-endian.
+  uint8_t slot[32];
+  // Its value at the event's block, big-endian.
+  uint8_t value[32];
+  // Whether the value differs from the previous event's (false in the baseline).
+  bool changed;
+} PortalStateWatchedSlot;
+
+// What a watch's callback receives: the watched account's verified state at one block and
+// what changed since the previous event. Valid only during the callback: copy what you keep.
+typedef struct PortalStateWatchEvent {
+  // The watch (`portal_state_node_watch`'s `*out_watch_id`).
+  uint64_t watch_id;
+  // The watched account's address.
+  uint8_t address[20];
+  // The account at the event's block; `account.block` is the block every value here is
+  // true at.
+  struct PortalStateAccount account;
+  // True for the first event of a watch: the state when watching began.
+  bool baseline;
+  // Blocks between the previous event's block and this one that were not read (paused, no
+  // answer in the network yet, heads faster than reads): changes undone inside them were not
+  // seen. 0 when every block in between was read.
+  uint64_t missed_blocks;
+  // Whether the balance changed since the previous event.
+  bool balance_changed;
+  // Whether the nonce changed since the previous event.
+  bool nonce_changed;
+  // Whether the code hash changed since the previous event.
+  bool code_changed;
+  // `slots_len` watched slots, in the order given to `portal_state_node_watch`.
+  const struct PortalStateWatchedSlot *slots;
+  // How many entries `slots` has.
+  size_t slots_len;
+} PortalStateWatchEvent;
+
+// A watch's callback: `event` (valid during the call only) and the `user_data` given to
+// `portal_state_node_watch`.
+//
+// Called on the node's own `portal-state-watch` thread (never the thread that called
+// `portal_state_node_watch`), one event at a time for all the node's watches: return soon,
+// and make `user_data` safe to use from that thread. It may call the library, also
+// `portal_state_node_unwatch`; it must not call `portal_state_node_stop` or
+// `portal_state_node_free`. Once `portal_state_node_unwatch`, `portal_state_node_stop` or
+// `portal_state_node_free` has returned, the callback is not called again.
+typedef void (*PortalStateWatchCallback)(const struct PortalStateWatchEvent *event, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -461,6 +518,35 @@ enum PortalStateError portal_state_node_send_raw_transaction(const struct Portal
                                                              const uint8_t *raw,
                                                              size_t raw_len,
                                                              struct PortalStateSentTransaction *out_sent);
+
+// Watch the account `address` (NUL-terminated text) and its `slots_len` storage slots
+// (`slots`: NUL-terminated `0x…` texts; null when `slots_len` is 0). `callback` is called with
+// the account's verified state at the newest trusted head first (the baseline), then once per
+// new trusted head at which a watched value changed. On success `*out_watch_id` names the
+// watch for `portal_state_node_unwatch`.
+//
+// Errors: `PORTAL_STATE_ERROR_TOO_MANY_WATCHES` (`PORTAL_STATE_MAX_WATCHES` in force),
+// `PORTAL_STATE_ERROR_INVALID_INPUT` (a malformed address or slot, more than
+// `PORTAL_STATE_MAX_WATCHED_SLOTS` slots), `PORTAL_STATE_ERROR_NULL_ARGUMENT` (a null callback).
+//
+// Ownership: the strings stay the caller's (read during the call). `user_data` is passed to
+// every call of `callback` untouched and never freed by the library: keep it alive until
+// `portal_state_node_unwatch` (or `portal_state_node_stop`, `portal_state_node_free`) has
+// returned.
+enum PortalStateError portal_state_node_watch(const struct PortalStateNode *node_handle,
+                                              const char *address,
+                                              const char *const *slots,
+                                              size_t slots_len,
+                                              PortalStateWatchCallback callback,
+                                              void *user_data,
+                                              uint64_t *out_watch_id);
+
+// End the watch `watch_id`: once this returns its callback is not called again (called from
+// that callback, only the current call is left to return). `*out_found` says whether such a
+// watch was in force.
+enum PortalStateError portal_state_node_unwatch(const struct PortalStateNode *node_handle,
+                                                uint64_t watch_id,
+                                                bool *out_found);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -18,6 +18,9 @@
 //!
 //! [`Node::call`] and [`Node::estimate_gas`] run revm over state fetched from the network on
 //! demand, every piece verified ([`crate::client::StateClient::call`]).
+//!
+//! [`Node::watch`] pushes verified changes of watched accounts to a listener at each new
+//! trusted head (module `watch`: the task, the listener thread, pause and `missed_blocks`).
 
 pub use crate::beacon::follow::LightClientStatus;
 // The answers are the client's own types: one set from the core to the edges.
@@ -42,6 +45,10 @@ use tokio::runtime::Runtime;
 use tokio::task::{JoinError, JoinHandle};
 
 mod wallet;
+mod watch;
+pub use watch::{
+    WatchEvent, WatchId, WatchListener, WatchedSlot, HEAD_POLL, MAX_WATCHED_SLOTS, MAX_WATCHES,
+};
 
 /// How to run a [`Node`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +191,13 @@ pub enum NodeError {
         /// Each relay's reason, `URL: reason`, separated by `; `.
         reason: String,
     },
+    /// A new watch was refused: the node already keeps the most it may ([`MAX_WATCHES`]);
+    /// `unwatch` one first.
+    #[error("too many watches: at most {limit} at once")]
+    TooManyWatches {
+        /// The most watches a node keeps at once.
+        limit: u64,
+    },
 }
 
 impl NodeError {
@@ -302,6 +316,8 @@ pub struct Node {
     state: Mutex<Option<Running>>,
     /// Chain id and transaction relays ([`Node::send_raw_transaction`]).
     sending: wallet::Sending,
+    /// The app's watched accounts ([`Node::watch`]).
+    watches: watch::Watches,
 }
 
 /// Shut a runtime down without blocking inside an async context (dropping a runtime there
@@ -426,6 +442,7 @@ impl Node {
                 light_client: None,
             })),
             sending: wallet::Sending::new(config.chain_id),
+            watches: watch::Watches::default(),
         })
     }
 
@@ -473,10 +490,12 @@ impl Node {
         Box::pin(async move { spawned?.await.map_err(join_error)? })
     }
 
-    /// Stop the node: end every task, save the known peers, release the socket and the
-    /// database, shut the runtime down. Calling it again does nothing; every other call then
+    /// Stop the node: end every watch and task, save the known peers, release the socket and
+    /// the database, shut the runtime down. Calling it again does nothing; every other call then
     /// returns [`NodeError::NotRunning`].
     pub fn stop(&self) -> Result<(), NodeError> {
+        // Listeners first: none is called once `stop` returns.
+        self.watches.end_all();
         let Some(running) = self.state().take() else {
             return Ok(());
         };
@@ -494,9 +513,10 @@ impl Node {
     /// The caller vouches for the header: the node checks that it decodes and hashes it, not
     /// that it is canonical.
     pub fn update_head(&self, header_rlp: &[u8]) -> Result<BlockRef, NodeError> {
-        Ok(BlockRef::from(
-            &self.network()?.add_trusted_header(header_rlp)?,
-        ))
+        let header = self.network()?.add_trusted_header(header_rlp)?;
+        // Watches read at the new head now, not at the next poll.
+        self.watches.wake();
+        Ok(BlockRef::from(&header))
     }
 
     /// An account's nonce, balance, storage root and code hash at `block`, verified; a missing
@@ -614,7 +634,10 @@ impl Node {
             let network = r.network.clone();
             async move { network.network_changed().await as u64 }
         });
-        wait_for(task?)
+        let alive = wait_for(task?);
+        // Reads that failed while the address moved are tried again at once.
+        self.watches.wake();
+        alive
     }
 
     /// The app goes to the background: stop every timer and keep-alive, send nothing. Queries
@@ -633,7 +656,10 @@ impl Node {
             let network = r.network.clone();
             async move { network.resume().await }
         });
-        wait_for(task?)
+        let answered = wait_for(task?);
+        // Watches catch up at the newest head (module `watch`: `missed_blocks`).
+        self.watches.wake();
+        answered
     }
 
     /// Whether the node is running (started and not stopped).

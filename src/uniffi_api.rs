@@ -23,6 +23,7 @@ use crate::node::{self as core, NodeError};
 use std::sync::Arc;
 
 mod wallet;
+mod watch;
 
 /// How to run a node. Start from [`default_node_config`].
 #[derive(Clone, Debug, uniffi::Record)]

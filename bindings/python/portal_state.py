@@ -577,9 +577,15 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_stop() != 28314:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_unwatch() != 19162:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_method_node_update_head() != 48579:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_node_watch() != 9772:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_portal_state_checksum_constructor_node_start() != 14792:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_portal_state_checksum_method_watchlistener_on_change() != 18339:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -688,12 +694,21 @@ _UniffiLib.uniffi_portal_state_checksum_method_node_status.restype = ctypes.c_ui
 _UniffiLib.uniffi_portal_state_checksum_method_node_stop.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_stop.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_unwatch.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_unwatch.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_method_node_update_head.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_method_node_update_head.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_node_watch.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_node_watch.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_checksum_constructor_node_start.argtypes = (
 )
 _UniffiLib.uniffi_portal_state_checksum_constructor_node_start.restype = ctypes.c_uint16
+_UniffiLib.uniffi_portal_state_checksum_method_watchlistener_on_change.argtypes = (
+)
+_UniffiLib.uniffi_portal_state_checksum_method_watchlistener_on_change.restype = ctypes.c_uint16
 _UniffiLib.uniffi_portal_state_fn_func_clear_log_sink.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -845,17 +860,37 @@ _UniffiLib.uniffi_portal_state_fn_method_node_stop.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_stop.restype = None
+_UniffiLib.uniffi_portal_state_fn_method_node_unwatch.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_unwatch.restype = ctypes.c_int8
 _UniffiLib.uniffi_portal_state_fn_method_node_update_head.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_method_node_update_head.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_portal_state_fn_method_node_watch.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_node_watch.restype = ctypes.c_uint64
 _UniffiLib.uniffi_portal_state_fn_constructor_node_start.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_constructor_node_start.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_method_watchlistener_on_change.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_method_watchlistener_on_change.restype = None
 _UniffiLib.uniffi_portal_state_fn_method_nodeerror_uniffi_trait_display.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -881,6 +916,16 @@ _UniffiLib.uniffi_portal_state_fn_free_node.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_portal_state_fn_free_node.restype = None
+_UniffiLib.uniffi_portal_state_fn_clone_watchlistener.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_clone_watchlistener.restype = ctypes.c_uint64
+_UniffiLib.uniffi_portal_state_fn_free_watchlistener.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_portal_state_fn_free_watchlistener.restype = None
 _UNIFFI_CALLBACK_INTERFACE_PORTAL_STATE_LOG_SINK_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -898,6 +943,23 @@ _UniffiLib.uniffi_portal_state_fn_init_callback_vtable_logsink.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfacePortalStateLogSink),
 )
 _UniffiLib.uniffi_portal_state_fn_init_callback_vtable_logsink.restype = None
+_UNIFFI_CALLBACK_INTERFACE_PORTAL_STATE_WATCH_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_PORTAL_STATE_WATCH_LISTENER = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_PORTAL_STATE_WATCH_LISTENER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfacePortalStateWatchListener(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_PORTAL_STATE_WATCH_LISTENER),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_PORTAL_STATE_WATCH_LISTENER),
+        ("on_change", _UNIFFI_CALLBACK_INTERFACE_PORTAL_STATE_WATCH_LISTENER_METHOD0),
+    ]
+_UniffiLib.uniffi_portal_state_fn_init_callback_vtable_watchlistener.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfacePortalStateWatchListener),
+)
+_UniffiLib.uniffi_portal_state_fn_init_callback_vtable_watchlistener.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_portal_state_rust_future_poll_u8.argtypes = (
@@ -2247,6 +2309,156 @@ class _UniffiFfiConverterTypeStorageAnswer(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeBlockInfo.write(value.block, buf)
         _UniffiFfiConverterString.write(value.value, buf)
 
+@dataclass
+class WatchedSlot:
+    """
+    A watched storage slot's verified value in a [`WatchEvent`].
+"""
+    def __init__(self, *, slot:str, value:str, changed:bool):
+        self.slot = slot
+        self.value = value
+        self.changed = changed
+        
+        
+
+    
+    def __str__(self):
+        return "WatchedSlot(slot={}, value={}, changed={})".format(self.slot, self.value, self.changed)
+    def __eq__(self, other):
+        if self.slot != other.slot:
+            return False
+        if self.value != other.value:
+            return False
+        if self.changed != other.changed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeWatchedSlot(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return WatchedSlot(
+            slot=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+            changed=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.slot)
+        _UniffiFfiConverterString.check_lower(value.value)
+        _UniffiFfiConverterBoolean.check_lower(value.changed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.slot, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
+        _UniffiFfiConverterBoolean.write(value.changed, buf)
+
+class _UniffiFfiConverterSequenceTypeWatchedSlot(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeWatchedSlot.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeWatchedSlot.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeWatchedSlot.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class WatchEvent:
+    """
+    What a [`WatchListener`] hears: the watched account's verified state at one block and what
+    changed since the previous event.
+"""
+    def __init__(self, *, watch_id:int, address:str, account:AccountAnswer, baseline:bool, missed_blocks:int, balance_changed:bool, nonce_changed:bool, code_changed:bool, slots:typing.List[WatchedSlot]):
+        self.watch_id = watch_id
+        self.address = address
+        self.account = account
+        self.baseline = baseline
+        self.missed_blocks = missed_blocks
+        self.balance_changed = balance_changed
+        self.nonce_changed = nonce_changed
+        self.code_changed = code_changed
+        self.slots = slots
+        
+        
+
+    
+    def __str__(self):
+        return "WatchEvent(watch_id={}, address={}, account={}, baseline={}, missed_blocks={}, balance_changed={}, nonce_changed={}, code_changed={}, slots={})".format(self.watch_id, self.address, self.account, self.baseline, self.missed_blocks, self.balance_changed, self.nonce_changed, self.code_changed, self.slots)
+    def __eq__(self, other):
+        if self.watch_id != other.watch_id:
+            return False
+        if self.address != other.address:
+            return False
+        if self.account != other.account:
+            return False
+        if self.baseline != other.baseline:
+            return False
+        if self.missed_blocks != other.missed_blocks:
+            return False
+        if self.balance_changed != other.balance_changed:
+            return False
+        if self.nonce_changed != other.nonce_changed:
+            return False
+        if self.code_changed != other.code_changed:
+            return False
+        if self.slots != other.slots:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeWatchEvent(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return WatchEvent(
+            watch_id=_UniffiFfiConverterUInt64.read(buf),
+            address=_UniffiFfiConverterString.read(buf),
+            account=_UniffiFfiConverterTypeAccountAnswer.read(buf),
+            baseline=_UniffiFfiConverterBoolean.read(buf),
+            missed_blocks=_UniffiFfiConverterUInt64.read(buf),
+            balance_changed=_UniffiFfiConverterBoolean.read(buf),
+            nonce_changed=_UniffiFfiConverterBoolean.read(buf),
+            code_changed=_UniffiFfiConverterBoolean.read(buf),
+            slots=_UniffiFfiConverterSequenceTypeWatchedSlot.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.watch_id)
+        _UniffiFfiConverterString.check_lower(value.address)
+        _UniffiFfiConverterTypeAccountAnswer.check_lower(value.account)
+        _UniffiFfiConverterBoolean.check_lower(value.baseline)
+        _UniffiFfiConverterUInt64.check_lower(value.missed_blocks)
+        _UniffiFfiConverterBoolean.check_lower(value.balance_changed)
+        _UniffiFfiConverterBoolean.check_lower(value.nonce_changed)
+        _UniffiFfiConverterBoolean.check_lower(value.code_changed)
+        _UniffiFfiConverterSequenceTypeWatchedSlot.check_lower(value.slots)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.watch_id, buf)
+        _UniffiFfiConverterString.write(value.address, buf)
+        _UniffiFfiConverterTypeAccountAnswer.write(value.account, buf)
+        _UniffiFfiConverterBoolean.write(value.baseline, buf)
+        _UniffiFfiConverterUInt64.write(value.missed_blocks, buf)
+        _UniffiFfiConverterBoolean.write(value.balance_changed, buf)
+        _UniffiFfiConverterBoolean.write(value.nonce_changed, buf)
+        _UniffiFfiConverterBoolean.write(value.code_changed, buf)
+        _UniffiFfiConverterSequenceTypeWatchedSlot.write(value.slots, buf)
+
 
 
 
@@ -2611,6 +2823,21 @@ class NodeError:  # type: ignore
         def __repr__(self):
             return "NodeError.RelayFailed({})".format(str(self))
     _UniffiTempNodeError.RelayFailed = RelayFailed # type: ignore
+    class TooManyWatches(_UniffiTempNodeError):
+        """
+        A new watch was refused: the node already keeps the most it may ([`MAX_WATCHES`]);
+        `unwatch` one first.
+"""
+        
+        def __init__(self, limit):
+            super().__init__(", ".join([
+                "limit={!r}".format(limit),
+            ]))
+            self.limit = limit
+
+        def __repr__(self):
+            return "NodeError.TooManyWatches({})".format(str(self))
+    _UniffiTempNodeError.TooManyWatches = TooManyWatches # type: ignore
 
 NodeError = _UniffiTempNodeError # type: ignore
 del _UniffiTempNodeError
@@ -2670,6 +2897,10 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
             return NodeError.RelayFailed(
                 _UniffiFfiConverterString.read(buf),
             )
+        if variant == 14:
+            return NodeError.TooManyWatches(
+                _UniffiFfiConverterUInt64.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -2711,6 +2942,9 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
         if isinstance(value, NodeError.RelayFailed):
             _UniffiFfiConverterString.check_lower(value.reason)
             return
+        if isinstance(value, NodeError.TooManyWatches):
+            _UniffiFfiConverterUInt64.check_lower(value.limit)
+            return
 
     @staticmethod
     def write(value, buf):
@@ -2751,6 +2985,9 @@ class _UniffiFfiConverterTypeNodeError(_UniffiConverterRustBuffer):
         if isinstance(value, NodeError.RelayFailed):
             buf.write_i32(13)
             _UniffiFfiConverterString.write(value.reason, buf)
+        if isinstance(value, NodeError.TooManyWatches):
+            buf.write_i32(14)
+            _UniffiFfiConverterUInt64.write(value.limit, buf)
 
 
 class LogSink():
@@ -2897,6 +3134,152 @@ class _UniffiFfiConverterTypeLogSink:
         buf.write_u64(cls.lower(value))
 
 
+class WatchListener():
+    """
+    An app's receiver of a watch's events (implemented in Kotlin, Swift or Python). Called on
+    the node's own `portal-state-watch` thread, one event at a time for all the node's
+    watches: return soon (hand the event to the UI thread). It may call the node, `unwatch`
+    included. An exception thrown from it is logged; the node and the watch go on.
+"""
+    
+    def on_change(self, event: WatchEvent) -> None:
+        """
+        One verified change of the watched account (or the baseline).
+"""
+        raise NotImplementedError
+
+class WatchListenerImpl(WatchListener):
+    """
+    An app's receiver of a watch's events (implemented in Kotlin, Swift or Python). Called on
+    the node's own `portal-state-watch` thread, one event at a time for all the node's
+    watches: return soon (hand the event to the UI thread). It may call the node, `unwatch`
+    included. An exception thrown from it is logged; the node and the watch go on.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_portal_state_fn_free_watchlistener, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_portal_state_fn_clone_watchlistener, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def on_change(self, event: WatchEvent) -> None:
+        """
+        One verified change of the watched account (or the baseline).
+"""
+        
+        _UniffiFfiConverterTypeWatchEvent.check_lower(event)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeWatchEvent.lower(event),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_watchlistener_on_change,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplWatchListenerImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_PORTAL_STATE_WATCH_LISTENER_METHOD0
+    def on_change(
+            uniffi_handle,
+            event,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeWatchListener._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeWatchEvent.lift(event), )
+            uniffi_method = uniffi_obj.on_change
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_PORTAL_STATE_WATCH_LISTENER
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeWatchListener._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_PORTAL_STATE_WATCH_LISTENER
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeWatchListener._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfacePortalStateWatchListener(
+        _uniffi_free,
+        _uniffi_clone,
+        on_change,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_portal_state_fn_init_callback_vtable_watchlistener(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeWatchListener:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return WatchListenerImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeWatchListener._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: WatchListener):
+        if not isinstance(value, WatchListener):
+            raise TypeError("Expected WatchListener subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: WatchListener):
+         if isinstance(value, WatchListenerImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeWatchListener._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: WatchListener, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
 class NodeProtocol(typing.Protocol):
     """
     A node of the state network. Blocking methods wait for the answer: call them off the UI
@@ -3013,9 +3396,25 @@ class NodeProtocol(typing.Protocol):
         Stop: end every task, release the socket and the database. Idempotent.
 """
         raise NotImplementedError
+    def unwatch(self, watch_id: int) -> bool:
+        """
+        End a watch: once this returns its listener is not called again (from inside that
+        listener, only the current call is left to return). `false` when no watch has this id.
+"""
+        raise NotImplementedError
     def update_head(self, header_rlp: bytes) -> BlockInfo:
         """
         Trust a block header (RLP bytes); returns the block it names.
+"""
+        raise NotImplementedError
+    def watch(self, address: str,slots: typing.List[str],listener: WatchListener) -> int:
+        """
+        Watch the account `address` (`0x…`) and its storage `slots` (`0x…` each): `listener`
+        hears its verified state at the newest trusted head first (`baseline`), then once per new
+        trusted head at which a watched value changed, without polling. Paused, nothing is read
+        or delivered; after `resume()` the changes since come with `missed_blocks`. Returns the
+        id for `unwatch`. Errors: `TooManyWatches` (at most 32 at once), `InvalidInput` (a
+        malformed address or slot, more than 32 slots).
 """
         raise NotImplementedError
 
@@ -3469,6 +3868,25 @@ class Node(NodeProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def unwatch(self, watch_id: int) -> bool:
+        """
+        End a watch: once this returns its listener is not called again (from inside that
+        listener, only the current call is left to return). `false` when no watch has this id.
+"""
+        
+        _UniffiFfiConverterUInt64.check_lower(watch_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterUInt64.lower(watch_id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_unwatch,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def update_head(self, header_rlp: bytes) -> BlockInfo:
         """
         Trust a block header (RLP bytes); returns the block it names.
@@ -3484,6 +3902,35 @@ class Node(NodeProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_portal_state_fn_method_node_update_head,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def watch(self, address: str,slots: typing.List[str],listener: WatchListener) -> int:
+        """
+        Watch the account `address` (`0x…`) and its storage `slots` (`0x…` each): `listener`
+        hears its verified state at the newest trusted head first (`baseline`), then once per new
+        trusted head at which a watched value changed, without polling. Paused, nothing is read
+        or delivered; after `resume()` the changes since come with `missed_blocks`. Returns the
+        id for `unwatch`. Errors: `TooManyWatches` (at most 32 at once), `InvalidInput` (a
+        malformed address or slot, more than 32 slots).
+"""
+        
+        _UniffiFfiConverterString.check_lower(address)
+
+        _UniffiFfiConverterSequenceString.check_lower(slots)
+
+        _UniffiFfiConverterTypeWatchListener.check_lower(listener)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(address),
+            _UniffiFfiConverterSequenceString.lower(slots),
+            _UniffiFfiConverterTypeWatchListener.lower(listener),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeNodeError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_portal_state_fn_method_node_watch,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -3619,6 +4066,8 @@ __all__ = [
     "NodeStatus",
     "SentTransaction",
     "StorageAnswer",
+    "WatchedSlot",
+    "WatchEvent",
     "clear_log_sink",
     "default_node_config",
     "set_log_level",
@@ -3626,6 +4075,8 @@ __all__ = [
     "set_platform_logs",
     "LogSinkImpl",
     "LogSink",
+    "WatchListenerImpl",
+    "WatchListener",
     "Node",
     "NodeProtocol",
 ]

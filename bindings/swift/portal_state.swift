@@ -942,6 +942,22 @@ public protocol NodeProtocol: AnyObject, Sendable {
      */
     func setTxRelays(urls: [String]) throws 
     
+    /**
+     * End a watch: once this returns its listener is not called again (from inside that
+     * listener, only the current call is left to return). `false` when no watch has this id.
+     */
+    func unwatch(watchId: UInt64) throws  -> Bool
+    
+    /**
+     * Watch the account `address` (`0x…`) and its storage `slots` (`0x…` each): `listener`
+     * hears its verified state at the newest trusted head first (`baseline`), then once per new
+     * trusted head at which a watched value changed, without polling. Paused, nothing is read
+     * or delivered; after `resume()` the changes since come with `missed_blocks`. Returns the
+     * id for `unwatch`. Errors: `TooManyWatches` (at most 32 at once), `InvalidInput` (a
+     * malformed address or slot, more than 32 slots).
+     */
+    func watch(address: String, slots: [String], listener: WatchListener) throws  -> UInt64
+    
 }
 /**
  * A node of the state network. Blocking methods wait for the answer: call them off the UI
@@ -1329,6 +1345,40 @@ open func setTxRelays(urls: [String])throws   {try rustCallWithError(FfiConverte
 }
 }
     
+    /**
+     * End a watch: once this returns its listener is not called again (from inside that
+     * listener, only the current call is left to return). `false` when no watch has this id.
+     */
+open func unwatch(watchId: UInt64)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_unwatch(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(watchId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Watch the account `address` (`0x…`) and its storage `slots` (`0x…` each): `listener`
+     * hears its verified state at the newest trusted head first (`baseline`), then once per new
+     * trusted head at which a watched value changed, without polling. Paused, nothing is read
+     * or delivered; after `resume()` the changes since come with `missed_blocks`. Returns the
+     * id for `unwatch`. Errors: `TooManyWatches` (at most 32 at once), `InvalidInput` (a
+     * malformed address or slot, more than 32 slots).
+     */
+open func watch(address: String, slots: [String], listener: WatchListener)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeNodeError_lift) {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_node_watch(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(address),
+        FfiConverterSequenceString.lower(slots),
+        FfiConverterTypeWatchListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -1372,6 +1422,222 @@ public func FfiConverterTypeNode_lift(_ handle: UInt64) throws -> Node {
 #endif
 public func FfiConverterTypeNode_lower(_ value: Node) -> UInt64 {
     return FfiConverterTypeNode.lower(value)
+}
+
+
+
+
+
+
+/**
+ * An app's receiver of a watch's events (implemented in Kotlin, Swift or Python). Called on
+ * the node's own `portal-state-watch` thread, one event at a time for all the node's
+ * watches: return soon (hand the event to the UI thread). It may call the node, `unwatch`
+ * included. An exception thrown from it is logged; the node and the watch go on.
+ */
+public protocol WatchListener: AnyObject, Sendable {
+    
+    /**
+     * One verified change of the watched account (or the baseline).
+     */
+    func onChange(event: WatchEvent) 
+    
+}
+/**
+ * An app's receiver of a watch's events (implemented in Kotlin, Swift or Python). Called on
+ * the node's own `portal-state-watch` thread, one event at a time for all the node's
+ * watches: return soon (hand the event to the UI thread). It may call the node, `unwatch`
+ * included. An exception thrown from it is logged; the node and the watch go on.
+ */
+open class WatchListenerImpl: WatchListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_portal_state_fn_clone_watchlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_portal_state_fn_free_watchlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * One verified change of the watched account (or the baseline).
+     */
+open func onChange(event: WatchEvent)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_portal_state_fn_method_watchlistener_on_change(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeWatchEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceWatchListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceWatchListener = UniffiVTableCallbackInterfaceWatchListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeWatchListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface WatchListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeWatchListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface WatchListener: handle missing in uniffiClone")
+            }
+        },
+        onChange: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeWatchListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onChange(
+                     event: try FfiConverterTypeWatchEvent_lift(event)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceWatchListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceWatchListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitWatchListener() {
+    uniffi_portal_state_fn_init_callback_vtable_watchlistener(UniffiCallbackInterfaceWatchListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWatchListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<WatchListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = WatchListener
+
+    public static func lift(_ handle: UInt64) throws -> WatchListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return WatchListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: WatchListener) -> UInt64 {
+         if let rustImpl = value as? WatchListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WatchListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: WatchListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWatchListener_lift(_ handle: UInt64) throws -> WatchListener {
+    return try FfiConverterTypeWatchListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWatchListener_lower(_ value: WatchListener) -> UInt64 {
+    return FfiConverterTypeWatchListener.lower(value)
 }
 
 
@@ -2688,6 +2954,231 @@ public func FfiConverterTypeStorageAnswer_lower(_ value: StorageAnswer) -> RustB
 
 
 /**
+ * What a [`WatchListener`] hears: the watched account's verified state at one block and what
+ * changed since the previous event.
+ */
+public struct WatchEvent: Equatable, Hashable {
+    /**
+     * The watch (`watch`'s answer).
+     */
+    public var watchId: UInt64
+    /**
+     * The watched account, `0x…` (EIP-55).
+     */
+    public var address: String
+    /**
+     * The account at the event's block; `account.block` is the block every value here is
+     * true at.
+     */
+    public var account: AccountAnswer
+    /**
+     * True for the first event of a watch: the state when watching began.
+     */
+    public var baseline: Bool
+    /**
+     * Blocks between the previous event's block and this one that were not read (the node
+     * was paused, the network had no answer at them yet, heads came faster than reads):
+     * changes undone inside them were not seen. 0 when every block in between was read.
+     */
+    public var missedBlocks: UInt64
+    /**
+     * Whether the balance changed since the previous event.
+     */
+    public var balanceChanged: Bool
+    /**
+     * Whether the nonce changed since the previous event.
+     */
+    public var nonceChanged: Bool
+    /**
+     * Whether the code hash changed since the previous event.
+     */
+    public var codeChanged: Bool
+    /**
+     * Every watched slot, in the order given to `watch`.
+     */
+    public var slots: [WatchedSlot]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The watch (`watch`'s answer).
+         */watchId: UInt64, 
+        /**
+         * The watched account, `0x…` (EIP-55).
+         */address: String, 
+        /**
+         * The account at the event's block; `account.block` is the block every value here is
+         * true at.
+         */account: AccountAnswer, 
+        /**
+         * True for the first event of a watch: the state when watching began.
+         */baseline: Bool, 
+        /**
+         * Blocks between the previous event's block and this one that were not read (the node
+         * was paused, the network had no answer at them yet, heads came faster than reads):
+         * changes undone inside them were not seen. 0 when every block in between was read.
+         */missedBlocks: UInt64, 
+        /**
+         * Whether the balance changed since the previous event.
+         */balanceChanged: Bool, 
+        /**
+         * Whether the nonce changed since the previous event.
+         */nonceChanged: Bool, 
+        /**
+         * Whether the code hash changed since the previous event.
+         */codeChanged: Bool, 
+        /**
+         * Every watched slot, in the order given to `watch`.
+         */slots: [WatchedSlot]) {
+        self.watchId = watchId
+        self.address = address
+        self.account = account
+        self.baseline = baseline
+        self.missedBlocks = missedBlocks
+        self.balanceChanged = balanceChanged
+        self.nonceChanged = nonceChanged
+        self.codeChanged = codeChanged
+        self.slots = slots
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WatchEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWatchEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WatchEvent {
+        return
+            try WatchEvent(
+                watchId: FfiConverterUInt64.read(from: &buf), 
+                address: FfiConverterString.read(from: &buf), 
+                account: FfiConverterTypeAccountAnswer.read(from: &buf), 
+                baseline: FfiConverterBool.read(from: &buf), 
+                missedBlocks: FfiConverterUInt64.read(from: &buf), 
+                balanceChanged: FfiConverterBool.read(from: &buf), 
+                nonceChanged: FfiConverterBool.read(from: &buf), 
+                codeChanged: FfiConverterBool.read(from: &buf), 
+                slots: FfiConverterSequenceTypeWatchedSlot.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WatchEvent, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.watchId, into: &buf)
+        FfiConverterString.write(value.address, into: &buf)
+        FfiConverterTypeAccountAnswer.write(value.account, into: &buf)
+        FfiConverterBool.write(value.baseline, into: &buf)
+        FfiConverterUInt64.write(value.missedBlocks, into: &buf)
+        FfiConverterBool.write(value.balanceChanged, into: &buf)
+        FfiConverterBool.write(value.nonceChanged, into: &buf)
+        FfiConverterBool.write(value.codeChanged, into: &buf)
+        FfiConverterSequenceTypeWatchedSlot.write(value.slots, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWatchEvent_lift(_ buf: RustBuffer) throws -> WatchEvent {
+    return try FfiConverterTypeWatchEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWatchEvent_lower(_ value: WatchEvent) -> RustBuffer {
+    return FfiConverterTypeWatchEvent.lower(value)
+}
+
+
+/**
+ * A watched storage slot's verified value in a [`WatchEvent`].
+ */
+public struct WatchedSlot: Equatable, Hashable {
+    /**
+     * The slot, `0x` + 64 hex digits.
+     */
+    public var slot: String
+    /**
+     * Its value at the event's block, `0x` + 64 hex digits.
+     */
+    public var value: String
+    /**
+     * Whether the value differs from the previous event's (false in the baseline).
+     */
+    public var changed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The slot, `0x` + 64 hex digits.
+         */slot: String, 
+        /**
+         * Its value at the event's block, `0x` + 64 hex digits.
+         */value: String, 
+        /**
+         * Whether the value differs from the previous event's (false in the baseline).
+         */changed: Bool) {
+        self.slot = slot
+        self.value = value
+        self.changed = changed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WatchedSlot: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWatchedSlot: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WatchedSlot {
+        return
+            try WatchedSlot(
+                slot: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf), 
+                changed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WatchedSlot, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.slot, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+        FfiConverterBool.write(value.changed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWatchedSlot_lift(_ buf: RustBuffer) throws -> WatchedSlot {
+    return try FfiConverterTypeWatchedSlot.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWatchedSlot_lower(_ value: WatchedSlot) -> RustBuffer {
+    return FfiConverterTypeWatchedSlot.lower(value)
+}
+
+
+/**
  * Which block a query is about.
  */
 
@@ -2995,6 +3486,15 @@ enum NodeError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * Each relay's reason, `URL: reason`, separated by `; `.
          */reason: String
     )
+    /**
+     * A new watch was refused: the node already keeps the most it may ([`MAX_WATCHES`]);
+     * `unwatch` one first.
+     */
+    case TooManyWatches(
+        /**
+         * The most watches a node keeps at once.
+         */limit: UInt64
+    )
 
     
 
@@ -3069,6 +3569,9 @@ public struct FfiConverterTypeNodeError: FfiConverterRustBuffer {
         case 13: return .RelayFailed(
             reason: try FfiConverterString.read(from: &buf)
             )
+        case 14: return .TooManyWatches(
+            limit: try FfiConverterUInt64.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3142,6 +3645,11 @@ public struct FfiConverterTypeNodeError: FfiConverterRustBuffer {
         case let .RelayFailed(reason):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .TooManyWatches(limit):
+            writeInt(&buf, Int32(14))
+            FfiConverterUInt64.write(limit, into: &buf)
             
         }
     }
@@ -3254,6 +3762,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeWatchedSlot: FfiConverterRustBuffer {
+    typealias SwiftType = [WatchedSlot]
+
+    public static func write(_ value: [WatchedSlot], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWatchedSlot.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [WatchedSlot] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [WatchedSlot]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWatchedSlot.read(from: &buf))
         }
         return seq
     }
@@ -3455,11 +3988,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_portal_state_checksum_method_node_set_tx_relays() != 37152) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_portal_state_checksum_method_node_unwatch() != 19162) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_node_watch() != 9772) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_portal_state_checksum_method_watchlistener_on_change() != 18339) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_portal_state_checksum_constructor_node_start() != 14792) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitWatchListener()
     return InitializationResult.ok
 }()
 

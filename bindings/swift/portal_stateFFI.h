@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, void
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_WATCH_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_WATCH_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceWatchListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
 typedef struct UniffiVTableCallbackInterfaceLogSink {
@@ -257,6 +264,15 @@ typedef struct UniffiVTableCallbackInterfaceLogSink {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
 } UniffiVTableCallbackInterfaceLogSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_WATCH_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_WATCH_LISTENER
+typedef struct UniffiVTableCallbackInterfaceWatchListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceWatchListenerMethod0 _Nonnull onChange;
+} UniffiVTableCallbackInterfaceWatchListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_CLONE_LOGSINK
@@ -397,6 +413,36 @@ uint64_t uniffi_portal_state_fn_method_node_send_raw_transaction_async(uint64_t 
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SET_TX_RELAYS
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_SET_TX_RELAYS
 void uniffi_portal_state_fn_method_node_set_tx_relays(uint64_t ptr, RustBuffer urls, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_UNWATCH
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_UNWATCH
+int8_t uniffi_portal_state_fn_method_node_unwatch(uint64_t ptr, uint64_t watch_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_WATCH
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODE_WATCH
+uint64_t uniffi_portal_state_fn_method_node_watch(uint64_t ptr, RustBuffer address, RustBuffer slots, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_CLONE_WATCHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_CLONE_WATCHLISTENER
+uint64_t uniffi_portal_state_fn_clone_watchlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_FREE_WATCHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_FREE_WATCHLISTENER
+void uniffi_portal_state_fn_free_watchlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_INIT_CALLBACK_VTABLE_WATCHLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_INIT_CALLBACK_VTABLE_WATCHLISTENER
+void uniffi_portal_state_fn_init_callback_vtable_watchlistener(const UniffiVTableCallbackInterfaceWatchListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_WATCHLISTENER_ON_CHANGE
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_WATCHLISTENER_ON_CHANGE
+void uniffi_portal_state_fn_method_watchlistener_on_change(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_FN_METHOD_NODEERROR_UNIFFI_TRAIT_DISPLAY
@@ -849,6 +895,24 @@ uint16_t uniffi_portal_state_checksum_method_node_send_raw_transaction_async(voi
 #ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SET_TX_RELAYS
 #define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_SET_TX_RELAYS
 uint16_t uniffi_portal_state_checksum_method_node_set_tx_relays(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_UNWATCH
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_UNWATCH
+uint16_t uniffi_portal_state_checksum_method_node_unwatch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_WATCH
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_NODE_WATCH
+uint16_t uniffi_portal_state_checksum_method_node_watch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_WATCHLISTENER_ON_CHANGE
+#define UNIFFI_FFIDEF_UNIFFI_PORTAL_STATE_CHECKSUM_METHOD_WATCHLISTENER_ON_CHANGE
+uint16_t uniffi_portal_state_checksum_method_watchlistener_on_change(void
     
 );
 #endif

@@ -29,10 +29,12 @@
 mod convert;
 mod functions;
 mod wallet;
+mod watch;
 
 pub use convert::*;
 pub use functions::*;
 pub use wallet::*;
+pub use watch::*;
 
 use crate::node::NodeError;
 use std::cell::RefCell;
@@ -80,6 +82,8 @@ pub enum PortalStateError {
     NoRelay = 15,
     /// Every relay failed to take the transaction (the message has each one's reason).
     RelayFailed = 16,
+    /// The node keeps the most watches it may (`PORTAL_STATE_MAX_WATCHES`): unwatch one first.
+    TooManyWatches = 17,
 }
 
 /// A failure on its way to the caller: the code returned and the message kept for
@@ -115,6 +119,7 @@ impl From<NodeError> for Failure {
             NodeError::TransactionRejected { .. } => PortalStateError::TransactionRejected,
             NodeError::NoRelay => PortalStateError::NoRelay,
             NodeError::RelayFailed { .. } => PortalStateError::RelayFailed,
+            NodeError::TooManyWatches { .. } => PortalStateError::TooManyWatches,
         };
         Failure::new(code, e.to_string())
     }
@@ -258,6 +263,7 @@ pub extern "C" fn portal_state_error_name(code: i32) -> *const c_char {
         14 => c"TRANSACTION_REJECTED",
         15 => c"NO_RELAY",
         16 => c"RELAY_FAILED",
+        17 => c"TOO_MANY_WATCHES",
         _ => c"UNKNOWN",
     };
     name.as_ptr()

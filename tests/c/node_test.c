@@ -12,6 +12,7 @@
 
 #include "portal_state.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,215 @@ static void light_client_status(const char *line) {
     CHECK(synced);
     MUST(portal_state_node_stop(node));
     portal_state_node_free(node);
+    char remove_dir[128];
+    snprintf(remove_dir, sizeof remove_dir, "rm -rf '%s'", data_dir);
+    CHECK(system(remove_dir) == 0);
+}
+
+/* --- watch: against the devnet following a real anvil (`devnet-for-bindings --follow-anvil`) */
+
+#define WATCHED "0x00000000000000000000000000000000000b0b05"
+#define MAX_EVENTS 16
+
+/* What the callback saw: copies of the events (the event is valid during the call only). */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t arrived;
+    size_t count;
+    PortalStateWatchEvent events[MAX_EVENTS];
+    int wrong_thread;
+    pthread_t caller;
+} Heard;
+
+static void on_change(const PortalStateWatchEvent *event, void *user_data) {
+    Heard *heard = user_data;
+    pthread_mutex_lock(&heard->lock);
+    if (pthread_equal(pthread_self(), heard->caller)) heard->wrong_thread = 1;
+    if (heard->count < MAX_EVENTS) {
+        heard->events[heard->count] = *event;
+        heard->events[heard->count].slots = NULL; /* not kept past the call */
+        heard->count++;
+    }
+    pthread_cond_broadcast(&heard->arrived);
+    pthread_mutex_unlock(&heard->lock);
+}
+
+/* The event at block `number` (waiting up to 60 s), skipping a baseline before it. */
+static int event_at(Heard *heard, uint64_t number, PortalStateWatchEvent *out_event) {
+    pthread_mutex_lock(&heard->lock);
+    size_t seen = 0;
+    int found = 0;
+    while (!found) {
+        for (; seen < heard->count; seen++) {
+            if (heard->events[seen].account.block.number == number) {
+                *out_event = heard->events[seen];
+                found = 1;
+                break;
+            }
+            CHECK(heard->events[seen].baseline);
+        }
+        if (found) break;
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 60;
+        if (pthread_cond_timedwait(&heard->arrived, &heard->lock, &deadline) != 0) break;
+    }
+    pthread_mutex_unlock(&heard->lock);
+    return found;
+}
+
+/* One line from the anvil devnet: {"number":N,"hash":"0x..","header_rlp":"0x..",...}. */
+typedef struct {
+    uint64_t number;
+    char hash[67];
+    uint8_t *header_rlp;
+    size_t header_rlp_len;
+    char balance[80];
+} Pushed;
+
+static void parse_pushed(const char *line, Pushed *pushed) {
+    memset(pushed, 0, sizeof *pushed);
+    const char *number = strstr(line, "\"number\":");
+    const char *hash = strstr(line, "\"hash\":\"");
+    const char *rlp = strstr(line, "\"header_rlp\":\"0x");
+    if (number == NULL || hash == NULL || rlp == NULL) {
+        fprintf(stderr, "not a block line: %s\n", line);
+        exit(1);
+    }
+    pushed->number = strtoull(number + strlen("\"number\":"), NULL, 10);
+    memcpy(pushed->hash, hash + strlen("\"hash\":\""), 66);
+    pushed->header_rlp = from_hex(rlp + strlen("\"header_rlp\":\"0x"), &pushed->header_rlp_len);
+    const char *balance = strstr(line, "\"balance\":\"");
+    if (balance != NULL) {
+        balance += strlen("\"balance\":\"");
+        size_t len = strcspn(balance, "\"");
+        if (len < sizeof pushed->balance) memcpy(pushed->balance, balance, len);
+    }
+}
+
+static void send_transfer(FILE *to_devnet, FILE *from_devnet, const char *to, unsigned long wei,
+                          Pushed *pushed) {
+    static char line[64 * 1024];
+    fprintf(to_devnet, "send %s %lu\n", to, wei);
+    fflush(to_devnet);
+    if (fgets(line, sizeof line, from_devnet) == NULL) {
+        fprintf(stderr, "the anvil devnet exited\n");
+        exit(1);
+    }
+    parse_pushed(line, pushed);
+}
+
+/* A light node watches a fresh account; anvil mines transfers to it; the callback hears each
+ * verified balance at its block, on the node's watch thread, with our user_data; unwatch. */
+static void watch_test(const char *binary) {
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(to_child[0], 0);
+        dup2(from_child[1], 1);
+        close(to_child[1]);
+        close(from_child[0]);
+        execl(binary, binary, "--follow-anvil", (char *)NULL);
+        perror("exec devnet");
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    FILE *to_devnet = fdopen(to_child[1], "w");
+    FILE *from_devnet = fdopen(from_child[0], "r");
+    static char line[64 * 1024];
+    if (to_devnet == NULL || from_devnet == NULL || fgets(line, sizeof line, from_devnet) == NULL) {
+        fprintf(stderr, "the anvil devnet exited without printing its ENRs\n");
+        exit(1);
+    }
+    char *bootnodes[16];
+    size_t bootnodes_len = parse_bootnodes(line, bootnodes, 16);
+    CHECK(bootnodes_len > 0);
+    Pushed first;
+    parse_pushed(line, &first);
+
+    char data_dir[] = "/tmp/portal-state-c-watch-XXXXXX";
+    CHECK(mkdtemp(data_dir) != NULL);
+    PortalStateConfig config;
+    MUST(portal_state_config_default(&config));
+    config.data_dir = data_dir;
+    config.storage_capacity_bytes = 0; /* a light node: every read comes from the network */
+    config.bootnodes = (const char *const *)bootnodes;
+    config.bootnodes_len = bootnodes_len;
+    PortalStateNode *node = NULL;
+    MUST(portal_state_node_start(&config, &node));
+    PortalStateBlockInfo head;
+    MUST(portal_state_node_update_head(node, first.header_rlp, first.header_rlp_len, &head));
+
+    static Heard heard;
+    pthread_mutex_init(&heard.lock, NULL);
+    pthread_cond_init(&heard.arrived, NULL);
+    heard.caller = pthread_self();
+    uint64_t watch_id = 0;
+    expect_error(portal_state_node_watch(node, WATCHED, NULL, 0, NULL, &heard, &watch_id),
+                 PORTAL_STATE_ERROR_NULL_ARGUMENT, "callback", "watch without a callback");
+    expect_error(portal_state_node_watch(node, "0x1234", NULL, 0, on_change, &heard, &watch_id),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "40 hex digits", "watch a short address");
+    const char *bad_slots[] = {"22"};
+    expect_error(portal_state_node_watch(node, WATCHED, bad_slots, 1, on_change, &heard, &watch_id),
+                 PORTAL_STATE_ERROR_INVALID_INPUT, "0x", "watch a slot without 0x");
+    MUST(portal_state_node_watch(node, WATCHED, NULL, 0, on_change, &heard, &watch_id));
+    CHECK(watch_id != 0);
+
+    const unsigned long sent[] = {1000000, 2500000};
+    unsigned long total = 0;
+    for (size_t i = 0; i < 2; i++) {
+        Pushed block;
+        send_transfer(to_devnet, from_devnet, WATCHED, sent[i], &block);
+        total += sent[i];
+        MUST(portal_state_node_update_head(node, block.header_rlp, block.header_rlp_len, &head));
+        PortalStateWatchEvent event;
+        CHECK(event_at(&heard, block.number, &event));
+        char hex[65];
+        to_hex(event.account.block.hash, 32, hex);
+        CHECK(strcmp(hex, block.hash + 2) == 0);
+        char expected[32];
+        snprintf(expected, sizeof expected, "%lu", total);
+        CHECK(strcmp(event.account.balance_decimal, expected) == 0);
+        CHECK(strcmp(event.account.balance_decimal, block.balance) == 0);
+        CHECK(event.watch_id == watch_id && event.account.exists && event.slots_len == 0);
+        if (i > 0) CHECK(event.balance_changed && !event.baseline && event.missed_blocks == 0);
+        free(block.header_rlp);
+    }
+    CHECK(!heard.wrong_thread);
+
+    bool found = false;
+    MUST(portal_state_node_unwatch(node, watch_id, &found));
+    CHECK(found);
+    MUST(portal_state_node_unwatch(node, watch_id, &found));
+    CHECK(!found);
+    pthread_mutex_lock(&heard.lock);
+    size_t before = heard.count;
+    pthread_mutex_unlock(&heard.lock);
+    Pushed after;
+    send_transfer(to_devnet, from_devnet, WATCHED, 7, &after);
+    MUST(portal_state_node_update_head(node, after.header_rlp, after.header_rlp_len, &head));
+    struct timespec pause = {1, 500 * 1000 * 1000}; /* three of the watch task's polls */
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(&heard.lock);
+    CHECK(heard.count == before);
+    pthread_mutex_unlock(&heard.lock);
+    free(after.header_rlp);
+
+    MUST(portal_state_node_stop(node));
+    portal_state_node_free(node);
+    fclose(to_devnet); /* EOF: the devnet stops anvil and its nodes and exits */
+    int status;
+    waitpid(pid, &status, 0);
+    fclose(from_devnet);
+    for (size_t i = 0; i < bootnodes_len; i++) free(bootnodes[i]);
+    free(first.header_rlp);
+    pthread_cond_destroy(&heard.arrived);
+    pthread_mutex_destroy(&heard.lock);
     char remove_dir[128];
     snprintf(remove_dir, sizeof remove_dir, "rm -rf '%s'", data_dir);
     CHECK(system(remove_dir) == 0);
@@ -414,6 +624,7 @@ int main(void) {
     light_client_status(devnet.line);
 
     devnet_stop(&devnet);
+    watch_test(devnet_binary);
     for (size_t i = 0; i < bootnodes_len; i++) free(bootnodes[i]);
     free(header_rlp);
     char remove_dir[128];

@@ -21,6 +21,7 @@ mod hostile_eclipse;
 mod hostile_peers;
 mod net_transport;
 mod node_api;
+mod node_watch;
 mod overlay_link;
 mod overlay_messages;
 mod overlay_network;

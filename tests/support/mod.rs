@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub mod anvil;
+pub mod anvil_devnet;
 pub mod beacon_data;
 pub mod calls;
 pub mod cli;

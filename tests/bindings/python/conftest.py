@@ -59,3 +59,40 @@ def devnet():
 @pytest.fixture(scope="session")
 def genesis():
     return json.loads((REPO / "data" / "genesis" / "holesky.json").read_text())
+
+
+class AnvilDevnet:
+    """The devnet following a real anvil (`devnet-for-bindings --follow-anvil`, anvil from
+    PORTAL_STATE_ANVIL): `send(address, wei)` makes anvil mine a transfer and returns the
+    pushed block as {"number", "hash", "header_rlp" (bytes), "balance" (anvil's, decimal)}."""
+
+    def __init__(self, proc, first):
+        self.proc = proc
+        self.first = first
+
+    def _block(self, line):
+        if not line:
+            pytest.fail(f"the anvil devnet exited (code {self.proc.wait()})")
+        block = json.loads(line)
+        block["header_rlp"] = bytes.fromhex(block["header_rlp"][2:])
+        return block
+
+    def send(self, address, wei):
+        self.proc.stdin.write(f"send {address} {wei}\n")
+        self.proc.stdin.flush()
+        return self._block(self.proc.stdout.readline())
+
+
+@pytest.fixture(scope="session")
+def anvil_devnet():
+    binary = _required_env("PORTAL_STATE_DEVNET")
+    _required_env("PORTAL_STATE_ANVIL")
+    proc = subprocess.Popen(
+        [binary, "--follow-anvil"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+    )
+    devnet = AnvilDevnet(proc, None)
+    devnet.first = devnet._block(proc.stdout.readline())
+    yield devnet
+    proc.stdin.close()  # EOF: the devnet stops anvil and its nodes and exits
+    proc.wait(timeout=30)

@@ -2,7 +2,7 @@
 // scripts/test-swift.sh runs it in) against a real devnet: a child process running the
 // `devnet-for-bindings` example. Start a node, trust a head, verified answers checked against
 // the holesky genesis, `call` and `estimateGas`, async forms, typed errors, a panic inside a
-// call coming back as an error, pause/resume, the log sink, stop.
+// call coming back as an error, pause/resume, a watch's verified baseline, the log sink, stop.
 //
 // Environment (scripts/test-swift.sh sets it; the tests fail, never skip, without it):
 //   PORTAL_STATE_DEVNET  the built `devnet-for-bindings` example
@@ -112,6 +112,28 @@ func nodeError<T>(
         XCTFail("expected a NodeError, got \(type(of: error)): \(error)", file: file, line: line)
     }
     return nil
+}
+
+/// A watch listener that keeps what it hears (called on the node's watch thread).
+final class CollectingListener: WatchListener, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var kept = [WatchEvent]()
+
+    func onChange(event: WatchEvent) {
+        condition.lock()
+        kept.append(event)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The first event, waiting up to `seconds` for it.
+    func first(within seconds: Double) -> WatchEvent? {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while kept.isEmpty && condition.wait(until: deadline) {}
+        return kept.first
+    }
 }
 
 /// A log sink that keeps what it receives (called on the node's threads).
@@ -332,6 +354,27 @@ final class NodeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try node.networkChanged(), 1)  // cached peers answered again
         let account = try node.queryAccount(address: whale, block: .latest)
         XCTAssertEqual(account.balance, whaleBalance)
+    }
+
+    func testAWatchHearsTheVerifiedBaseline() async throws {
+        // The devnet holds the whole holesky genesis state: the watch's first event is the
+        // whale's verified balance and the deposit contract's slot 0x22 at the genesis block.
+        let node = try startNode("watch")
+        defer { try? node.stop() }
+        _ = try node.updateHead(headerRlp: devnet.headerRlp)
+        let listener = CollectingListener()
+        let watchId = try node.watch(address: deposit, slots: ["0x22"], listener: listener)
+        guard let event = listener.first(within: 60) else {
+            return XCTFail("no baseline event")
+        }
+        XCTAssertEqual(event.watchId, watchId)
+        XCTAssertTrue(event.baseline)
+        XCTAssertEqual(event.account.block.hash, try devnet.blockHash)
+        XCTAssertEqual(event.slots.map { $0.value }, [depositSlot22])
+        XCTAssertTrue(try node.unwatch(watchId: watchId))
+        XCTAssertFalse(try node.unwatch(watchId: watchId))
+        let bad = await nodeError { try node.watch(address: "0x1234", slots: [], listener: listener) }
+        guard case .InvalidInput? = bad else { return XCTFail("\(String(describing: bad))") }
     }
 
     func testALogSinkReceivesLines() throws {

@@ -660,6 +660,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`record`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceWatchListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
 internal open class UniffiVTableCallbackInterfaceLogSink(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -676,6 +679,25 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `log` = other.`log`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange")
+internal open class UniffiVTableCallbackInterfaceWatchListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onChange`: UniffiCallbackInterfaceWatchListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onChange`: UniffiCallbackInterfaceWatchListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceWatchListener(`uniffiFree`,`uniffiClone`,`onChange`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceWatchListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onChange` = other.`onChange`
     }
 
 }
@@ -758,6 +780,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_portal_state_checksum_method_node_set_tx_relays(
     ): Int
+    external fun uniffi_portal_state_checksum_method_node_unwatch(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_node_watch(
+    ): Int
+    external fun uniffi_portal_state_checksum_method_watchlistener_on_change(
+    ): Int
     external fun uniffi_portal_state_checksum_constructor_node_start(
     ): Int
     external fun ffi_portal_state_uniffi_contract_version(
@@ -777,6 +805,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "portal_state"))
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceWatchListener.register(this)
         
     }
 
@@ -836,6 +865,18 @@ internal object UniffiLib {
     external fun uniffi_portal_state_fn_method_node_send_raw_transaction_async(`ptr`: Long,`raw`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_portal_state_fn_method_node_set_tx_relays(`ptr`: Long,`urls`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_portal_state_fn_method_node_unwatch(`ptr`: Long,`watchId`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_portal_state_fn_method_node_watch(`ptr`: Long,`address`: RustBuffer.ByValue,`slots`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_portal_state_fn_clone_watchlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_portal_state_fn_free_watchlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_portal_state_fn_init_callback_vtable_watchlistener(`vtable`: UniffiVTableCallbackInterfaceWatchListener,
+    ): Unit
+    external fun uniffi_portal_state_fn_method_watchlistener_on_change(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_portal_state_fn_method_nodeerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1047,6 +1088,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_method_node_set_tx_relays() and 0xFFFF) != 37152) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_unwatch() and 0xFFFF) != 19162) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_node_watch() and 0xFFFF) != 9772) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_portal_state_checksum_method_watchlistener_on_change() and 0xFFFF) != 18339) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_portal_state_checksum_constructor_node_start() and 0xFFFF) != 14792) {
@@ -1996,6 +2046,22 @@ public interface NodeInterface {
      */
     fun `setTxRelays`(`urls`: List<kotlin.String>)
     
+    /**
+     * End a watch: once this returns its listener is not called again (from inside that
+     * listener, only the current call is left to return). `false` when no watch has this id.
+     */
+    fun `unwatch`(`watchId`: kotlin.ULong): kotlin.Boolean
+    
+    /**
+     * Watch the account `address` (`0x…`) and its storage `slots` (`0x…` each): `listener`
+     * hears its verified state at the newest trusted head first (`baseline`), then once per new
+     * trusted head at which a watched value changed, without polling. Paused, nothing is read
+     * or delivered; after `resume()` the changes since come with `missed_blocks`. Returns the
+     * id for `unwatch`. Errors: `TooManyWatches` (at most 32 at once), `InvalidInput` (a
+     * malformed address or slot, more than 32 slots).
+     */
+    fun `watch`(`address`: kotlin.String, `slots`: List<kotlin.String>, `listener`: WatchListener): kotlin.ULong
+    
     companion object
 }
 
@@ -2538,6 +2604,50 @@ open class Node: Disposable, AutoCloseable, NodeInterface
     
 
     
+    /**
+     * End a watch: once this returns its listener is not called again (from inside that
+     * listener, only the current call is left to return). `false` when no watch has this id.
+     */
+    @Throws(NodeException::class)override fun `unwatch`(`watchId`: kotlin.ULong): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_unwatch(
+        it,
+        
+        FfiConverterULong.lower(`watchId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Watch the account `address` (`0x…`) and its storage `slots` (`0x…` each): `listener`
+     * hears its verified state at the newest trusted head first (`baseline`), then once per new
+     * trusted head at which a watched value changed, without polling. Paused, nothing is read
+     * or delivered; after `resume()` the changes since come with `missed_blocks`. Returns the
+     * id for `unwatch`. Errors: `TooManyWatches` (at most 32 at once), `InvalidInput` (a
+     * malformed address or slot, more than 32 slots).
+     */
+    @Throws(NodeException::class)override fun `watch`(`address`: kotlin.String, `slots`: List<kotlin.String>, `listener`: WatchListener): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(NodeException) { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_node_watch(
+        it,
+        
+        FfiConverterString.lower(`address`),
+        FfiConverterSequenceString.lower(`slots`),
+        FfiConverterTypeWatchListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -2586,6 +2696,335 @@ public object FfiConverterTypeNode: FfiConverter<Node, Long> {
     override fun allocationSize(value: Node) = 8UL
 
     override fun write(value: Node, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * An app's receiver of a watch's events (implemented in Kotlin, Swift or Python). Called on
+ * the node's own `portal-state-watch` thread, one event at a time for all the node's
+ * watches: return soon (hand the event to the UI thread). It may call the node, `unwatch`
+ * included. An exception thrown from it is logged; the node and the watch go on.
+ */
+public interface WatchListener {
+    
+    /**
+     * One verified change of the watched account (or the baseline).
+     */
+    fun `onChange`(`event`: WatchEvent)
+    
+    companion object
+}
+
+/**
+ * An app's receiver of a watch's events (implemented in Kotlin, Swift or Python). Called on
+ * the node's own `portal-state-watch` thread, one event at a time for all the node's
+ * watches: return soon (hand the event to the UI thread). It may call the node, `unwatch`
+ * included. An exception thrown from it is logged; the node and the watch go on.
+ */
+open class WatchListenerImpl: Disposable, AutoCloseable, WatchListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_portal_state_fn_free_watchlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_portal_state_fn_clone_watchlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * One verified change of the watched account (or the baseline).
+     */override fun `onChange`(`event`: WatchEvent)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_portal_state_fn_method_watchlistener_on_change(
+        it,
+        
+        FfiConverterTypeWatchEvent.lower(`event`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceWatchListener {
+    internal object `onChange`: UniffiCallbackInterfaceWatchListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeWatchListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onChange`(
+                    FfiConverterTypeWatchEvent.lift(`event`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeWatchListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeWatchListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceWatchListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onChange`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_portal_state_fn_init_callback_vtable_watchlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWatchListener: FfiConverter<WatchListener, Long> {
+    internal val handleMap = UniffiHandleMap<WatchListener>()
+
+    override fun lower(value: WatchListener): Long {
+        if (value is WatchListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): WatchListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return WatchListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): WatchListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: WatchListener) = 8UL
+
+    override fun write(value: WatchListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3535,6 +3974,168 @@ public object FfiConverterTypeStorageAnswer: FfiConverterRustBuffer<StorageAnswe
 
 
 /**
+ * What a [`WatchListener`] hears: the watched account's verified state at one block and what
+ * changed since the previous event.
+ */
+data class WatchEvent (
+    /**
+     * The watch (`watch`'s answer).
+     */
+    var `watchId`: kotlin.ULong
+    , 
+    /**
+     * The watched account, `0x…` (EIP-55).
+     */
+    var `address`: kotlin.String
+    , 
+    /**
+     * The account at the event's block; `account.block` is the block every value here is
+     * true at.
+     */
+    var `account`: AccountAnswer
+    , 
+    /**
+     * True for the first event of a watch: the state when watching began.
+     */
+    var `baseline`: kotlin.Boolean
+    , 
+    /**
+     * Blocks between the previous event's block and this one that were not read (the node
+     * was paused, the network had no answer at them yet, heads came faster than reads):
+     * changes undone inside them were not seen. 0 when every block in between was read.
+     */
+    var `missedBlocks`: kotlin.ULong
+    , 
+    /**
+     * Whether the balance changed since the previous event.
+     */
+    var `balanceChanged`: kotlin.Boolean
+    , 
+    /**
+     * Whether the nonce changed since the previous event.
+     */
+    var `nonceChanged`: kotlin.Boolean
+    , 
+    /**
+     * Whether the code hash changed since the previous event.
+     */
+    var `codeChanged`: kotlin.Boolean
+    , 
+    /**
+     * Every watched slot, in the order given to `watch`.
+     */
+    var `slots`: List<WatchedSlot>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWatchEvent: FfiConverterRustBuffer<WatchEvent> {
+    override fun read(buf: ByteBuffer): WatchEvent {
+        return WatchEvent(
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeAccountAnswer.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeWatchedSlot.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WatchEvent) = (
+            FfiConverterULong.allocationSize(value.`watchId`) +
+            FfiConverterString.allocationSize(value.`address`) +
+            FfiConverterTypeAccountAnswer.allocationSize(value.`account`) +
+            FfiConverterBoolean.allocationSize(value.`baseline`) +
+            FfiConverterULong.allocationSize(value.`missedBlocks`) +
+            FfiConverterBoolean.allocationSize(value.`balanceChanged`) +
+            FfiConverterBoolean.allocationSize(value.`nonceChanged`) +
+            FfiConverterBoolean.allocationSize(value.`codeChanged`) +
+            FfiConverterSequenceTypeWatchedSlot.allocationSize(value.`slots`)
+    )
+
+    override fun write(value: WatchEvent, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`watchId`, buf)
+            FfiConverterString.write(value.`address`, buf)
+            FfiConverterTypeAccountAnswer.write(value.`account`, buf)
+            FfiConverterBoolean.write(value.`baseline`, buf)
+            FfiConverterULong.write(value.`missedBlocks`, buf)
+            FfiConverterBoolean.write(value.`balanceChanged`, buf)
+            FfiConverterBoolean.write(value.`nonceChanged`, buf)
+            FfiConverterBoolean.write(value.`codeChanged`, buf)
+            FfiConverterSequenceTypeWatchedSlot.write(value.`slots`, buf)
+    }
+}
+
+
+
+/**
+ * A watched storage slot's verified value in a [`WatchEvent`].
+ */
+data class WatchedSlot (
+    /**
+     * The slot, `0x` + 64 hex digits.
+     */
+    var `slot`: kotlin.String
+    , 
+    /**
+     * Its value at the event's block, `0x` + 64 hex digits.
+     */
+    var `value`: kotlin.String
+    , 
+    /**
+     * Whether the value differs from the previous event's (false in the baseline).
+     */
+    var `changed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWatchedSlot: FfiConverterRustBuffer<WatchedSlot> {
+    override fun read(buf: ByteBuffer): WatchedSlot {
+        return WatchedSlot(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WatchedSlot) = (
+            FfiConverterString.allocationSize(value.`slot`) +
+            FfiConverterString.allocationSize(value.`value`) +
+            FfiConverterBoolean.allocationSize(value.`changed`)
+    )
+
+    override fun write(value: WatchedSlot, buf: ByteBuffer) {
+            FfiConverterString.write(value.`slot`, buf)
+            FfiConverterString.write(value.`value`, buf)
+            FfiConverterBoolean.write(value.`changed`, buf)
+    }
+}
+
+
+
+/**
  * Which block a query is about.
  */
 sealed class BlockId {
@@ -3886,6 +4487,21 @@ sealed class NodeException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
+    /**
+     * A new watch was refused: the node already keeps the most it may ([`MAX_WATCHES`]);
+     * `unwatch` one first.
+     */
+    class TooManyWatches(
+        
+        /**
+         * The most watches a node keeps at once.
+         */
+        val `limit`: kotlin.ULong
+        ) : NodeException() {
+        override val message
+            get() = "limit=${ `limit` }"
+    }
+    
 
     
 
@@ -3947,6 +4563,9 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
             12 -> NodeException.NoRelay()
             13 -> NodeException.RelayFailed(
                 FfiConverterString.read(buf),
+                )
+            14 -> NodeException.TooManyWatches(
+                FfiConverterULong.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
@@ -4017,6 +4636,11 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is NodeException.TooManyWatches -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterULong.allocationSize(value.`limit`)
+            )
         }
     }
 
@@ -4083,6 +4707,11 @@ public object FfiConverterTypeNodeError : FfiConverterRustBuffer<NodeException> 
             is NodeException.RelayFailed -> {
                 buf.putInt(13)
                 FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is NodeException.TooManyWatches -> {
+                buf.putInt(14)
+                FfiConverterULong.write(value.`limit`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4210,6 +4839,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeWatchedSlot: FfiConverterRustBuffer<List<WatchedSlot>> {
+    override fun read(buf: ByteBuffer): List<WatchedSlot> {
+        val len = buf.getInt()
+        return List<WatchedSlot>(len) {
+            FfiConverterTypeWatchedSlot.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<WatchedSlot>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWatchedSlot.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<WatchedSlot>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWatchedSlot.write(it, buf)
         }
     }
 }
