@@ -31,12 +31,19 @@ impl Overlay {
             if !lock(&self.inner.gossiped).insert(*item.key()) {
                 continue;
             }
-            let id = item.content_id();
-            let ours = local.distance(id);
+            // Inward only, measured to the item's range; a peer inside the range is always
+            // inward (for a diff item many nodes are, and each must get it: accept-by-key
+            // ends the spread where the item is already stored).
+            let range = item.key().id_range();
+            let ours = range.distance_from(local);
             let targets: Vec<(NodeId, Enr)> = self.with_table(|t| {
-                t.interested(id)
+                t.interested_in(range)
                     .into_iter()
-                    .filter(|e| Some(e.node_id) != from && e.node_id.ring().distance(id) < ours)
+                    .filter(|e| {
+                        let theirs = range.distance_from(e.node_id.ring());
+                        Some(e.node_id) != from
+                            && (theirs < ours || (item.key().is_diff() && theirs.is_zero()))
+                    })
                     .take(fanout)
                     .map(|e| (e.node_id, e.peer.clone()))
                     .collect()
@@ -93,13 +100,19 @@ impl Overlay {
                 if missing == 0 {
                     continue;
                 }
-                let id = item.content_id();
+                // Nearest to the item's range (for a leaf proof: to its id).
+                let range = item.key().id_range();
                 let mut candidates: Vec<(NodeId, &Enr)> = pool
                     .iter()
                     .filter(|(n, _)| !placed[index].contains(n) && !refused[index].contains(n))
                     .map(|(n, e)| (*n, e))
                     .collect();
-                candidates.sort_by_key(|(n, _)| n.ring().distance(id));
+                candidates.sort_by_key(|(n, _)| {
+                    (
+                        range.distance_from(n.ring()),
+                        n.ring().distance(range.start),
+                    )
+                });
                 candidates.truncate(missing);
                 for (peer, enr) in candidates {
                     per_peer

@@ -163,7 +163,10 @@ pub fn prove_absence(key: &ContentKey, items: &impl NeighbourItems) -> Option<Ve
                 storage_witness,
             }
         }
-        ContentKey::Bytecode(_) => return None,
+        // Bytecode is there or not; a diff item exists or not: neither has an absence proof.
+        ContentKey::Bytecode(_) | ContentKey::AccountDiff(_) | ContentKey::StorageTopDiff(_) => {
+            return None
+        }
     };
     // Only what verifies is ever sent.
     verify(*key, value).ok()

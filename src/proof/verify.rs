@@ -128,6 +128,25 @@ pub fn verify(key: ContentKey, value: ContentValue) -> Result<VerifiedContent, P
             verify_bytecode(k.code_hash, code)?;
             VerifiedValue::Bytecode(code.clone())
         }
+        (ContentKey::AccountDiff(k), ContentValue::AccountDiff(nodes)) => {
+            VerifiedValue::AccountDiff(super::diff::verify_account_diff(
+                k.state_root,
+                &k.prefix,
+                nodes.nodes(),
+            )?)
+        }
+        (
+            ContentKey::StorageTopDiff(k),
+            ContentValue::StorageTopDiff {
+                account_witness,
+                storage_nodes,
+            },
+        ) => VerifiedValue::StorageTopDiff(super::diff::verify_storage_top_diff(
+            k.state_root,
+            k.address_hash,
+            account_witness,
+            storage_nodes.nodes(),
+        )?),
         (key, value) => {
             return Err(ProofError::KeyValueMismatch {
                 key: key_kind(key),
@@ -143,6 +162,8 @@ fn key_kind(key: &ContentKey) -> &'static str {
         ContentKey::Account(_) => "account",
         ContentKey::Storage(_) => "storage",
         ContentKey::Bytecode(_) => "bytecode",
+        ContentKey::AccountDiff(_) => "account diff",
+        ContentKey::StorageTopDiff(_) => "storage top diff",
     }
 }
 
@@ -151,6 +172,8 @@ fn value_kind(value: &ContentValue) -> &'static str {
         ContentValue::Account(_) => "account",
         ContentValue::Storage { .. } => "storage",
         ContentValue::Bytecode(_) => "bytecode",
+        ContentValue::AccountDiff(_) => "account diff",
+        ContentValue::StorageTopDiff { .. } => "storage top diff",
     }
 }
 
