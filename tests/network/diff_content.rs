@@ -28,7 +28,7 @@ const CREATION_CODE: &str = "0x602a60005560076001556007601660003960076000f360003
 const ANVIL_ACCOUNT_3: &str = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
 
 /// Blocks followed under load.
-const BLOCKS: usize = 6;
+const BLOCKS: usize = 5;
 
 /// A state of `n` accounts whose items shape a store's radius: put into a store of a fraction
 /// of their size, they leave it full with the radius of that fraction of the ring.
@@ -80,7 +80,9 @@ async fn bridge_publishes_diff_items_that_reach_exactly_the_nodes_whose_range_th
     let dir = tempfile::tempdir().unwrap();
 
     // Nodes 0-3 keep everything; nodes 4 and 5 are shaped to cover 1/4 and 1/16 of the ring.
-    let fill = filler(24_000);
+    // Big enough that the 5 % of headroom a pruned store keeps takes the diff items of every
+    // block without another prune (which would shrink the radius under the test).
+    let fill = filler(80_000);
     let total = filler_bytes(&dir.path().join("measure"), &fill);
     let capacities = [
         10_000_000,
@@ -100,7 +102,13 @@ async fn bridge_publishes_diff_items_that_reach_exactly_the_nodes_whose_range_th
         config.bootnodes = vec![boot_enr.clone()];
         nodes.push(Network::start(config).await.unwrap());
     }
+    // Nearest first: the first put over capacity prunes to 95 % and fixes the radius, and
+    // every later (farther) item is refused, so 5 % of the capacity stays free for the diff
+    // items and the radius does not move again.
     for node in &nodes[4..] {
+        let id = node.node_id().ring();
+        let mut fill = fill.clone();
+        fill.sort_by_key(|c| id.distance(c.content_id()));
         node.overlay()
             .with_store(|s| s.put_batch(&fill).map(|_| ()))
             .unwrap()
@@ -213,6 +221,13 @@ async fn bridge_publishes_diff_items_that_reach_exactly_the_nodes_whose_range_th
             .expect("a block within 60 s")
             .expect("the follower runs");
         assert!(!r.diff_keys.is_empty(), "block {} has diff items", r.number);
+        eprintln!(
+            "block {}: {} leaf items, {} diff items; push {:?}",
+            r.number,
+            r.keys.len(),
+            r.diff_keys.len(),
+            r.push
+        );
         blocks.push(r);
     }
     let _ = stop.send(true);
@@ -240,14 +255,24 @@ async fn bridge_publishes_diff_items_that_reach_exactly_the_nodes_whose_range_th
             .iter()
             .filter(|k| wanted(k) && !stored(node, k))
             .collect();
-        assert!(arrived, "node {i}: in-range items missing: {missing:?}");
+        assert!(
+            arrived,
+            "node {i}: {} in-range items missing, e.g. {:?}; radius then {:?}, now {:?}; {:?}",
+            missing.len(),
+            missing.first(),
+            radii[i],
+            node.overlay().radius(),
+            node.status()
+        );
         let strays: Vec<_> = all
             .iter()
             .filter(|k| !wanted(k) && stored(node, k))
             .collect();
         assert!(
             strays.is_empty(),
-            "node {i} stored items out of its range: {strays:?}"
+            "node {i} stored {} items out of its range, e.g. {:?}",
+            strays.len(),
+            strays.first()
         );
         if i >= 4 {
             assert!(
