@@ -337,6 +337,21 @@ async fn bridge_publishes_diff_items_that_reach_exactly_the_nodes_whose_range_th
         .unwrap()
         .unwrap();
     assert!(pool.iter().any(|n| keccak256(n) == last.state_root));
+    // Collection: the diff items of blocks outside the kept window go, leaf proofs stay.
+    let keep: std::collections::HashSet<B256> = std::iter::once(last.hash).collect();
+    let (before, dropped, after) = nodes[0]
+        .overlay()
+        .with_store(|s| {
+            let before = s.len();
+            let dropped = s.drop_diffs_except(&keep).unwrap();
+            (before, dropped, s.len())
+        })
+        .unwrap();
+    let older: usize = blocks[..BLOCKS - 1].iter().map(|r| r.diff_keys.len()).sum();
+    assert_eq!(dropped as usize, older);
+    assert_eq!(after, before - dropped, "only diff rows went");
+    assert!(stored(&nodes[0], &last.diff_keys[0]));
+    assert!(!stored(&nodes[0], &blocks[0].diff_keys[0]));
 
     // FindContent: the light node, which stores nothing, gets a stored item and verifies it.
     let key = last.diff_keys[0];

@@ -2,6 +2,7 @@
 //! (`#[ignore]`: a 1,000,000-account trie is rebuilt per block).
 //!
 //! `cargo test --features uniffi-cli,fault-injection --lib bridge::diff::sim -- --ignored --nocapture`
+//! (`PORTAL_STATE_SIM_TILE_DEPTH=3` for another tile depth than [`DEFAULT_TILE_DEPTH`]).
 
 use super::*;
 use crate::content::{ContentId, IdRange, Radius};
@@ -63,11 +64,15 @@ fn sim_mainnet_like_bytes_per_node() {
     const BLOCKS: u64 = 4;
     const MODIFIED: usize = 500;
     const INSERTED: u64 = 100;
+    let tile_depth: usize = std::env::var("PORTAL_STATE_SIM_TILE_DEPTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_TILE_DEPTH);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut leaves: Vec<(B256, Vec<u8>)> = (0..ACCOUNTS)
         .map(|i| (keccak256(i.to_be_bytes()), account(i % 7, i)))
         .collect();
-    leaves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    leaves.sort_unstable_by_key(|a| a.0);
     let widths: [(u64, &str); 3] = [(64, "1/64"), (1024, "1/1024"), (1250, "1/1250")];
     let node_ids: Vec<ContentId> = (0..2000)
         .map(|_| {
@@ -97,7 +102,7 @@ fn sim_mainnet_like_bytes_per_node() {
         }
         let (root, nodes) = proofs(&leaves, &targets);
         let placed = place_nodes(root, nodes);
-        let cut = cut_account_nodes(&placed, DEFAULT_TILE_DEPTH);
+        let cut = cut_account_nodes(&placed, tile_depth);
         // Offer key (selector, two roots, offset, prefix) plus the SSZ value.
         let sized: Vec<(IdRange, usize)> = cut
             .iter()
@@ -124,7 +129,7 @@ fn sim_mainnet_like_bytes_per_node() {
     }
     eprintln!(
         "{ACCOUNTS} accounts, {} changed per block ({MODIFIED} modified, {INSERTED} inserted), \
-         {BLOCKS} blocks, tile depth {DEFAULT_TILE_DEPTH}",
+         {BLOCKS} blocks, tile depth {tile_depth}",
         MODIFIED as u64 + INSERTED
     );
     eprintln!(
