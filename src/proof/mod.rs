@@ -18,6 +18,7 @@
 mod absence;
 mod build;
 mod diff;
+mod dispatch;
 mod error;
 mod genesis;
 mod header;
@@ -28,6 +29,7 @@ pub use absence::{absence_witness, prove_absence, NeighbourItems};
 pub use build::{build_witnesses, StateWitnesses};
 pub(crate) use diff::compatible as position_compatible;
 pub use diff::{place_nodes, verify_account_diff, verify_storage_top_diff, DiffLeaves, PlacedNode};
+pub use dispatch::verify;
 pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
 pub use header::{BlockHeader, HeaderError};
@@ -35,4 +37,4 @@ pub use verified::{VerifiedContent, VerifiedValue};
 pub(crate) use verify::{
     decode_node as decode_trie_node, follow as follow_trie_node, Step as TrieStep,
 };
-pub use verify::{verify, verify_account, verify_bytecode, verify_storage};
+pub use verify::{verify_account, verify_bytecode, verify_storage};
