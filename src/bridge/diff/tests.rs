@@ -179,3 +179,106 @@ fn forged_items_are_rejected() {
     let elsewhere = NibblePrefix::new(&[(prefix.nibbles()[0] + 1) % 16, 0]).unwrap();
     assert!(verify_account_diff(root, &elsewhere, item).is_err());
 }
+
+/// Root and hashed proof nodes of `targets` in a trie of `(hashed key, value)` leaves.
+fn trie_of(mut leaves: Vec<(B256, Vec<u8>)>, targets: &[B256]) -> (B256, Vec<Bytes>) {
+    leaves.sort();
+    let mut hb = HashBuilder::default().with_proof_retainer(ProofRetainer::new(
+        targets.iter().map(Nibbles::unpack).collect(),
+    ));
+    for (key, value) in &leaves {
+        hb.add_leaf(Nibbles::unpack(key), value);
+    }
+    let root = hb.root();
+    let nodes = hb
+        .take_proof_nodes()
+        .into_nodes_sorted()
+        .into_iter()
+        .map(|(_, n)| n)
+        .filter(|n| n.len() >= 32)
+        .collect();
+    (root, nodes)
+}
+
+#[test]
+fn storage_tops_verify_and_forged_ones_do_not() {
+    use crate::content::Witness;
+    use crate::proof::verify_storage_top_diff;
+    // A contract with 3,000 slots, 12 of them written in the block.
+    let slot_key = |i: u64| keccak256(U256::from(i).to_be_bytes::<32>());
+    let slots: Vec<(B256, Vec<u8>)> = (0..3000u64)
+        .map(|i| (slot_key(i), alloy_rlp::encode(U256::from(i + 1_000_000))))
+        .collect();
+    let written: Vec<B256> = (0..12).map(|i| slot_key(i * 71)).collect();
+    let (storage_root, storage_nodes) = trie_of(slots, &written);
+    // Its account, among others, in the state trie.
+    let address_hash = keccak256([7u8; 20]);
+    let contract = TrieAccount {
+        nonce: 1,
+        balance: U256::ZERO,
+        storage_root,
+        code_hash: keccak256([1u8]),
+    };
+    let mut accounts: Vec<(B256, Vec<u8>)> = (0..500u64)
+        .map(|i| {
+            let a = TrieAccount {
+                nonce: i,
+                balance: U256::from(i),
+                storage_root: EMPTY_ROOT_HASH,
+                code_hash: KECCAK_EMPTY,
+            };
+            (keccak256(i.to_be_bytes()), alloy_rlp::encode(a))
+        })
+        .collect();
+    accounts.push((address_hash, alloy_rlp::encode(contract)));
+    let (state_root, account_nodes) = trie_of(accounts, &[address_hash]);
+    let witness = Witness(
+        place_nodes(state_root, account_nodes)
+            .into_iter()
+            .map(|n| n.rlp)
+            .collect(),
+    );
+
+    let placed = place_nodes(storage_root, storage_nodes);
+    let top: Vec<Bytes> = placed
+        .iter()
+        .filter(|n| n.position.len() < STORAGE_TOP_DEPTH)
+        .map(|n| n.rlp.clone())
+        .collect();
+    assert!(
+        top.len() > 1 && top.len() <= MAX_STORAGE_TOP_NODES,
+        "{}",
+        top.len()
+    );
+    let account = verify_storage_top_diff(state_root, address_hash, &witness, &top).unwrap();
+    assert_eq!(account.unwrap().storage_root, storage_root);
+
+    // A node from below the top.
+    let deep = placed
+        .iter()
+        .find(|n| n.position.len() == STORAGE_TOP_DEPTH)
+        .expect("a node at the top's depth");
+    let mut too_deep = top.clone();
+    too_deep.push(deep.rlp.clone());
+    assert!(matches!(
+        verify_storage_top_diff(state_root, address_hash, &witness, &too_deep),
+        Err(ProofError::DiffTooDeep { .. })
+    ));
+    // A node of another trie.
+    let mut unrelated = top.clone();
+    unrelated.push(witness.0[0].clone());
+    assert!(matches!(
+        verify_storage_top_diff(state_root, address_hash, &witness, &unrelated),
+        Err(ProofError::DiffUnrelatedNode { .. })
+    ));
+    // The storage root left out.
+    assert!(matches!(
+        verify_storage_top_diff(state_root, address_hash, &witness, &top[1..]),
+        Err(ProofError::DiffRootMissing { .. })
+    ));
+    // Another account's path: its storage root is not the nodes' root.
+    let other = keccak256(3u64.to_be_bytes());
+    assert!(verify_storage_top_diff(state_root, other, &witness, &top).is_err());
+    // A wrong state root.
+    assert!(verify_storage_top_diff(B256::repeat_byte(9), address_hash, &witness, &top).is_err());
+}
