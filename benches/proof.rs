@@ -148,7 +148,7 @@ fn main() {
         .items
         .iter()
         .filter_map(|(key, value)| match value {
-            ContentValue::Account(witness) => Some((key.address(), witness)),
+            ContentValue::Account(witness) => Some((key.address()?, witness)),
             _ => None,
         })
         .collect();

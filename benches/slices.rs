@@ -92,7 +92,7 @@ fn fill(
             match c.key() {
                 ContentKey::Account(_) => accounts += 1,
                 ContentKey::Storage(_) => slots += 1,
-                ContentKey::Bytecode(_) => {}
+                _ => {}
             }
             if check {
                 assert_eq!(store.get(c.key()).expect("get").as_ref(), Some(c.value()));

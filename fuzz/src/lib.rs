@@ -238,6 +238,8 @@ pub fn proof_verify(data: &[u8]) {
             }
             VerifiedValue::Storage(slot) => assert_eq!(*slot, U256::from(18), "forged slot"),
             VerifiedValue::Bytecode(code) => assert_eq!(keccak256(code), WETH_CODE_HASH),
+            // Only the three leaf kinds are decoded here (`key_of_kind`).
+            other => panic!("a leaf key proved {other:?}"),
         }
         return;
     }

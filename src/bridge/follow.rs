@@ -20,7 +20,8 @@
 //! Block 0 is not followed: its state is the genesis allocation, which
 //! [`super::genesis_content`] builds (anvil's block 0 does not even carry the real root).
 
-use super::proofs::proof_items;
+use super::diff::block_diff_items;
+use super::proofs::{proof_items, AccountProof};
 use super::push::{push_with, PushConfig, PushReport};
 use super::rpc::{BlockTag, ExecutionClient, StateChanges};
 use super::{BridgeError, ExecutionHeader};
@@ -71,6 +72,9 @@ pub struct FollowerConfig {
     pub concurrent_requests: usize,
     /// How each block's items are pushed.
     pub push: PushConfig,
+    /// Publish the block's diff items cut at this tile depth ([`super::DEFAULT_TILE_DEPTH`]);
+    /// `None`: leaf proofs only.
+    pub diff_tile_depth: Option<usize>,
 }
 
 impl Default for FollowerConfig {
@@ -84,6 +88,7 @@ impl Default for FollowerConfig {
             max_attempts: 5,
             concurrent_requests: 8,
             push: PushConfig::default(),
+            diff_tile_depth: Some(super::DEFAULT_TILE_DEPTH),
         }
     }
 }
@@ -99,12 +104,16 @@ pub struct BlockReport {
     pub state_root: B256,
     /// The header's RLP, for the embedding program to trust on its nodes.
     pub header_rlp: Bytes,
-    /// Items pushed: changed accounts, their changed slots, new code.
+    /// Items pushed: changed accounts, their changed slots, new code, and the diff items.
     pub items: usize,
     /// Offers of those items that peers accepted.
     pub accepted: usize,
-    /// The keys of the items pushed.
+    /// The keys of the leaf items pushed (accounts, slots, code).
     pub keys: Vec<ContentKey>,
+    /// The keys of the block's diff items pushed with them (issue #14).
+    pub diff_keys: Vec<ContentKey>,
+    /// Bytes of those diff items' values, in all.
+    pub diff_bytes: usize,
     /// The push in detail.
     pub push: PushReport,
     /// Time from fetching the header to the end of the push.
@@ -400,15 +409,27 @@ impl Follower {
                     } else {
                         None
                     };
-                    proof_items(state_root, &proof, code.as_ref())
+                    let items = proof_items(state_root, &proof, code.as_ref())?;
+                    Ok::<_, BridgeError>((items, proof))
                 }
             })
             .collect();
-        let fetched: Vec<Vec<VerifiedContent>> = stream::iter(fetches)
+        let fetched: Vec<(Vec<VerifiedContent>, AccountProof)> = stream::iter(fetches)
             .buffer_unordered(self.config.concurrent_requests.max(1))
             .try_collect()
             .await?;
-        let items: Vec<VerifiedContent> = fetched.into_iter().flatten().collect();
+        let (items, proofs): (Vec<_>, Vec<_>) = fetched.into_iter().unzip();
+        let mut items: Vec<VerifiedContent> = items.into_iter().flatten().collect();
+        let keys: Vec<ContentKey> = items.iter().map(|i| *i.key()).collect();
+        // The block's new trie nodes, cut by key range (every proof is at the new root; a
+        // deleted account's is its absence proof, since the trace lists it in `pre`).
+        let diffs = match self.config.diff_tile_depth {
+            Some(depth) => block_diff_items(header.hash, state_root, &proofs, depth)?,
+            None => Vec::new(),
+        };
+        let diff_keys: Vec<ContentKey> = diffs.iter().map(|i| *i.key()).collect();
+        let diff_bytes = diffs.iter().map(|i| i.value().encode().len()).sum();
+        items.extend(diffs);
 
         network.add_trusted_header(&header.rlp)?;
         if let Some(f) = self.on_header.as_mut() {
@@ -416,7 +437,6 @@ impl Follower {
             let f = f.get_mut().unwrap_or_else(|e| e.into_inner());
             f(header);
         }
-        let keys: Vec<ContentKey> = items.iter().map(|i| *i.key()).collect();
         let push = push_with(network, items, &self.config.push, |_| {}).await;
         tracing::info!(
             block = number,
@@ -433,6 +453,8 @@ impl Follower {
             items: push.items,
             accepted: push.accepted,
             keys,
+            diff_keys,
+            diff_bytes,
             push,
             elapsed: start.elapsed(),
         })

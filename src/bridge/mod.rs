@@ -12,6 +12,7 @@
 //! | [`ExecutionHeader`] | block headers as JSON-RPC shows them, rebuilt to RLP and hash-checked |
 //! | [`ExecutionClient`] | a small JSON-RPC client of an execution client (HTTP) |
 //! | [`Follower`] | following an execution client block by block: changed state, proven and pushed |
+//! | [`block_diff_items`] | a block's new trie nodes cut by key range into diff items (issue #14) |
 //! | [`HeadFeed`] | following an execution client for trusted heads only |
 //! | [`push`](fn@push) | offering items to the closest interested nodes, closest first |
 //!
@@ -19,6 +20,7 @@
 //! the state root of a header whose hash was checked, and every JSON field that is read is
 //! parsed strictly; bad input is a [`BridgeError`] naming the item, never a panic.
 
+mod diff;
 mod dump;
 mod error;
 mod follow;
@@ -30,6 +32,7 @@ mod proofs;
 mod push;
 mod rpc;
 
+pub use diff::{block_diff_items, cut_account_nodes, DEFAULT_TILE_DEPTH};
 pub use dump::{state_at_head, StateAtBlock};
 pub use error::BridgeError;
 pub use follow::{BlockReport, Follower, FollowerConfig, StartAt};

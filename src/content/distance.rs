@@ -78,6 +78,13 @@ impl Radius {
     pub fn covers(self, node_id: ContentId, content_id: ContentId) -> bool {
         node_id.distance(content_id) <= self.0
     }
+
+    /// Whether a node with id `node_id` and this radius is interested in content about
+    /// `range`: its arc `[id - radius, id + radius]` meets the range. For a one-id range this
+    /// is [`Radius::covers`].
+    pub fn meets(self, node_id: ContentId, range: super::IdRange) -> bool {
+        range.distance_from(node_id) <= self.0
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +141,40 @@ mod tests {
         assert!(Radius::MAX.covers(node, far));
         assert!(!Radius::ZERO.covers(node, near));
         assert!(Radius::ZERO.covers(node, node));
+    }
+
+    #[test]
+    fn radius_meets_ranges_including_a_wrapping_arc() {
+        use crate::content::IdRange;
+        let at = |v: u64| ContentId::from_u256(U256::from(v));
+        let r = Radius(U256::from(10));
+        let range = IdRange {
+            start: at(200),
+            end: at(300),
+        };
+        // Inside, touching either end, and just out of reach on both sides.
+        assert!(r.meets(at(250), range));
+        assert!(r.meets(at(190), range) && r.meets(at(310), range));
+        assert!(!r.meets(at(189), range) && !r.meets(at(311), range));
+        // A node near the top of the ring: its arc wraps through zero and meets [0, 5].
+        let top = ContentId::from_u256(U256::MAX - U256::from(3));
+        let low = IdRange {
+            start: at(0),
+            end: at(5),
+        };
+        assert!(r.meets(top, low));
+        assert!(!Radius(U256::from(3)).meets(top, low));
+        // A node at 0 whose arc reaches back over the top meets a range ending at MAX.
+        let high = IdRange {
+            start: ContentId::from_u256(U256::MAX - U256::from(100)),
+            end: ContentId::from_u256(U256::MAX - U256::from(9)),
+        };
+        assert!(r.meets(at(0), high));
+        assert!(!r.meets(at(1), high));
+        // The one-id range is `covers`.
+        assert_eq!(
+            r.meets(at(5), IdRange::point(at(15))),
+            r.covers(at(5), at(15))
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Content keys: a selector byte followed by the SSZ container of that content type.
 
+use super::diff::{AccountDiffKey, IdRange, StorageTopDiffKey};
 use super::{ContentError, ContentId};
 use alloy_primitives::{keccak256, Address, B256, U256};
 use sha2::{Digest, Sha256};
@@ -46,6 +47,10 @@ pub enum ContentKey {
     Storage(StorageKey),
     /// `0x02`: a contract's bytecode.
     Bytecode(BytecodeKey),
+    /// `0x03`: one block's new account-trie nodes under a path prefix.
+    AccountDiff(AccountDiffKey),
+    /// `0x04`: one block's new top storage-trie nodes of a contract, with its account path.
+    StorageTopDiff(StorageTopDiffKey),
 }
 
 impl ContentKey {
@@ -55,6 +60,10 @@ impl ContentKey {
     pub const STORAGE: u8 = 0x01;
     /// Selector byte of [`ContentKey::Bytecode`].
     pub const BYTECODE: u8 = 0x02;
+    /// Selector byte of [`ContentKey::AccountDiff`].
+    pub const ACCOUNT_DIFF: u8 = 0x03;
+    /// Selector byte of [`ContentKey::StorageTopDiff`].
+    pub const STORAGE_TOP_DIFF: u8 = 0x04;
 
     /// The selector byte of this key's content type.
     pub fn selector(&self) -> u8 {
@@ -62,16 +71,34 @@ impl ContentKey {
             ContentKey::Account(_) => Self::ACCOUNT,
             ContentKey::Storage(_) => Self::STORAGE,
             ContentKey::Bytecode(_) => Self::BYTECODE,
+            ContentKey::AccountDiff(_) => Self::ACCOUNT_DIFF,
+            ContentKey::StorageTopDiff(_) => Self::STORAGE_TOP_DIFF,
         }
     }
 
-    /// The address this key is about.
-    pub fn address(&self) -> Address {
+    /// The address this key is about; `None` for diff items (a storage-top diff names only the
+    /// address's hash).
+    pub fn address(&self) -> Option<Address> {
         match self {
-            ContentKey::Account(k) => k.address,
-            ContentKey::Storage(k) => k.address,
-            ContentKey::Bytecode(k) => k.address,
+            ContentKey::Account(k) => Some(k.address),
+            ContentKey::Storage(k) => Some(k.address),
+            ContentKey::Bytecode(k) => Some(k.address),
+            ContentKey::AccountDiff(_) | ContentKey::StorageTopDiff(_) => None,
         }
+    }
+
+    /// The block a diff item belongs to; `None` for leaf proofs and bytecode.
+    pub fn block_hash(&self) -> Option<B256> {
+        match self {
+            ContentKey::AccountDiff(k) => Some(k.block_hash),
+            ContentKey::StorageTopDiff(k) => Some(k.block_hash),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a per-block diff item (selectors `0x03`, `0x04`).
+    pub fn is_diff(&self) -> bool {
+        self.block_hash().is_some()
     }
 
     /// The state root the content is anchored to; bytecode is anchored to its hash instead.
@@ -80,6 +107,8 @@ impl ContentKey {
             ContentKey::Account(k) => Some(k.state_root),
             ContentKey::Storage(k) => Some(k.state_root),
             ContentKey::Bytecode(_) => None,
+            ContentKey::AccountDiff(k) => Some(k.state_root),
+            ContentKey::StorageTopDiff(k) => Some(k.state_root),
         }
     }
 
@@ -90,6 +119,8 @@ impl ContentKey {
             ContentKey::Account(k) => k.ssz_append(&mut out),
             ContentKey::Storage(k) => k.ssz_append(&mut out),
             ContentKey::Bytecode(k) => k.ssz_append(&mut out),
+            ContentKey::AccountDiff(k) => k.ssz_append(&mut out),
+            ContentKey::StorageTopDiff(k) => k.ssz_append(&mut out),
         }
         out
     }
@@ -107,6 +138,10 @@ impl ContentKey {
                 .map_err(malformed),
             Self::BYTECODE => BytecodeKey::from_ssz_bytes(body)
                 .map(ContentKey::Bytecode)
+                .map_err(malformed),
+            Self::ACCOUNT_DIFF => AccountDiffKey::from_ssz_bytes(body).map(ContentKey::AccountDiff),
+            Self::STORAGE_TOP_DIFF => StorageTopDiffKey::from_ssz_bytes(body)
+                .map(ContentKey::StorageTopDiff)
                 .map_err(malformed),
             other => Err(ContentError::UnknownSelector(other)),
         }
@@ -127,6 +162,18 @@ impl ContentKey {
                 hasher.update(k.code_hash);
                 ContentId(B256::from_slice(&hasher.finalize()))
             }
+            ContentKey::AccountDiff(k) => k.prefix.range().start,
+            ContentKey::StorageTopDiff(k) => ContentId(k.address_hash),
+        }
+    }
+
+    /// The ids the content is *about*: a node is interested in it when its arc meets this
+    /// range ([`super::Radius::meets`]). One point (the content id) for leaf proofs, bytecode
+    /// and storage tops; the prefix's key range for an account-trie diff.
+    pub fn id_range(&self) -> IdRange {
+        match self {
+            ContentKey::AccountDiff(k) => k.prefix.range(),
+            _ => IdRange::point(self.content_id()),
         }
     }
 }
@@ -188,6 +235,48 @@ mod tests {
         let mut pre = WETH.to_vec();
         pre.extend_from_slice(code_hash.as_slice());
         assert_eq!(key.content_id().0.as_slice(), &Sha256::digest(&pre)[..]);
+    }
+
+    #[test]
+    fn diff_key_layouts_ids_and_ranges() {
+        use crate::content::NibblePrefix;
+        let block_hash = B256::repeat_byte(0xbb);
+        let prefix = NibblePrefix::new(&[0xc, 0x0, 0x2]).unwrap();
+        let key = ContentKey::AccountDiff(AccountDiffKey {
+            block_hash,
+            state_root: ROOT_19M,
+            prefix,
+        });
+        let bytes = key.encode();
+        // selector, two roots, the list's offset (68), three nibbles.
+        assert_eq!(bytes.len(), 1 + 32 + 32 + 4 + 3);
+        assert_eq!(bytes[0], 0x03);
+        assert_eq!(&bytes[65..69], &[68, 0, 0, 0]);
+        assert_eq!(&bytes[69..], &[0xc, 0x0, 0x2]);
+        assert_eq!(ContentKey::decode(&bytes).unwrap(), key);
+        assert_eq!(&key.content_id().as_bytes()[..2], &[0xc0, 0x20]);
+        assert_eq!(key.id_range(), prefix.range());
+        assert_eq!(key.block_hash(), Some(block_hash));
+        assert_eq!(key.state_root(), Some(ROOT_19M));
+        let mut bad = bytes.clone();
+        bad[69] = 0x10;
+        assert!(matches!(
+            ContentKey::decode(&bad),
+            Err(ContentError::MalformedKey(_))
+        ));
+
+        let top = ContentKey::StorageTopDiff(StorageTopDiffKey {
+            block_hash,
+            state_root: ROOT_19M,
+            address_hash: keccak256(WETH),
+        });
+        let bytes = top.encode();
+        assert_eq!(bytes.len(), 1 + 3 * 32);
+        assert_eq!(bytes[0], 0x04);
+        assert_eq!(ContentKey::decode(&bytes).unwrap(), top);
+        assert_eq!(top.content_id().0, keccak256(WETH));
+        assert_eq!(top.id_range(), IdRange::point(top.content_id()));
+        assert_eq!(top.address(), None);
     }
 
     #[test]

@@ -12,6 +12,12 @@ pub const MAX_WITNESS_NODE_BYTES: usize = 1024;
 /// Largest bytecode: `ByteList(32768)` (DESIGN.md: the seed's 24756 is a typo of EIP-170's
 /// 24576, and upstream took 32768 for headroom).
 pub const MAX_BYTECODE_BYTES: usize = 32768;
+/// Most nodes in an account-trie diff item: `List(WitnessNode, max_length=64)`, so that the
+/// largest item (64 × 1024 bytes plus offsets) still fits the overlay's largest value.
+pub const MAX_DIFF_NODES: usize = 64;
+/// Most storage-trie nodes in a storage-top diff item (`List(WitnessNode, max_length=32)`):
+/// with its account witness of up to 32 nodes, the value's bound is a storage proof's.
+pub const MAX_STORAGE_TOP_NODES: usize = 32;
 
 /// A Merkle-Patricia witness: the RLP-encoded trie nodes on the path from the root (first) to
 /// the leaf or to the point that proves the leaf absent (last).
@@ -52,6 +58,39 @@ impl From<Vec<Bytes>> for Witness {
     }
 }
 
+/// The new trie nodes of a diff item (RLP, each at most [`MAX_WITNESS_NODE_BYTES`]), in the
+/// order of their positions in the trie: root first, then by depth and nibble path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DiffNodes(pub Vec<Bytes>);
+
+impl DiffNodes {
+    /// The nodes.
+    pub fn nodes(&self) -> &[Bytes] {
+        &self.0
+    }
+
+    /// Total bytes of all nodes.
+    pub fn byte_len(&self) -> usize {
+        self.0.iter().map(|n| n.len()).sum()
+    }
+
+    fn check_limits(&self, what: &str, max: usize) -> Result<(), ContentError> {
+        if self.0.len() > max {
+            return Err(ContentError::OverLimit(format!(
+                "{what} has {} nodes, at most {max} allowed",
+                self.0.len()
+            )));
+        }
+        if let Some(node) = self.0.iter().find(|n| n.len() > MAX_WITNESS_NODE_BYTES) {
+            return Err(ContentError::OverLimit(format!(
+                "{what} has a node of {} bytes, at most {MAX_WITNESS_NODE_BYTES} allowed",
+                node.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Encode, Decode)]
 struct AccountValueSsz {
     witness: Vec<Bytes>,
@@ -61,6 +100,12 @@ struct AccountValueSsz {
 struct StorageValueSsz {
     account_witness: Vec<Bytes>,
     storage_witness: Vec<Bytes>,
+}
+
+#[derive(Encode, Decode)]
+struct StorageTopDiffSsz {
+    account_witness: Vec<Bytes>,
+    storage_nodes: Vec<Bytes>,
 }
 
 /// A state-network content value. Which variant a byte string holds is told by its key.
@@ -79,6 +124,18 @@ pub enum ContentValue {
     },
     /// `ByteList(32768)`: the contract's code.
     Bytecode(Bytes),
+    /// `Container(nodes: List(WitnessNode, 64))`: a block's new account-trie nodes at
+    /// positions compatible with the key's prefix, the root's included.
+    AccountDiff(DiffNodes),
+    /// `Container(account_witness: MPTWitness, storage_nodes: List(WitnessNode, 32))`: the
+    /// contract's account witness at the block's root (which names the new storage root) and
+    /// the new storage-trie nodes above depth [`crate::content::STORAGE_TOP_DEPTH`].
+    StorageTopDiff {
+        /// Path from the state root to the contract's account leaf.
+        account_witness: Witness,
+        /// New storage-trie nodes near the storage root, root first.
+        storage_nodes: DiffNodes,
+    },
 }
 
 impl ContentValue {
@@ -98,6 +155,18 @@ impl ContentValue {
             }
             .as_ssz_bytes(),
             ContentValue::Bytecode(code) => code.to_vec(),
+            ContentValue::AccountDiff(nodes) => AccountValueSsz {
+                witness: nodes.0.clone(),
+            }
+            .as_ssz_bytes(),
+            ContentValue::StorageTopDiff {
+                account_witness,
+                storage_nodes,
+            } => StorageTopDiffSsz {
+                account_witness: account_witness.0.clone(),
+                storage_nodes: storage_nodes.0.clone(),
+            }
+            .as_ssz_bytes(),
         }
     }
 
@@ -131,6 +200,29 @@ impl ContentValue {
             ContentKey::Bytecode(_) => {
                 bound(bytes, MAX_BYTECODE_BYTES)?;
                 Ok(ContentValue::Bytecode(Bytes::copy_from_slice(bytes)))
+            }
+            ContentKey::AccountDiff(_) => {
+                bound(bytes, 4 + MAX_DIFF_NODES * (4 + MAX_WITNESS_NODE_BYTES))?;
+                // Same layout as an account value: one list of nodes.
+                let v = AccountValueSsz::from_ssz_bytes(bytes).map_err(malformed)?;
+                let nodes = DiffNodes(v.witness);
+                nodes.check_limits("account diff", MAX_DIFF_NODES)?;
+                Ok(ContentValue::AccountDiff(nodes))
+            }
+            ContentKey::StorageTopDiff(_) => {
+                bound(
+                    bytes,
+                    8 + (MAX_WITNESS_NODES + MAX_STORAGE_TOP_NODES) * (4 + MAX_WITNESS_NODE_BYTES),
+                )?;
+                let v = StorageTopDiffSsz::from_ssz_bytes(bytes).map_err(malformed)?;
+                let account_witness = Witness(v.account_witness);
+                let storage_nodes = DiffNodes(v.storage_nodes);
+                account_witness.check_limits("account witness")?;
+                storage_nodes.check_limits("storage top diff", MAX_STORAGE_TOP_NODES)?;
+                Ok(ContentValue::StorageTopDiff {
+                    account_witness,
+                    storage_nodes,
+                })
             }
         }
     }

@@ -31,13 +31,22 @@ impl Overlay {
             if !lock(&self.inner.gossiped).insert(*item.key()) {
                 continue;
             }
-            let id = item.content_id();
-            let ours = local.distance(id);
+            // A leaf proof moves inward only, to a few peers. A diff item goes to *every*
+            // interested peer: each node whose arc meets its range needs it to re-anchor, and
+            // "nearer than us" would stop it at the nodes nearest the range. Accept-by-key
+            // ends the spread where the item is already stored (the values travel once per
+            // node; the offers, small, once per pair of interested neighbours).
+            let range = item.key().id_range();
+            let ours = range.distance_from(local);
+            let diff = item.key().is_diff();
             let targets: Vec<(NodeId, Enr)> = self.with_table(|t| {
-                t.interested(id)
+                t.interested_in(range)
                     .into_iter()
-                    .filter(|e| Some(e.node_id) != from && e.node_id.ring().distance(id) < ours)
-                    .take(fanout)
+                    .filter(|e| {
+                        Some(e.node_id) != from
+                            && (diff || range.distance_from(e.node_id.ring()) < ours)
+                    })
+                    .take(if diff { usize::MAX } else { fanout })
                     .map(|e| (e.node_id, e.peer.clone()))
                     .collect()
             });
@@ -52,8 +61,8 @@ impl Overlay {
         self.offer_all(per_peer).await
     }
 
-    /// Place `items` on the `copies` nodes closest to each that take them: how a bridge
-    /// injects content. Each item is offered to the closest peers in our table; a peer that
+    /// Place `items` on the `copies` nodes closest to each that take them (a diff item on
+    /// every node that takes it: routing by range): how a bridge injects content. Each item is offered to the closest peers in our table; a peer that
     /// declines because it is busy is asked again after a pause, and one that declines for
     /// good (outside its radius) is replaced by the next closest.
     pub async fn place(&self, items: Vec<VerifiedContent>, copies: usize) -> PlacementReport {
@@ -89,17 +98,30 @@ impl Overlay {
         for round in 0..ROUNDS {
             let mut per_peer: HashMap<NodeId, (Enr, Vec<usize>)> = HashMap::new();
             for (index, item) in items.iter().enumerate() {
-                let missing = copies.saturating_sub(placed[index].len());
+                // A diff item is offered to every candidate (those out of range refuse it):
+                // all the nodes whose range it touches need it, not the `copies` nearest.
+                let wanted = if item.key().is_diff() {
+                    pool.len()
+                } else {
+                    copies
+                };
+                let missing = wanted.saturating_sub(placed[index].len());
                 if missing == 0 {
                     continue;
                 }
-                let id = item.content_id();
+                // Nearest to the item's range (for a leaf proof: to its id).
+                let range = item.key().id_range();
                 let mut candidates: Vec<(NodeId, &Enr)> = pool
                     .iter()
                     .filter(|(n, _)| !placed[index].contains(n) && !refused[index].contains(n))
                     .map(|(n, e)| (*n, e))
                     .collect();
-                candidates.sort_by_key(|(n, _)| n.ring().distance(id));
+                candidates.sort_by_key(|(n, _)| {
+                    (
+                        range.distance_from(n.ring()),
+                        n.ring().distance(range.start),
+                    )
+                });
                 candidates.truncate(missing);
                 for (peer, enr) in candidates {
                     per_peer

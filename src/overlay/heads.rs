@@ -31,6 +31,13 @@ impl TrustedHeaders {
         self.by_number.values().any(|h| h.state_root == root)
     }
 
+    /// Whether the block `hash` is trusted and its state root is `root`.
+    pub fn is_trusted_block(&self, hash: B256, root: B256) -> bool {
+        self.by_number
+            .iter()
+            .any(|((_, h), header)| *h == hash && header.state_root == root)
+    }
+
     /// The newest trusted header.
     pub fn newest(&self) -> Option<&BlockHeader> {
         self.by_number.values().next_back()

@@ -263,7 +263,6 @@ impl Overlay {
             tracing::debug!(error = %e, "offered key: not verifiable");
             return (AcceptCode::NotVerifiable, None);
         }
-        let id = key.content_id();
         let (stored, radius) = {
             let store = lock(&self.inner.store);
             match store.as_ref() {
@@ -274,10 +273,12 @@ impl Overlay {
         if stored {
             return (AcceptCode::AlreadyStored, None);
         }
-        if !radius.covers(self.inner.local_id.ring(), id) {
+        // Routing by range: a diff item is for every node whose arc meets its key range.
+        if !radius.meets(self.inner.local_id.ring(), key.id_range()) {
             return (AcceptCode::NotWithinRadius, None);
         }
-        if !lock(&self.inner.inbound).insert(id) {
+        // By key, not id: a storage-top diff shares its id with the account's leaf proof.
+        if !lock(&self.inner.inbound).insert(key) {
             return (AcceptCode::InboundTransferInProgress, None);
         }
         (AcceptCode::Accepted, Some(key))
@@ -344,7 +345,7 @@ impl Overlay {
     pub(super) fn release_inbound(&self, keys: &[ContentKey]) {
         let mut inbound = lock(&self.inner.inbound);
         for key in keys {
-            inbound.remove(&key.content_id());
+            inbound.remove(key);
         }
     }
 

@@ -15,7 +15,7 @@ use super::heads::TrustedHeaders;
 use super::limits::{Guard, LimitCounters};
 use super::table::{NodeId, RoutingTable};
 use super::{LookupStats, OverlayError};
-use crate::content::{ContentId, ContentKey, ContentValue, Radius};
+use crate::content::{ContentKey, ContentValue, Radius};
 use crate::net::{Enr, NetError, Transport};
 use crate::proof::{self, VerifiedContent};
 use crate::store::ContentStore;
@@ -74,8 +74,8 @@ pub(super) struct Inner {
     pub(super) gossiped: Mutex<RecentSet<ContentKey>>,
     /// Peers being pinged because they contacted us from outside the table.
     pub(super) pinging: Mutex<HashSet<NodeId>>,
-    /// Content ids arriving right now, to decline duplicates.
-    pub(super) inbound: Mutex<HashSet<ContentId>>,
+    /// Content keys arriving right now, to decline duplicates.
+    pub(super) inbound: Mutex<HashSet<ContentKey>>,
     pub(super) transfer_slots: Arc<Semaphore>,
     pub(super) counters: TrafficCounters,
     /// Rate limits, bans and the subnet cap.
@@ -271,8 +271,12 @@ impl Overlay {
     /// looked up only when that root is the state root of a trusted header (keys without a
     /// root, bytecode, are checked by their hash instead).
     pub(super) fn require_trusted_root(&self, key: &ContentKey) -> Result<(), OverlayError> {
-        match key.state_root() {
-            Some(root) if !self.with_heads(|h| h.is_trusted_root(root)) => {
+        match (key.state_root(), key.block_hash()) {
+            // A diff item names its block too: that block must be trusted, with that root.
+            (Some(root), Some(block)) if !self.with_heads(|h| h.is_trusted_block(block, root)) => {
+                Err(OverlayError::UntrustedRoot(root))
+            }
+            (Some(root), _) if !self.with_heads(|h| h.is_trusted_root(root)) => {
                 Err(OverlayError::UntrustedRoot(root))
             }
             _ => Ok(()),

@@ -13,7 +13,7 @@
 //! place for routing (FindNodes), but content lookups ask it only when no other peer is left
 //! and gossip does not offer it anything.
 
-use crate::content::{ContentId, Radius};
+use crate::content::{ContentId, IdRange, Radius};
 use alloy_primitives::{B256, U256};
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -362,11 +362,17 @@ impl<P: Clone> RoutingTable<P> {
     /// Connected peers whose radius covers `content_id`, closest first; not those that refuse
     /// content requests (offering them anything is wasted).
     pub fn interested(&self, content_id: ContentId) -> Vec<&TableEntry<P>> {
+        self.interested_in(IdRange::point(content_id))
+    }
+
+    /// Connected peers whose arc meets `range` (routing by range, [`Radius::meets`]), nearest
+    /// to the range first; not those that refuse content requests.
+    pub fn interested_in(&self, range: IdRange) -> Vec<&TableEntry<P>> {
         let mut peers: Vec<_> = self
             .connected()
-            .filter(|e| !e.refuses_content() && e.radius.covers(e.node_id.ring(), content_id))
+            .filter(|e| !e.refuses_content() && e.radius.meets(e.node_id.ring(), range))
             .collect();
-        peers.sort_by_key(|e| e.node_id.ring().distance(content_id));
+        peers.sort_by_key(|e| range.distance_from(e.node_id.ring()));
         peers
     }
 

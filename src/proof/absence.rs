@@ -7,9 +7,10 @@
 //! without anyone having stored a proof for it. The ring distance (seed 001) is what makes a
 //! node hold those neighbours: they sit next to the key's content id.
 
+use super::dispatch::verify;
 use super::error::TrieKind;
 use super::verified::VerifiedContent;
-use super::verify::{decode_node, follow, verify, verify_account, walk_witness, Step};
+use super::verify::{decode_node, follow, verify_account, walk_witness, Step};
 use crate::content::{AccountKey, ContentId, ContentKey, ContentValue, Witness};
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use alloy_trie::Nibbles;
@@ -163,7 +164,10 @@ pub fn prove_absence(key: &ContentKey, items: &impl NeighbourItems) -> Option<Ve
                 storage_witness,
             }
         }
-        ContentKey::Bytecode(_) => return None,
+        // Bytecode is there or not; a diff item exists or not: neither has an absence proof.
+        ContentKey::Bytecode(_) | ContentKey::AccountDiff(_) | ContentKey::StorageTopDiff(_) => {
+            return None
+        }
     };
     // Only what verifies is ever sent.
     verify(*key, value).ok()

@@ -197,8 +197,9 @@ pub fn build_witnesses(alloc: &GenesisAlloc) -> StateWitnesses {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proof::dispatch::verify;
     use crate::proof::genesis::GenesisAccount;
-    use crate::proof::verify::{verify, verify_account};
+    use crate::proof::verify::verify_account;
     use alloy_primitives::address;
 
     #[test]

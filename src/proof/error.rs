@@ -107,6 +107,51 @@ pub enum ProofError {
         /// `keccak256` of the bytecode as sent.
         actual: B256,
     },
+    /// A diff item holds the same node twice.
+    #[error("{trie} diff holds node {index} twice")]
+    DiffDuplicateNode {
+        /// Which trie.
+        trie: TrieKind,
+        /// Position of the second copy in the item.
+        index: usize,
+    },
+    /// A diff item does not hold the node of the root named in its key (a wrong root, or
+    /// nodes of another block).
+    #[error("{trie} diff does not hold its root node {root}")]
+    DiffRootMissing {
+        /// Which trie.
+        trie: TrieKind,
+        /// The root the item had to start from.
+        root: B256,
+    },
+    /// A node on the way from the root down to the item's prefix is not in the item, so what
+    /// lies below it does not chain to the root.
+    #[error("{trie} diff lacks the node {missing} at depth {depth}, above its prefix")]
+    DiffChainBroken {
+        /// Which trie.
+        trie: TrieKind,
+        /// Depth (nibbles from the root) of the missing node.
+        depth: usize,
+        /// The hash its parent refers to.
+        missing: B256,
+    },
+    /// A node of a diff item is not reached from the root along the item's prefix: unrelated
+    /// to the item, or below a node that was swapped or dropped.
+    #[error("{trie} diff node {index} does not chain to the root along the item's prefix")]
+    DiffUnrelatedNode {
+        /// Which trie.
+        trie: TrieKind,
+        /// Position of the node in the item.
+        index: usize,
+    },
+    /// A storage-top diff holds a node at or below the storage-top depth.
+    #[error("storage top diff holds a node at depth {depth}; tops end above depth {limit}")]
+    DiffTooDeep {
+        /// Depth of the node.
+        depth: usize,
+        /// The storage-top depth.
+        limit: usize,
+    },
     /// The value is of another content type than the key (e.g. bytecode for an account key).
     #[error("content key is of type {key} but the value is of type {value}")]
     KeyValueMismatch {

@@ -10,12 +10,15 @@
 //! | [`GenesisAlloc`] | reading genesis JSON into a full state |
 //! | [`build_witnesses`] | building the tries of a full state and a witness for every item |
 //! | [`prove_absence`] | proofs of absence assembled from stored neighbours ([`NeighbourItems`]) |
+//! | [`verify_account_diff`], [`verify_storage_top_diff`], [`place_nodes`] | per-block diff items: a set of new nodes walked as a tree from the root along a prefix |
 //!
 //! [`VerifiedContent`] can only be made here, by a verification that succeeded, so a layer that
 //! takes one (the store, the overlay's gossip) cannot be handed unverified data by mistake.
 
 mod absence;
 mod build;
+mod diff;
+mod dispatch;
 mod error;
 mod genesis;
 mod header;
@@ -24,6 +27,9 @@ mod verify;
 
 pub use absence::{absence_witness, prove_absence, NeighbourItems};
 pub use build::{build_witnesses, StateWitnesses};
+pub(crate) use diff::compatible as position_compatible;
+pub use diff::{place_nodes, verify_account_diff, verify_storage_top_diff, DiffLeaves, PlacedNode};
+pub use dispatch::verify;
 pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
 pub use header::{BlockHeader, HeaderError};
@@ -33,4 +39,4 @@ pub use verified::{VerifiedContent, VerifiedValue};
 pub(crate) use verify::{
     decode_node as decode_trie_node, follow as follow_trie_node, Step as TrieStep,
 };
-pub use verify::{verify, verify_account, verify_bytecode, verify_storage};
+pub use verify::{verify_account, verify_bytecode, verify_storage};

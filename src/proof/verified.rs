@@ -1,7 +1,7 @@
 //! Content that passed verification.
 
 use crate::content::{ContentId, ContentKey, ContentValue};
-use alloy_primitives::{Bytes, U256};
+use alloy_primitives::{Bytes, B256, U256};
 use alloy_trie::TrieAccount;
 
 /// What a verified value proves.
@@ -13,6 +13,12 @@ pub enum VerifiedValue {
     Storage(U256),
     /// Bytecode whose keccak is the key's code hash.
     Bytecode(Bytes),
+    /// An account-trie diff whose nodes chain from the key's root along its prefix: the new
+    /// account leaves it carries (hashed address, account), in key order.
+    AccountDiff(Vec<(B256, TrieAccount)>),
+    /// A storage-top diff: the contract's account at the key's root (`None`: proven absent),
+    /// whose storage root the storage nodes chain from.
+    StorageTopDiff(Option<TrieAccount>),
 }
 
 /// A content key and value whose witness chained to the key's state root (or whose bytecode

@@ -24,8 +24,7 @@
 //! node `0x80` (what `eth_getProof` clients send), proves every slot zero.
 
 use super::error::{ProofError, TrieKind};
-use super::verified::{VerifiedContent, VerifiedValue};
-use crate::content::{ContentKey, ContentValue, Witness};
+use crate::content::Witness;
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy_trie::nodes::{RlpNode, TrieNode};
 use alloy_trie::{Nibbles, TrieAccount, EMPTY_ROOT_HASH};
@@ -98,59 +97,6 @@ pub fn verify_bytecode(code_hash: B256, code: &[u8]) -> Result<(), ProofError> {
             expected: code_hash,
             actual,
         })
-    }
-}
-
-/// Verify a content value against the root (or code hash) named in its key.
-///
-/// The value must be of the key's content type. On success the pair comes back as
-/// [`VerifiedContent`], the only form in which the store and the overlay accept content.
-/// Whether the key's root is one the node trusts is the caller's question.
-pub fn verify(key: ContentKey, value: ContentValue) -> Result<VerifiedContent, ProofError> {
-    let proven = match (&key, &value) {
-        (ContentKey::Account(k), ContentValue::Account(witness)) => {
-            VerifiedValue::Account(verify_account(k.state_root, k.address, witness)?)
-        }
-        (
-            ContentKey::Storage(k),
-            ContentValue::Storage {
-                account_witness,
-                storage_witness,
-            },
-        ) => VerifiedValue::Storage(verify_storage(
-            k.state_root,
-            k.address,
-            k.slot,
-            account_witness,
-            storage_witness,
-        )?),
-        (ContentKey::Bytecode(k), ContentValue::Bytecode(code)) => {
-            verify_bytecode(k.code_hash, code)?;
-            VerifiedValue::Bytecode(code.clone())
-        }
-        (key, value) => {
-            return Err(ProofError::KeyValueMismatch {
-                key: key_kind(key),
-                value: value_kind(value),
-            })
-        }
-    };
-    Ok(VerifiedContent::new(key, value, proven))
-}
-
-fn key_kind(key: &ContentKey) -> &'static str {
-    match key {
-        ContentKey::Account(_) => "account",
-        ContentKey::Storage(_) => "storage",
-        ContentKey::Bytecode(_) => "bytecode",
-    }
-}
-
-fn value_kind(value: &ContentValue) -> &'static str {
-    match value {
-        ContentValue::Account(_) => "account",
-        ContentValue::Storage { .. } => "storage",
-        ContentValue::Bytecode(_) => "bytecode",
     }
 }
 
@@ -463,23 +409,6 @@ mod tests {
             verify_bytecode(KECCAK_EMPTY, &[0x00]),
             Err(ProofError::CodeHashMismatch { .. })
         ));
-    }
-
-    #[test]
-    fn key_and_value_kinds_must_match() {
-        let key = ContentKey::Bytecode(crate::content::BytecodeKey {
-            address: address!("c02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"),
-            code_hash: KECCAK_EMPTY,
-        });
-        assert_eq!(
-            verify(key, ContentValue::Account(Witness::default())),
-            Err(ProofError::KeyValueMismatch {
-                key: "bytecode",
-                value: "account"
-            })
-        );
-        let proven = verify(key, ContentValue::Bytecode(Bytes::new())).unwrap();
-        assert_eq!(proven.proven(), &VerifiedValue::Bytecode(Bytes::new()));
     }
 
     #[test]

@@ -300,9 +300,10 @@ fn decode_value(path: &Path, key: &ContentKey, bytes: &[u8]) -> Result<ContentVa
     })
 }
 
-/// The outcomes decided without touching the file: outside the radius.
+/// The outcomes decided without touching the file: outside the radius (for a diff item: its
+/// key range out of the node's arc, [`crate::content::Radius::meets`]).
 fn precheck(config: &StoreConfig, state: &State, content: &VerifiedContent) -> Option<PutOutcome> {
-    if !state.radius.covers(config.node_id, content.content_id()) {
+    if !state.radius.meets(config.node_id, content.key().id_range()) {
         return Some(PutOutcome::OutsideRadius);
     }
     None

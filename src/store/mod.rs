@@ -50,6 +50,7 @@
 
 mod beacon;
 mod content;
+mod diffs;
 mod meta;
 mod migrate;
 mod neighbours;

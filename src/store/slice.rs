@@ -81,7 +81,11 @@ pub(super) fn trie_item(value: &ContentValue) -> Option<TrieItem<'_>> {
                 nodes,
             })
         }
-        ContentValue::Bytecode(_) => None,
+        // Stored whole in their rows, like bytecode: a diff item is kept as the bridge cut it
+        // (served as is for K blocks to nodes that missed the block).
+        ContentValue::Bytecode(_)
+        | ContentValue::AccountDiff(_)
+        | ContentValue::StorageTopDiff { .. } => None,
     }
 }
 
@@ -131,7 +135,9 @@ pub(super) fn release_item(
             nodes.extend(storage_witness.0);
             nodes
         }
-        ContentValue::Bytecode(_) => return Ok(0),
+        ContentValue::Bytecode(_)
+        | ContentValue::AccountDiff(_)
+        | ContentValue::StorageTopDiff { .. } => return Ok(0),
     };
     let mut drop_ref = conn
         .prepare_cached("UPDATE trie_nodes SET refs = refs - 1 WHERE hash = ?1 RETURNING refs")
@@ -212,10 +218,12 @@ pub(super) fn assemble(
                 storage_witness,
             })
         }
-        ContentKey::Bytecode(_) => Err(corrupt(
-            path,
-            "a bytecode row is marked as held in trie nodes".into(),
-        )),
+        ContentKey::Bytecode(_) | ContentKey::AccountDiff(_) | ContentKey::StorageTopDiff(_) => {
+            Err(corrupt(
+                path,
+                "a row stored whole is marked as held in trie nodes".into(),
+            ))
+        }
     }
 }
 

@@ -73,7 +73,7 @@ async fn check_block(light: &Network, anvil: &ExecutionClient, report: &BlockRep
             .await
             .unwrap_or_else(|e| panic!("block {}: {key:?}: {e}", report.number));
         assert!(!found.stats.local, "the light node stores nothing");
-        let addr = format!("{:#x}", key.address());
+        let addr = format!("{:#x}", key.address().expect("a leaf key"));
         match (key, found.content.proven()) {
             (ContentKey::Account(k), VerifiedValue::Account(account)) => {
                 assert_eq!(k.state_root, report.state_root);

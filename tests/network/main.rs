@@ -17,6 +17,7 @@ mod bridge_proofs_file;
 mod call_contracts;
 mod call_rounds;
 mod client_queries;
+mod diff_content;
 mod hostile_eclipse;
 mod hostile_peers;
 mod net_transport;

@@ -28,7 +28,7 @@ fn verify_all_items(alloc: &GenesisAlloc, built: &StateWitnesses) -> (usize, usi
             built.state_root
         );
         let expected = alloc
-            .get(&key.address())
+            .get(&key.address().expect("a leaf key"))
             .expect("item for an allocated account");
         let verified =
             verify(*key, value.clone()).unwrap_or_else(|e| panic!("{key:?} does not verify: {e}"));

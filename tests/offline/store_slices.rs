@@ -55,7 +55,7 @@ fn nodes_of(value: &ContentValue) -> Vec<&Bytes> {
             .iter()
             .chain(storage_witness.nodes())
             .collect(),
-        ContentValue::Bytecode(_) => vec![],
+        _ => vec![],
     }
 }
 
