@@ -27,6 +27,8 @@ mod verify;
 
 pub use absence::{absence_witness, prove_absence, NeighbourItems};
 pub use build::{build_witnesses, StateWitnesses};
+// The bridge cuts diff items with it.
+#[cfg(feature = "node")]
 pub(crate) use diff::compatible as position_compatible;
 pub use diff::{place_nodes, verify_account_diff, verify_storage_top_diff, DiffLeaves, PlacedNode};
 pub use dispatch::verify;
