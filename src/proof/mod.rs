@@ -10,6 +10,7 @@
 //! | [`GenesisAlloc`] | reading genesis JSON into a full state |
 //! | [`build_witnesses`] | building the tries of a full state and a witness for every item |
 //! | [`prove_absence`] | proofs of absence assembled from stored neighbours ([`NeighbourItems`]) |
+//! | [`walk_new_root`] | re-anchoring a slice to the next root: the new nodes of a range, or what is missing (no I/O) |
 //!
 //! [`VerifiedContent`] can only be made here, by a verification that succeeded, so a layer that
 //! takes one (the store, the overlay's gossip) cannot be handed unverified data by mistake.
@@ -19,6 +20,7 @@ mod build;
 mod error;
 mod genesis;
 mod header;
+mod reanchor;
 mod verified;
 mod verify;
 
@@ -27,6 +29,10 @@ pub use build::{build_witnesses, StateWitnesses};
 pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
 pub use header::{BlockHeader, HeaderError};
+pub use reanchor::{
+    hashed_children_in_range, walk_new_root, DiffPool, KeyRange, MissingNode, NodeSource,
+    SliceUpdate, WalkError, WalkOutcome,
+};
 pub use verified::{VerifiedContent, VerifiedValue};
 pub(crate) use verify::{
     decode_node as decode_trie_node, follow as follow_trie_node, Step as TrieStep,
