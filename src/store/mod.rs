@@ -48,6 +48,7 @@
 //! The file is opened in SQLite's exclusive locking mode: one process owns it at a time (another
 //! gets [`StoreError::Locked`]), which also keeps SQLite from needing a shared-memory file.
 
+mod anchor;
 mod beacon;
 mod content;
 mod meta;
@@ -63,6 +64,7 @@ mod tests;
 #[cfg(test)]
 mod tests_reopen;
 
+pub use anchor::{Anchor, Reanchor, ReanchorStats, ANCHOR_WINDOW};
 pub use beacon::SavedLightClient;
 pub use peers_headers::{PeerRecord, StoredHeader, MAX_HEADERS, MAX_PEERS};
 
@@ -80,11 +82,13 @@ pub const APPLICATION_ID: i32 = 0x5053_7431;
 
 /// The schema version this build reads and writes (`PRAGMA user_version`).
 ///
-/// Version 3 keeps trie items as slices (shared trie nodes by hash) instead of one whole
+/// Version 4 adds anchors: roots at which the store holds a complete slice of a key range,
+/// and a count of the anchored references on each trie node (`anchor.rs`). Version 3 keeps trie items as slices (shared trie nodes by hash) instead of one whole
 /// witness per row; version 2 dropped version 1's per-item distance column and its index.
 /// Files of versions 1 and 2 are migrated when opened (their witnesses become slice nodes). A
-/// file of any other version is refused as [`StoreError::SchemaVersion`].
-pub const SCHEMA_VERSION: i64 = 3;
+/// file of any other version is refused as [`StoreError::SchemaVersion`]. A version-3 file
+/// gains the anchor table at open (every row kept).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How a store is sized and whose distances it measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +217,37 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
+    /// A re-anchoring from a root the store holds no anchor for.
+    #[error("store {} holds no anchored slice at root {root}", path.display())]
+    NotAnchored {
+        /// The file.
+        path: PathBuf,
+        /// The root asked for.
+        root: alloy_primitives::B256,
+    },
+    /// Diff (or seed) nodes refused, nothing stored: a node does not decode as a trie node, or
+    /// does not hash-chain from the new root (its bytes match no reference: altered, or not of
+    /// this trie).
+    #[error("store {}: diff refused: {reason}", path.display())]
+    DiffRejected {
+        /// The file.
+        path: PathBuf,
+        /// Which node and why.
+        reason: String,
+    },
+    /// A seed for another range than the one the held anchors are complete for.
+    #[error(
+        "store {} anchors the range {held:?}; a seed for {asked:?} needs the anchors dropped first",
+        path.display()
+    )]
+    AnchorRange {
+        /// The file.
+        path: PathBuf,
+        /// The range of the held anchors.
+        held: crate::proof::KeyRange,
+        /// The range asked for.
+        asked: crate::proof::KeyRange,
+    },
     /// Any other SQLite failure (disk full, I/O error).
     #[error("store {}: {source}", path.display())]
     Sqlite {
@@ -232,6 +267,8 @@ pub struct ContentStore {
     path: PathBuf,
     config: StoreConfig,
     state: State,
+    /// How many anchored roots to keep (`anchor.rs`).
+    anchor_window: usize,
 }
 
 /// The figures kept in memory, seeded from the rows at open. A write works on a copy and
