@@ -89,6 +89,9 @@ pub struct ReanchorStats {
     pub items_pruned: u64,
 }
 
+/// An `anchors` row as read: root, block number, range first and last.
+type AnchorRow = (Vec<u8>, i64, Vec<u8>, Vec<u8>);
+
 /// The store's slice, read by hash, as the walk's node source.
 struct SliceSource<'a> {
     conn: &'a Connection,
@@ -125,7 +128,7 @@ impl ContentStore {
                  ORDER BY block_number DESC, seq DESC",
             )
             .map_err(err)?;
-        let rows: Vec<(Vec<u8>, i64, Vec<u8>, Vec<u8>)> = stmt
+        let rows: Vec<AnchorRow> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .and_then(|rows| rows.collect())
             .map_err(err)?;
@@ -180,8 +183,8 @@ impl ContentStore {
             if held.range != range {
                 return Err(StoreError::AnchorRange {
                     path: self.path.clone(),
-                    held: held.range,
-                    asked: range,
+                    held: Box::new(held.range),
+                    asked: Box::new(range),
                 });
             }
         }

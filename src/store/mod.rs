@@ -243,10 +243,10 @@ pub enum StoreError {
     AnchorRange {
         /// The file.
         path: PathBuf,
-        /// The range of the held anchors.
-        held: crate::proof::KeyRange,
+        /// The range of the held anchors (boxed: keeps every `StoreError` small).
+        held: Box<crate::proof::KeyRange>,
         /// The range asked for.
-        asked: crate::proof::KeyRange,
+        asked: Box<crate::proof::KeyRange>,
     },
     /// Any other SQLite failure (disk full, I/O error).
     #[error("store {}: {source}", path.display())]
