@@ -250,3 +250,41 @@ fn ranges_meet_prefixes_and_wrap() {
     assert!(inner.meets_prefix(&Nibbles::from_nibbles([0x4, 0x5, 0xf])));
     assert!(!inner.meets_prefix(&Nibbles::from_nibbles([0x4, 0x4])));
 }
+
+#[test]
+fn a_contracts_storage_trie_reanchors_from_its_storage_root() {
+    use alloy_primitives::U256;
+    // One contract's storage: slots 0..600 (hashed keys keccak(slot)), RLP values.
+    let slot_key = |slot: u64| keccak256(U256::from(slot).to_be_bytes::<32>());
+    let slot_value = |v: u64| alloy_rlp::encode(U256::from(v));
+    let old: Trie = (0..600)
+        .map(|s| (slot_key(s), slot_value(s * 3 + 1)))
+        .collect();
+    let mut new = old.clone();
+    let mut changed = Vec::new();
+    for s in (0..600).step_by(7) {
+        new.insert(slot_key(s), slot_value(s + 1_000_000));
+        changed.push(slot_key(s));
+    }
+    for s in (3..600).step_by(31) {
+        new.remove(&slot_key(s));
+        changed.push(slot_key(s));
+    }
+    for s in 600..640 {
+        new.insert(slot_key(s), slot_value(1));
+        changed.push(slot_key(s));
+    }
+    // A 1/16 range at a non-aligned offset, and one wrapping the top of the key space.
+    let first = slot_key(12_345);
+    let last = B256::from(
+        (U256::from_be_bytes(first.0).wrapping_add(U256::MAX / U256::from(16u8)))
+            .to_be_bytes::<32>(),
+    );
+    check_block(&old, &new, &changed, KeyRange::new(first, last));
+    check_block(
+        &old,
+        &new,
+        &changed,
+        KeyRange::new(B256::repeat_byte(0xfa), B256::repeat_byte(0x07)),
+    );
+}

@@ -15,6 +15,10 @@
 //! it; a witness is assembled from them when asked for, byte for byte the one that was put.
 //! Nothing in the public API names rows, nodes, tables or SQL.
 //!
+//! *Anchors* (`anchor.rs`, issue #14) are roots at which the store holds the complete slice of
+//! a key range: [`ContentStore::reanchor`] moves it to each new root from the block's diff
+//! nodes, and any key of the range is then answered at that root.
+//!
 //! # Capacity and radius
 //!
 //! * **What is counted.** The capacity bounds the bytes the store keeps for content: for each
@@ -26,7 +30,9 @@
 //!   the WAL file (bounded by the auto-checkpoint at ~4 MB and truncated to 8 MB after
 //!   checkpoints), headers and peers (bounded by count: 256 headers, 1,024 peers).
 //! * **Never exceeded.** After any [`ContentStore::put`] or [`ContentStore::put_batch`] returns,
-//!   and after [`ContentStore::open`] returns, stored bytes are at most the capacity.
+//!   and after [`ContentStore::open`] returns, stored bytes are at most the capacity — unless
+//!   anchored slices (`anchor.rs`) alone exceed it: their nodes count like any node, pruning
+//!   takes items only, and the anchors' range is the caller's to narrow.
 //! * **Radius.** While the store has never had to prune, the radius is [`Radius::MAX`]: it takes
 //!   everything. The first put that takes it over capacity makes it *full*: it prunes the
 //!   farthest items (by ring distance from the node id; an item takes with it the trie nodes no
