@@ -227,9 +227,14 @@ fn main() {
         let (cpu_mean, cpu_p99) = mean_p99(&f.cpu_ns);
         let (diff_mean, diff_p99) = mean_p99(&f.diff_bytes);
         let (added_mean, added_p99) = mean_p99(&f.added);
-        let file = std::fs::metadata(f.store.path())
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let (anchors, nodes) = (
+            f.store.anchors().expect("anchors").len(),
+            f.store.trie_node_count().expect("count"),
+        );
+        let (counted, path) = (f.store.stored_bytes(), f.store.path().to_path_buf());
+        // The file after close: the WAL checkpointed into it.
+        f.store.close().expect("close");
+        let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         println!(
             "reanchor/{}: {blocks} blocks of {changes} changes over {accounts} accounts: \
              cpu per re-anchor mean {:.0} us (p99 {:.0} us); diff received mean {:.0} B \
