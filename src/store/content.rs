@@ -205,6 +205,10 @@ impl ContentStore {
     /// `state_root`: up to `per_side` before it and up to `per_side` after it, nearest first.
     /// They include the trie neighbours of an account that is not stored, whose witnesses share
     /// the path that proves it absent.
+    ///
+    /// Item rows only: at an anchored root whose range holds the id, [`Self::get`] already
+    /// answers an absent account with its proof of absence (assembled from the slice), so no
+    /// neighbours are needed there.
     pub fn account_neighbours(
         &self,
         id: ContentId,
