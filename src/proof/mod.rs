@@ -11,6 +11,7 @@
 //! | [`build_witnesses`] | building the tries of a full state and a witness for every item |
 //! | [`prove_absence`] | proofs of absence assembled from stored neighbours ([`NeighbourItems`]) |
 //! | [`verify_account_diff`], [`verify_storage_top_diff`], [`place_nodes`] | per-block diff items: a set of new nodes walked as a tree from the root along a prefix |
+//! | [`walk_new_root`] | re-anchoring a slice to the next root: the new nodes of a range, or what is missing (no I/O) |
 //!
 //! [`VerifiedContent`] can only be made here, by a verification that succeeded, so a layer that
 //! takes one (the store, the overlay's gossip) cannot be handed unverified data by mistake.
@@ -22,6 +23,7 @@ mod dispatch;
 mod error;
 mod genesis;
 mod header;
+mod reanchor;
 mod verified;
 mod verify;
 
@@ -35,6 +37,10 @@ pub use dispatch::verify;
 pub use error::{ProofError, TrieKind};
 pub use genesis::{GenesisAccount, GenesisAlloc, GenesisError};
 pub use header::{BlockHeader, HeaderError};
+pub use reanchor::{
+    hashed_children_in_range, walk_new_root, DiffPool, KeyRange, MissingNode, NodeSource,
+    SliceUpdate, WalkError, WalkOutcome,
+};
 pub use verified::{VerifiedContent, VerifiedValue};
 // The store walks its slices with these (it re-hashes every node it reads).
 #[cfg(feature = "node")]

@@ -8,16 +8,17 @@ use super::meta::write_counts;
 use super::prune::prune;
 use super::slice::{add_nodes, assemble, node_bytes, trie_item};
 use super::{classify, ContentStore, PutOutcome, State, StoreConfig, StoreError};
-use crate::content::{ContentId, ContentKey, ContentValue};
+use crate::content::{ContentId, ContentKey, ContentValue, Witness};
 use crate::proof::VerifiedContent;
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{keccak256, Address, B256};
+use alloy_trie::EMPTY_ROOT_HASH;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// A write transaction begun and ended through cached statements (rusqlite's `Transaction`
 /// parses `BEGIN`/`COMMIT` afresh each time, a measurable part of a single put). Rolls back
 /// when dropped uncommitted, so an error part way leaves the file as it was.
-struct WriteTx<'a> {
+pub(super) struct WriteTx<'a> {
     conn: &'a Connection,
     open: bool,
 }
@@ -25,12 +26,12 @@ struct WriteTx<'a> {
 impl<'a> WriteTx<'a> {
     /// `BEGIN IMMEDIATE`: take the write lock now rather than on the first write, so a busy
     /// file fails here and not half way through.
-    fn begin(conn: &'a Connection) -> rusqlite::Result<Self> {
+    pub(super) fn begin(conn: &'a Connection) -> rusqlite::Result<Self> {
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(Self { conn, open: true })
     }
 
-    fn commit(mut self) -> rusqlite::Result<()> {
+    pub(super) fn commit(mut self) -> rusqlite::Result<()> {
         self.conn.prepare_cached("COMMIT")?.execute([])?;
         self.open = false;
         Ok(())
@@ -85,7 +86,20 @@ impl ContentStore {
     }
 
     /// The value stored for `key`, decoded (assembled from the slice for a trie item).
+    ///
+    /// An account or storage key at an anchored root whose range holds the key (`anchor.rs`)
+    /// is answered from the anchored slice whether or not an item was put for it: the witness
+    /// of the account (present, or proven absent) and, for a slot, the storage witness from
+    /// the account's storage root when that root is anchored too (or is the empty root).
     pub fn get(&self, key: &ContentKey) -> Result<Option<ContentValue>, StoreError> {
+        match self.get_item(key)? {
+            Some(value) => Ok(Some(value)),
+            None => self.get_anchored(key),
+        }
+    }
+
+    /// The value of an item row for `key`.
+    fn get_item(&self, key: &ContentKey) -> Result<Option<ContentValue>, StoreError> {
         let err = |e| classify(&self.path, e);
         let mut stmt = self
             .conn
@@ -110,19 +124,64 @@ impl ContentStore {
         Ok(self.get(key)?.map(|value| value.encode()))
     }
 
-    /// Whether a value is stored for `key`.
+    /// Whether a value is stored for `key` (an item row, or an anchored slice that answers it,
+    /// as [`Self::get`] does).
     pub fn contains(&self, key: &ContentKey) -> Result<bool, StoreError> {
         let err = |e| classify(&self.path, e);
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM content WHERE content_id = ?1 AND content_key = ?2")
             .map_err(err)?;
-        stmt.exists((key.content_id().as_bytes().as_slice(), key.encode()))
-            .map_err(err)
+        if stmt
+            .exists((key.content_id().as_bytes().as_slice(), key.encode()))
+            .map_err(err)?
+        {
+            return Ok(true);
+        }
+        Ok(self.get_anchored(key)?.is_some())
     }
 
-    /// Up to `limit` stored items whose content ids lie on the ring from `from` to `to`, both
-    /// included, in ring order starting at `from`. When `to < from` the range wraps through
+    /// An account or slot answered from anchored slices (see [`Self::get`]).
+    fn get_anchored(&self, key: &ContentKey) -> Result<Option<ContentValue>, StoreError> {
+        let (state_root, address) = match key {
+            ContentKey::Account(k) => (k.state_root, k.address),
+            ContentKey::Storage(k) => (k.state_root, k.address),
+            ContentKey::Bytecode(_) => return Ok(None),
+        };
+        let Some(account_witness) = self.anchored_witness(state_root, &keccak256(address))? else {
+            return Ok(None);
+        };
+        let ContentKey::Storage(k) = key else {
+            return Ok(Some(ContentValue::Account(account_witness)));
+        };
+        // The account's storage root, from the leaf the witness ends at (if present).
+        let account =
+            crate::proof::verify_account(state_root, address, &account_witness).map_err(|e| {
+                StoreError::CorruptValue {
+                    path: self.path.clone(),
+                    what: "anchored slice",
+                    reason: e.to_string(),
+                }
+            })?;
+        let storage_witness = match account {
+            None => Witness::default(),
+            Some(account) if account.storage_root == EMPTY_ROOT_HASH => Witness::default(),
+            Some(account) => match self
+                .anchored_witness(account.storage_root, &keccak256(k.slot.to_be_bytes::<32>()))?
+            {
+                Some(witness) => witness,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(ContentValue::Storage {
+            account_witness,
+            storage_witness,
+        }))
+    }
+
+    /// Up to `limit` stored items (item rows; keys answered from an anchored slice alone are not
+    /// listed: walk [`Self::anchored_witness`] for those) whose content ids lie on the ring from
+    /// `from` to `to`, both included, in ring order starting at `from`. When `to < from` the range wraps through
     /// `0xff..ff` to `0x00..00`; `from == to` is the single id. Items with the same id (an
     /// account at several roots) come in the order of their encoded keys.
     pub fn get_by_id_range(
@@ -146,6 +205,10 @@ impl ContentStore {
     /// `state_root`: up to `per_side` before it and up to `per_side` after it, nearest first.
     /// They include the trie neighbours of an account that is not stored, whose witnesses share
     /// the path that proves it absent.
+    ///
+    /// Item rows only: at an anchored root whose range holds the id, [`Self::get`] already
+    /// answers an absent account with its proof of absence (assembled from the slice), so no
+    /// neighbours are needed there.
     pub fn account_neighbours(
         &self,
         id: ContentId,

@@ -28,6 +28,24 @@ CREATE TABLE trie_nodes (
 ) WITHOUT ROWID;
 ";
 
+/// Version 3 to 4: anchors (`anchor.rs`). Every row is kept as it is; no node is anchored yet.
+pub(super) const MIGRATE_V3_TO_V4: &str = "
+ALTER TABLE trie_nodes ADD COLUMN anchor_refs INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE anchors (
+    root         BLOB PRIMARY KEY,
+    block_number INTEGER NOT NULL,
+    range_first  BLOB NOT NULL,
+    range_last   BLOB NOT NULL,
+    seq          INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Version 3 to 4.
+pub(super) fn v3_to_v4(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch(MIGRATE_V3_TO_V4)
+        .map_err(|e| classify(path, e))
+}
+
 /// Rows converted per read in [`v2_to_v3`]: bounds the memory a migration holds at once.
 const MIGRATE_PAGE: i64 = 256;
 

@@ -15,6 +15,10 @@
 //! it; a witness is assembled from them when asked for, byte for byte the one that was put.
 //! Nothing in the public API names rows, nodes, tables or SQL.
 //!
+//! *Anchors* (`anchor.rs`, issue #14) are roots at which the store holds the complete slice of
+//! a key range: [`ContentStore::reanchor`] moves it to each new root from the block's diff
+//! nodes, and any key of the range is then answered at that root.
+//!
 //! # Capacity and radius
 //!
 //! * **What is counted.** The capacity bounds the bytes the store keeps for content: for each
@@ -26,7 +30,9 @@
 //!   the WAL file (bounded by the auto-checkpoint at ~4 MB and truncated to 8 MB after
 //!   checkpoints), headers and peers (bounded by count: 256 headers, 1,024 peers).
 //! * **Never exceeded.** After any [`ContentStore::put`] or [`ContentStore::put_batch`] returns,
-//!   and after [`ContentStore::open`] returns, stored bytes are at most the capacity.
+//!   and after [`ContentStore::open`] returns, stored bytes are at most the capacity — unless
+//!   anchored slices (`anchor.rs`) alone exceed it: their nodes count like any node, pruning
+//!   takes items only, and the anchors' range is the caller's to narrow.
 //! * **Radius.** While the store has never had to prune, the radius is [`Radius::MAX`]: it takes
 //!   everything. The first put that takes it over capacity makes it *full*: it prunes the
 //!   farthest items (by ring distance from the node id; an item takes with it the trie nodes no
@@ -48,6 +54,7 @@
 //! The file is opened in SQLite's exclusive locking mode: one process owns it at a time (another
 //! gets [`StoreError::Locked`]), which also keeps SQLite from needing a shared-memory file.
 
+mod anchor;
 mod beacon;
 mod content;
 mod diffs;
@@ -64,6 +71,7 @@ mod tests;
 #[cfg(test)]
 mod tests_reopen;
 
+pub use anchor::{Anchor, Reanchor, ReanchorStats, ANCHOR_WINDOW};
 pub use beacon::SavedLightClient;
 pub use peers_headers::{PeerRecord, StoredHeader, MAX_HEADERS, MAX_PEERS};
 
@@ -81,11 +89,13 @@ pub const APPLICATION_ID: i32 = 0x5053_7431;
 
 /// The schema version this build reads and writes (`PRAGMA user_version`).
 ///
-/// Version 3 keeps trie items as slices (shared trie nodes by hash) instead of one whole
+/// Version 4 adds anchors: roots at which the store holds a complete slice of a key range,
+/// and a count of the anchored references on each trie node (`anchor.rs`). Version 3 keeps trie items as slices (shared trie nodes by hash) instead of one whole
 /// witness per row; version 2 dropped version 1's per-item distance column and its index.
 /// Files of versions 1 and 2 are migrated when opened (their witnesses become slice nodes). A
-/// file of any other version is refused as [`StoreError::SchemaVersion`].
-pub const SCHEMA_VERSION: i64 = 3;
+/// file of any other version is refused as [`StoreError::SchemaVersion`]. A version-3 file
+/// gains the anchor table at open (every row kept).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How a store is sized and whose distances it measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +224,37 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
+    /// A re-anchoring from a root the store holds no anchor for.
+    #[error("store {} holds no anchored slice at root {root}", path.display())]
+    NotAnchored {
+        /// The file.
+        path: PathBuf,
+        /// The root asked for.
+        root: alloy_primitives::B256,
+    },
+    /// Diff (or seed) nodes refused, nothing stored: a node does not decode as a trie node, or
+    /// does not hash-chain from the new root (its bytes match no reference: altered, or not of
+    /// this trie).
+    #[error("store {}: diff refused: {reason}", path.display())]
+    DiffRejected {
+        /// The file.
+        path: PathBuf,
+        /// Which node and why.
+        reason: String,
+    },
+    /// A seed for another range than the one the held anchors are complete for.
+    #[error(
+        "store {} anchors the range {held:?}; a seed for {asked:?} needs the anchors dropped first",
+        path.display()
+    )]
+    AnchorRange {
+        /// The file.
+        path: PathBuf,
+        /// The range of the held anchors (boxed: keeps every `StoreError` small).
+        held: Box<crate::proof::KeyRange>,
+        /// The range asked for.
+        asked: Box<crate::proof::KeyRange>,
+    },
     /// Any other SQLite failure (disk full, I/O error).
     #[error("store {}: {source}", path.display())]
     Sqlite {
@@ -233,6 +274,8 @@ pub struct ContentStore {
     path: PathBuf,
     config: StoreConfig,
     state: State,
+    /// How many anchored roots to keep (`anchor.rs`).
+    anchor_window: usize,
 }
 
 /// The figures kept in memory, seeded from the rows at open. A write works on a copy and

@@ -20,7 +20,8 @@ use std::time::Duration;
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-/// The schema of version [`SCHEMA_VERSION`] (with `migrate::TRIE_NODES_TABLE`).
+/// The schema of version [`SCHEMA_VERSION`] (with `migrate::TRIE_NODES_TABLE` and
+/// `migrate::MIGRATE_V3_TO_V4`).
 ///
 /// `content` keeps `size` before `value` so that reading a size never reads a value's overflow
 /// pages. For a trie item (`form` set) `value` is empty and `size` counts its key only; its
@@ -61,7 +62,7 @@ impl ContentStore {
     /// A file that is not SQLite, a database of another program, or a store of a newer schema
     /// version is refused with an error naming the path and is not modified; a store of
     /// schema version 1 or 2 is migrated in place (its witnesses become slice nodes; a one-off
-    /// cost of about a verification per stored item). A node id other than the one the store was last
+    /// cost of about a verification per stored item), one of version 3 gains the anchor table. A node id other than the one the store was last
     /// opened with simply measures distances from the new id (none are stored); when the
     /// capacity shrank below what is stored, the store prunes before returning.
     pub fn open(path: &Path, config: StoreConfig) -> Result<Self, StoreError> {
@@ -99,7 +100,7 @@ impl ContentStore {
         let (fresh, migrate_from) = if application_id == APPLICATION_ID {
             match user_version {
                 SCHEMA_VERSION => (false, None),
-                1 | 2 => (false, Some(user_version)),
+                1..=3 => (false, Some(user_version)),
                 found => {
                     return Err(StoreError::SchemaVersion {
                         path: path_buf,
@@ -148,6 +149,7 @@ impl ContentStore {
         if fresh {
             tx.execute_batch(SCHEMA).map_err(err)?;
             tx.execute_batch(migrate::TRIE_NODES_TABLE).map_err(err)?;
+            tx.execute_batch(migrate::MIGRATE_V3_TO_V4).map_err(err)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(err)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -158,12 +160,19 @@ impl ContentStore {
             if from == 1 {
                 migrate::v1_to_v2(&tx, path)?;
             }
-            let (converted, dropped) = migrate::v2_to_v3(&tx, path)?;
+            if from <= 2 {
+                let (converted, dropped) = migrate::v2_to_v3(&tx, path)?;
+                tracing::info!(
+                    path = %path.display(), from, converted, dropped,
+                    "migrated the store to slices (schema version 3)"
+                );
+            }
+            migrate::v3_to_v4(&tx, path)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
             tracing::info!(
-                path = %path.display(), from, converted, dropped,
-                "migrated the store to slices (schema version {SCHEMA_VERSION})"
+                path = %path.display(), from,
+                "migrated the store to schema version {SCHEMA_VERSION} (anchors)"
             );
         }
         let state = reconcile(&tx, path, &config)?;
@@ -175,6 +184,7 @@ impl ContentStore {
             path: path_buf,
             config,
             state,
+            anchor_window: super::ANCHOR_WINDOW,
         })
     }
 }

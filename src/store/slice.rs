@@ -15,10 +15,10 @@
 //! * The range's two boundary paths are the witnesses of its first and last stored leaves, so
 //!   they are kept as long as those leaves are (they hold references like any leaf).
 //!
-//! A node goes when the last item that references it is pruned. Nodes are addressed by hash
-//! and items name their root, so a later re-anchoring (issue #14: move a range to the next
-//! root given the block's new nodes) adds nodes and items at the new root without touching the
-//! old ones.
+//! A node goes when the last item that references it is pruned and no anchored slice holds it
+//! (`anchor_refs`, schema 4: `anchor.rs`). Nodes are addressed by hash and items name their
+//! root, so re-anchoring (issue #14: move a range to the next root given the block's new nodes)
+//! adds nodes at the new root without touching the old ones.
 //!
 //! # What is checked on the way out
 //!
@@ -140,7 +140,9 @@ pub(super) fn release_item(
         | ContentValue::StorageTopDiff { .. } => return Ok(0),
     };
     let mut drop_ref = conn
-        .prepare_cached("UPDATE trie_nodes SET refs = refs - 1 WHERE hash = ?1 RETURNING refs")
+        .prepare_cached(
+            "UPDATE trie_nodes SET refs = refs - 1 WHERE hash = ?1 RETURNING refs, anchor_refs",
+        )
         .map_err(err)?;
     let mut delete = conn
         .prepare_cached("DELETE FROM trie_nodes WHERE hash = ?1")
@@ -148,12 +150,13 @@ pub(super) fn release_item(
     let mut freed = 0;
     for node in nodes.iter().filter(|n| n.as_ref() != EMPTY_NODE) {
         let hash = keccak256(node);
-        let refs: Option<i64> = drop_ref
-            .query_row([hash.as_slice()], |r| r.get(0))
+        let refs: Option<(i64, i64)> = drop_ref
+            .query_row([hash.as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(err)?;
         match refs {
-            Some(refs) if refs <= 0 => {
+            // An anchored slice still holds it (`anchor.rs`): it stays.
+            Some((refs, anchor_refs)) if refs <= 0 && anchor_refs <= 0 => {
                 delete.execute([hash.as_slice()]).map_err(err)?;
                 freed += node_bytes(node.len());
             }
@@ -230,7 +233,7 @@ pub(super) fn assemble(
 /// Walk the stored nodes from `root` along `hashed_key`: the witness (root first) and the leaf
 /// value when the key is present. `empty_node`: at the empty root, give back `[0x80]` instead
 /// of no node.
-fn walk(
+pub(super) fn walk(
     conn: &Connection,
     path: &Path,
     root: B256,

@@ -20,5 +20,6 @@ mod proof_mainnet;
 mod proof_rejection;
 mod store_headers_peers;
 mod store_open;
+mod store_reanchor;
 mod store_slices;
 mod wire_vectors;
