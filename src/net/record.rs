@@ -3,8 +3,8 @@
 #[cfg(feature = "node")]
 use std::net::SocketAddr;
 
-use alloy_rlp::{Buf, BufMut, Decodable, Encodable, Header};
 use super::Enr;
+use alloy_rlp::{Buf, BufMut, Decodable, Encodable, Header};
 #[cfg(feature = "node")]
 use enr::CombinedKey;
 

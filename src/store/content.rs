@@ -146,7 +146,10 @@ impl ContentStore {
         let (state_root, address) = match key {
             ContentKey::Account(k) => (k.state_root, k.address),
             ContentKey::Storage(k) => (k.state_root, k.address),
-            ContentKey::Bytecode(_) => return Ok(None),
+            // Stored whole, never assembled from a slice.
+            ContentKey::Bytecode(_)
+            | ContentKey::AccountDiff(_)
+            | ContentKey::StorageTopDiff(_) => return Ok(None),
         };
         let Some(account_witness) = self.anchored_witness(state_root, &keccak256(address))? else {
             return Ok(None);

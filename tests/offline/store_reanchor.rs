@@ -480,7 +480,7 @@ fn mainnet_genesis_items_seed_an_anchor_and_every_account_is_answered_at_the_nex
     let diff: Vec<Bytes> = next_built
         .items
         .iter()
-        .filter(|(k, _)| changed.contains(&k.address()))
+        .filter(|(k, _)| k.address().is_some_and(|a| changed.contains(&a)))
         .flat_map(|(_, v)| match v {
             ContentValue::Account(w) => w.nodes().to_vec(),
             _ => Vec::new(),
