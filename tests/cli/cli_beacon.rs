@@ -79,7 +79,15 @@ fn the_node_command_trusts_the_light_clients_heads_and_serves_them() {
     // `finalized` and `safe` name the light client's finalized block, `latest` its optimistic
     // one (above).
     for tag in ["finalized", "safe"] {
-        let block = rpc.call("eth_getBlockByNumber", json!([tag, false]));
+        // The follower names its finalized head a moment after it trusts the header.
+        let mut block = json!(null);
+        for _ in 0..600 {
+            block = rpc.call("eth_getBlockByNumber", json!([tag, false]));
+            if !block.is_null() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert_eq!(
             block["number"],
             json!(format!("{FINALIZED_BLOCK:#x}")),
