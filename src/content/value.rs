@@ -36,20 +36,26 @@ impl Witness {
     }
 
     fn check_limits(&self, what: &str) -> Result<(), ContentError> {
-        if self.0.len() > MAX_WITNESS_NODES {
-            return Err(ContentError::OverLimit(format!(
-                "{what} has {} nodes, at most {MAX_WITNESS_NODES} allowed",
-                self.0.len()
-            )));
-        }
-        if let Some(node) = self.0.iter().find(|n| n.len() > MAX_WITNESS_NODE_BYTES) {
-            return Err(ContentError::OverLimit(format!(
-                "{what} has a node of {} bytes, at most {MAX_WITNESS_NODE_BYTES} allowed",
-                node.len()
-            )));
-        }
-        Ok(())
+        check_node_limits(&self.0, what, MAX_WITNESS_NODES)
     }
+}
+
+/// At most `max` nodes, each at most [`MAX_WITNESS_NODE_BYTES`]: the bounds of witnesses and
+/// diff items alike.
+fn check_node_limits(nodes: &[Bytes], what: &str, max: usize) -> Result<(), ContentError> {
+    if nodes.len() > max {
+        return Err(ContentError::OverLimit(format!(
+            "{what} has {} nodes, at most {max} allowed",
+            nodes.len()
+        )));
+    }
+    if let Some(node) = nodes.iter().find(|n| n.len() > MAX_WITNESS_NODE_BYTES) {
+        return Err(ContentError::OverLimit(format!(
+            "{what} has a node of {} bytes, at most {MAX_WITNESS_NODE_BYTES} allowed",
+            node.len()
+        )));
+    }
+    Ok(())
 }
 
 impl From<Vec<Bytes>> for Witness {
@@ -75,19 +81,7 @@ impl DiffNodes {
     }
 
     fn check_limits(&self, what: &str, max: usize) -> Result<(), ContentError> {
-        if self.0.len() > max {
-            return Err(ContentError::OverLimit(format!(
-                "{what} has {} nodes, at most {max} allowed",
-                self.0.len()
-            )));
-        }
-        if let Some(node) = self.0.iter().find(|n| n.len() > MAX_WITNESS_NODE_BYTES) {
-            return Err(ContentError::OverLimit(format!(
-                "{what} has a node of {} bytes, at most {MAX_WITNESS_NODE_BYTES} allowed",
-                node.len()
-            )));
-        }
-        Ok(())
+        check_node_limits(&self.0, what, max)
     }
 }
 
